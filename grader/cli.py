@@ -1,0 +1,127 @@
+"""The `bptt-grader` command line: one subcommand per job, each a small function.
+
+Exit codes: 0 success (or a passing submission), 1 a failing submission, 2 usage errors
+and inputs the grader cannot read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+from reference.spec import LOSSES, Settings, SettingsError, load_settings
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A problem with the command line or its inputs: printed as one line, exit code 2."""
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """The settings file (or defaults) with the common overrides from the flags applied."""
+    settings = load_settings(getattr(args, "settings", None))
+    return settings.with_overrides(
+        runs=getattr(args, "runs", None),
+        iterations=getattr(args, "iterations", None),
+        **(
+            {"limits": settings.limits.model_copy(update={"total_seconds": args.time_limit})}
+            if getattr(args, "time_limit", None) is not None
+            else {}
+        ),
+    )
+
+
+def add_settings_flags(parser: argparse.ArgumentParser, runs: bool = True) -> None:
+    parser.add_argument("--settings", metavar="FILE", help="assignment settings (TOML)")
+    parser.add_argument("--iterations", type=int, metavar="N", help="training iterations per run")
+    if runs:
+        parser.add_argument("--runs", type=int, metavar="N", help="independent training runs")
+        parser.add_argument(
+            "--time-limit", type=float, metavar="SECONDS", help="wall time for one submission"
+        )
+
+
+def cmd_reference(args: argparse.Namespace) -> int:
+    """Train the reference RNN once and print its accuracy and time."""
+    from reference.train import train_reference
+
+    settings = settings_from_args(args)
+    seed = settings.run_seeds[0] if args.seed is None else args.seed
+    result = train_reference(settings, seed, args.loss)
+    per_iter = result.seconds / result.iterations * 1e6
+    print(
+        f"reference RNN  loss={args.loss or settings.reference_loss}  seed={seed}  "
+        f"iterations={result.iterations}"
+    )
+    print(
+        f"accuracy (last {settings.accuracy_window}): {result.accuracy:.3f}   "
+        f"training loop: {result.seconds:.2f} s ({per_iter:.1f} us/iteration)"
+    )
+    return EXIT_OK
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    """Print the settings (defaults, or a file's) as TOML, and their hash."""
+    settings = settings_from_args(args)
+    print(f"# bptt-grader settings, hash {settings.digest()}")
+    print(settings.to_toml(), end="")
+    return EXIT_OK
+
+
+def cmd_template(args: argparse.Namespace) -> int:
+    """Copy the student template (rnn.py and README.md) into DIR."""
+    target = Path(args.dir)
+    target.mkdir(parents=True, exist_ok=True)
+    source = resources.files("student_template")
+    for name in ("rnn.py", "README.md"):
+        dest = target / name
+        if dest.exists() and not args.force:
+            raise UsageError(f"{dest} exists; use --force to overwrite it")
+        with resources.as_file(source / name) as path:
+            shutil.copyfile(path, dest)
+        print(f"wrote {dest}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bptt-grader",
+        description="Grade the vanilla-RNN / BPTT binary-addition lab.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("reference", help="train the reference RNN, print accuracy and time")
+    p.add_argument("--seed", type=int, help="seed of the model and the data stream")
+    p.add_argument("--loss", choices=LOSSES, help="loss (default: the settings' reference_loss)")
+    add_settings_flags(p, runs=False)
+    p.set_defaults(func=cmd_reference)
+
+    p = sub.add_parser("settings", help="print the assignment settings as TOML")
+    p.add_argument("--dump", action="store_true", help="print the settings (the default action)")
+    add_settings_flags(p)
+    p.set_defaults(func=cmd_settings)
+
+    p = sub.add_parser("template", help="copy the student template into DIR")
+    p.add_argument("dir", metavar="DIR")
+    p.add_argument("--force", action="store_true", help="overwrite existing files")
+    p.set_defaults(func=cmd_template)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (SettingsError, UsageError) as exc:
+        print(f"bptt-grader: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("bptt-grader: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,187 @@
+"""Every number of the assignment, in one validated, hashable settings model.
+
+The grader, the reference and the report all read their numbers from here, so an
+instructor changes the assignment in one TOML file (`bptt-grader settings --dump`
+prints the defaults) and the result cache knows when it did (`Settings.digest`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+Loss = Literal["bce", "mse"]
+LOSSES: tuple[Loss, ...] = ("bce", "mse")
+
+
+class _Strict(BaseModel):
+    """Unknown keys are typos, not extensions: reject them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Tolerances(_Strict):
+    """How close a submission's numbers must be to count as right."""
+
+    forward_atol: float = Field(1e-8, gt=0, description="max |yhat - reference yhat|")
+    gradient_rtol: float = Field(
+        1e-5, gt=0, description="max relative error of a gradient against the reference"
+    )
+    numeric_rtol: float = Field(
+        1e-5, gt=0, description="max relative error against centred finite differences"
+    )
+    numeric_eps: float = Field(1e-6, gt=0, description="step of the centred finite differences")
+    update_atol: float = Field(1e-12, gt=0, description="max |p_new - (p - alpha g)|")
+
+
+class Limits(_Strict):
+    """Resources one submission may use; the grader enforces them on the child process."""
+
+    import_seconds: float = Field(20.0, gt=0, description="wall time to import the module")
+    call_seconds: float = Field(10.0, gt=0, description="wall time of one method call")
+    total_seconds: float = Field(600.0, gt=0, description="wall time for the whole submission")
+    memory_mb: int = Field(2048, ge=256, description="address space of the child (MiB)")
+    max_processes: int = Field(64, ge=1, description="processes the child may have")
+    max_file_mb: int = Field(64, ge=1, description="largest file the child may write (MiB)")
+    max_open_files: int = Field(256, ge=16, description="open file descriptors in the child")
+    output_kb: int = Field(64, ge=1, description="captured stdout+stderr kept (head + tail)")
+
+
+class Points(_Strict):
+    """Points of each automatic check; performance is `performance x accuracy`."""
+
+    api: float = Field(2.0, ge=0)
+    forward_shape: float = Field(1.0, ge=0)
+    forward_values: float = Field(4.0, ge=0)
+    forward_stateless: float = Field(1.0, ge=0)
+    backward_shape: float = Field(1.0, ge=0)
+    backward_pure: float = Field(1.0, ge=0)
+    gradient_numeric: float = Field(4.0, ge=0)
+    gradient_reference: float = Field(4.0, ge=0)
+    update: float = Field(2.0, ge=0)
+    performance: float = Field(30.0, ge=0, description="the `train` check: accuracy x this")
+
+
+class Report(_Strict):
+    """The report rubric, scored by a person and merged with `bptt-grader merge`."""
+
+    plot: float = Field(10.0, ge=0)
+    data_generation: float = Field(10.0, ge=0)
+    forward: float = Field(20.0, ge=0)
+    bptt: float = Field(20.0, ge=0)
+    code: float = Field(10.0, ge=0)
+
+
+class Settings(_Strict):
+    """The assignment: model sizes, data, training, scoring and grading limits."""
+
+    bits: int = Field(8, ge=1, le=62, description="bits of A, B and C = A + B")
+    input_dim: int = Field(2, ge=1)
+    hidden_dim: int = Field(16, ge=1)
+    output_dim: int = Field(1, ge=1)
+    operand_max: int = Field(128, ge=1, description="A and B are drawn from [0, operand_max)")
+    iterations: int = Field(20000, ge=1)
+    alpha: float = Field(0.1, gt=0)
+    accuracy_window: int = Field(1000, ge=1, description="accuracy over the last N iterations")
+    accepted_losses: tuple[Loss, ...] = Field(LOSSES, min_length=1)
+    reference_loss: Loss = "bce"
+    clip_norm: float = Field(5.0, gt=0, description="the reference's per-parameter norm clip")
+    runs: int = Field(3, ge=1, le=100, description="independent training runs; median scored")
+    seed: int = Field(2026, ge=0, description="run i uses seed + i unless `seeds` is given")
+    seeds: tuple[int, ...] | None = Field(None, description="explicit seed of each run")
+    tolerances: Tolerances = Tolerances()
+    limits: Limits = Limits()
+    points: Points = Points()
+    report: Report = Report()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.accuracy_window > self.iterations:
+            raise ValueError(
+                f"accuracy_window ({self.accuracy_window}) is larger than iterations "
+                f"({self.iterations})"
+            )
+        if 2 * (self.operand_max - 1) >= 2**self.bits:
+            raise ValueError(
+                f"operand_max {self.operand_max}: A + B would not fit in {self.bits} bits"
+            )
+        if self.seeds is not None and len(self.seeds) != self.runs:
+            raise ValueError(f"seeds has {len(self.seeds)} entries but runs is {self.runs}")
+        if len(set(self.accepted_losses)) != len(self.accepted_losses):
+            raise ValueError("accepted_losses lists a loss twice")
+        return self
+
+    @property
+    def run_seeds(self) -> tuple[int, ...]:
+        """The seed of each training run (model init and data stream)."""
+        return self.seeds if self.seeds is not None else tuple(self.seed + i for i in range(self.runs))
+
+    @property
+    def n_params(self) -> int:
+        h, i, o = self.hidden_dim, self.input_dim, self.output_dim
+        return h * i + h * h + o * h + h + o
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The contract's parameter shapes, in the contract's order."""
+        h, i, o = self.hidden_dim, self.input_dim, self.output_dim
+        return {"U": (h, i), "W": (h, h), "V": (o, h), "b": (h,), "c": (o,)}
+
+    def digest(self) -> str:
+        """A stable hash of every setting, for caching results across runs."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """A validated copy with some fields replaced (None means: keep)."""
+        data = self.model_dump()
+        data.update({k: v for k, v in changes.items() if v is not None})
+        if "runs" in changes and changes["runs"] is not None and self.seeds is not None:
+            data["seeds"] = None  # the explicit list no longer fits; derive from `seed`
+        return validated(data, source="overrides")
+
+    def to_toml(self) -> str:
+        """The settings as TOML, the format `load_settings` reads."""
+        import tomli_w
+
+        data = self.model_dump(mode="json", exclude_none=True)
+        return tomli_w.dumps(data)
+
+
+class SettingsError(ValueError):
+    """A settings file that cannot be used; the message is one line naming the field."""
+
+
+def validated(data: dict[str, object], source: str) -> Settings:
+    """Build Settings from a mapping, turning pydantic's report into one clear line."""
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "settings"
+        extra = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        message = first["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"{source}: {field}: {message}{extra}") from None
+
+
+def load_settings(path: str | Path | None) -> Settings:
+    """Read a settings TOML file; None gives the defaults."""
+    if path is None:
+        return Settings()
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+    return validated(data, source=str(path))
