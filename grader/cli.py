@@ -88,6 +88,34 @@ def cmd_template(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    """Grade one submission, print the report; exit 0 if it passes, 1 if not, 2 if unreadable."""
+    from grader.grade import grade
+    from grader.report import junit_xml, terminal
+
+    settings = settings_from_args(args)
+    path = Path(args.path)
+    if not path.exists():
+        raise UsageError(f"{path}: no such file or folder")
+    result = grade(path, settings)
+    text = terminal(result)
+    print(text, end="", file=sys.stderr if args.json == "-" else sys.stdout)
+    if args.json:
+        payload = result.model_dump_json(indent=2)
+        if args.json == "-":
+            print(payload)
+        else:
+            Path(args.json).write_text(payload + "\n", encoding="utf-8")
+    if args.junit_xml:
+        Path(args.junit_xml).write_text(junit_xml(result), encoding="utf-8")
+    discover = result.check("discover")
+    if discover is not None and discover.status != "passed":
+        return EXIT_USAGE
+    bad = [c for c in result.checks if c.status in ("failed", "error")]
+    passes = result.status == "graded" and not bad and result.score >= (args.min_score or 0.0)
+    return EXIT_OK if passes else EXIT_FAIL
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bptt-grader",
@@ -100,6 +128,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loss", choices=LOSSES, help="loss (default: the settings' reference_loss)")
     add_settings_flags(p, runs=False)
     p.set_defaults(func=cmd_reference)
+
+    p = sub.add_parser("check", help="grade one submission (.py, folder or .zip)")
+    p.add_argument("path", metavar="PATH", help="the submission: a .py file, a folder or a .zip")
+    p.add_argument("--json", metavar="FILE", help="write the result as JSON ('-' for stdout)")
+    p.add_argument("--junit-xml", metavar="FILE", help="write one JUnit test case per check")
+    p.add_argument(
+        "--min-score", type=float, metavar="S",
+        help="pass only with a score of at least S (and no failed check)",
+    )
+    add_settings_flags(p)
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("settings", help="print the assignment settings as TOML")
     p.add_argument("--dump", action="store_true", help="print the settings (the default action)")

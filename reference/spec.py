@@ -58,17 +58,22 @@ class Limits(_Strict):
 
 
 class Points(_Strict):
-    """Points of each automatic check; performance is `performance x accuracy`."""
+    """Points of each automatic check.
 
-    api: float = Field(2.0, ge=0)
-    forward_shape: float = Field(1.0, ge=0)
-    forward_values: float = Field(4.0, ge=0)
-    forward_stateless: float = Field(1.0, ge=0)
-    backward_shape: float = Field(1.0, ge=0)
-    backward_pure: float = Field(1.0, ge=0)
-    gradient_numeric: float = Field(4.0, ge=0)
-    gradient_reference: float = Field(4.0, ge=0)
-    update: float = Field(2.0, ge=0)
+    The lab's automatic part is performance only (30 x accuracy); the correctness checks
+    default to 0 points: they gate the performance points (see `train`) and tell the
+    student what to fix. Give them points here to weigh them into the score.
+    """
+
+    api: float = Field(0.0, ge=0)
+    forward_shape: float = Field(0.0, ge=0)
+    forward_values: float = Field(0.0, ge=0)
+    forward_stateless: float = Field(0.0, ge=0)
+    backward_shape: float = Field(0.0, ge=0)
+    backward_pure: float = Field(0.0, ge=0)
+    gradient_numeric: float = Field(0.0, ge=0)
+    gradient_reference: float = Field(0.0, ge=0)
+    update: float = Field(0.0, ge=0)
     performance: float = Field(30.0, ge=0, description="the `train` check: accuracy x this")
 
 
@@ -99,6 +104,9 @@ class Settings(_Strict):
     runs: int = Field(3, ge=1, le=100, description="independent training runs; median scored")
     seed: int = Field(2026, ge=0, description="run i uses seed + i unless `seeds` is given")
     seeds: tuple[int, ...] | None = Field(None, description="explicit seed of each run")
+    audits_per_run: int = Field(
+        100, ge=0, description="training iterations per run whose prediction is audited"
+    )
     tolerances: Tolerances = Tolerances()
     limits: Limits = Limits()
     points: Points = Points()

@@ -1,0 +1,406 @@
+"""The checks of one submission, in order, each a function that passes or raises `Fail`.
+
+Every check runs in the parent and talks to the student's code only through the
+sandbox (`Session`); every number it judges is computed here from validated arrays.
+A check whose prerequisites did not pass is skipped with the reason, never passed.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from grader.diagnose import bptt, name_the_bug, relative_errors
+from grader.session import Fail, Session, flatten, unflatten
+from reference.data import all_pairs
+from reference.rnn import PARAMS, forward_batch, sequence_loss
+from reference.spec import Settings
+
+DISALLOWED = {
+    "torch": "PyTorch",
+    "tensorflow": "TensorFlow",
+    "jax": "JAX",
+    "jaxlib": "JAX",
+    "autograd": "autograd",
+    "sklearn": "scikit-learn",
+    "scipy": "SciPy",
+    "keras": "Keras",
+    "mxnet": "MXNet",
+    "paddle": "PaddlePaddle",
+    "theano": "Theano",
+    "chainer": "Chainer",
+    "cupy": "CuPy",
+    "numba": "Numba",
+    "tinygrad": "tinygrad",
+    "micrograd": "micrograd",
+}
+
+
+@dataclass
+class Check:
+    name: str
+    run: Callable[[Session], str]
+    needs: tuple[str, ...]
+    doc: str
+
+
+REGISTRY: list[Check] = []
+
+
+def check(name: str, *needs: str) -> Callable[[Callable[[Session], str]], Callable[[Session], str]]:
+    """Register a check; its docstring is the line a student reads next to its name."""
+
+    def register(func: Callable[[Session], str]) -> Callable[[Session], str]:
+        REGISTRY.append(Check(name, func, needs, (func.__doc__ or name).strip().splitlines()[0]))
+        return func
+
+    return register
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def grader_params(settings: Settings, rng: np.random.Generator, scale: float) -> dict[str, np.ndarray]:
+    """Random parameters chosen by the grader, never by the submission."""
+    return {
+        name: rng.normal(0.0, scale, size=shape) for name, shape in settings.param_shapes().items()
+    }
+
+
+def random_sequence(settings: Settings, rng: np.random.Generator, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    x = rng.integers(0, 2, size=(steps, settings.input_dim)).astype(np.float64)
+    y = rng.integers(0, 2, size=(steps, settings.output_dim)).astype(np.float64)
+    return x, y
+
+
+def _fmt_errors(errors: dict[str, float], rtol: float) -> str:
+    return ", ".join(
+        f"{k} {e:.1e}" + ("" if e < rtol else " (wrong)") for k, e in errors.items()
+    )
+
+
+# ---------------------------------------------------------------- static checks
+
+
+def scan_imports(sources: dict[str, str]) -> dict[str, list[str]]:
+    """Disallowed top-level packages imported anywhere in the sources (AST, even in try)."""
+    found: dict[str, list[str]] = {}
+    for path, text in sources.items():
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            elif isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
+                func = node.func.id if isinstance(node.func, ast.Name) else node.func.attr
+                if func in ("__import__", "import_module") and node.args:
+                    arg = node.args[0]
+                    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                        names = [arg.value]
+            for name in names:
+                top = name.split(".")[0]
+                if top in DISALLOWED:
+                    found.setdefault(top, []).append(f"{path}:{getattr(node, 'lineno', '?')}")
+    return found
+
+
+def policy_message(found: dict[str, list[str]], how: str) -> str:
+    parts = [f"{DISALLOWED[top]} ({top}) {how} at {', '.join(where[:3])}" for top, where in found.items()]
+    return (
+        "only NumPy and the standard library may be used: "
+        + "; ".join(parts)
+        + ". Remove the import and write the math with NumPy."
+    )
+
+
+# ---------------------------------------------------------------- the checks
+
+
+@check("api")
+def check_api(s: Session) -> str:
+    """RNN has forward, backward, update and float64 parameters U, W, V, b, c of the contract's shapes."""
+    info = s.construct(seed=s.settings.run_seeds[0])
+    problems = []
+    for method, meta in info["methods"].items():
+        if not meta.get("present"):
+            problems.append(f"RNN has no method {method}()")
+    shapes = s.settings.param_shapes()
+    roles = {"U": "(hidden, input)", "W": "(hidden, hidden)", "V": "(output, hidden)",
+             "b": "(hidden,)", "c": "(output,)"}
+    for name, want in shapes.items():
+        attr = info["attrs"].get(name) or {}
+        kind, shape, dtype = attr.get("type"), attr.get("shape"), attr.get("dtype")
+        if kind is None or kind == "missing":
+            problems.append(f"RNN has no attribute {name} (after __init__)")
+            continue
+        if kind != "ndarray":
+            problems.append(f"{name} is a {kind}; the contract wants a float64 numpy array")
+            continue
+        got = tuple(shape or ())
+        if got != want:
+            hint = ""
+            if tuple(reversed(got)) == want and len(got) == 2:
+                hint = ": row-vector layout? transpose it"
+            elif int(np.prod(got)) == int(np.prod(want)):
+                hint = ": same size, wrong shape; reshape it"
+            problems.append(
+                f"{name} has shape {got}; the contract wants {roles[name]} = {want}{hint}"
+            )
+        if dtype != "float64":
+            problems.append(f"{name} has dtype {dtype}; the contract wants float64")
+    if problems:
+        raise Fail("; ".join(problems))
+    return "class, methods and parameter shapes follow the contract"
+
+
+@check("forward_shape", "api")
+def check_forward_shape(s: Session) -> str:
+    """forward(x) returns yhat of shape (T, output_dim) with values in [0, 1]."""
+    for steps in (8, 3):
+        x, _ = random_sequence(s.settings, s.rng, steps)
+        yhat = s.forward(x)
+        if yhat.min() < 0 or yhat.max() > 1:
+            raise Fail(
+                f"yhat has values outside [0, 1] (min {yhat.min():.3g}, max {yhat.max():.3g}): "
+                "apply the sigmoid to o_t = c + V h_t"
+            )
+    return "shape (T, output_dim) for T = 8 and T = 3, values in [0, 1]"
+
+
+@check("forward_values", "forward_shape")
+def check_forward_values(s: Session) -> str:
+    """With parameters set by the grader, forward matches the reference model."""
+    atol = s.settings.tolerances.forward_atol
+    for steps in (1, 8, 12):
+        params = grader_params(s.settings, s.rng, 0.5)
+        x, _ = random_sequence(s.settings, s.rng, steps)
+        s.set_params(params)
+        got = s.forward(x)
+        want = forward_batch(params, x[None])[0]
+        diff = np.abs(got - want).max(axis=1)
+        if diff.max() > atol:
+            first = int(np.argmax(diff > atol))
+            where = (
+                "already at t = 0: check the output layer yhat = sigmoid(c + V h_t) and "
+                "h_0 = tanh(b + U x_0) with h_{-1} = 0"
+                if first == 0
+                else f"from t = {first} on (t = 0 is right): check the recurrence a_t = b + W h_(t-1) + U x_t"
+            )
+            raise Fail(
+                f"forward differs from the reference by up to {diff.max():.2e} (T = {steps}), "
+                f"{where}. forward must compute from the public U, W, V, b, c",
+                max_abs_diff=float(diff.max()),
+            )
+    return f"matches the reference to {atol:g} for T = 1, 8, 12"
+
+
+@check("forward_stateless", "forward_shape")
+def check_forward_stateless(s: Session) -> str:
+    """Each forward call starts from h_{-1} = 0: the same input gives the same output."""
+    x1, _ = random_sequence(s.settings, s.rng, 8)
+    x2, _ = random_sequence(s.settings, s.rng, 8)
+    first = s.forward(x1)
+    s.forward(x2)
+    again = s.forward(x1)
+    diff = float(np.abs(first - again).max())
+    if diff > 1e-12:
+        raise Fail(
+            f"forward(x) changed by {diff:.2e} after another call: state is carried between "
+            "calls. Start every forward from h_(-1) = 0"
+        )
+    return "same output for the same input after another call"
+
+
+@check("backward_shape", "forward_shape")
+def check_backward_shape(s: Session) -> str:
+    """backward(y) returns a dict with exactly U, W, V, b, c, each its parameter's shape, finite."""
+    x, y = random_sequence(s.settings, s.rng, 8)
+    s.forward(x)
+    s.backward(y)  # Session.backward validates keys, shapes and finiteness
+    return "keys U, W, V, b, c with the parameters' shapes"
+
+
+@check("backward_pure", "backward_shape")
+def check_backward_pure(s: Session) -> str:
+    """backward computes gradients only: the parameters are unchanged by it."""
+    x, y = random_sequence(s.settings, s.rng, 8)
+    s.forward(x)
+    before = s.get_params()
+    s.backward(y)
+    after = s.get_params()
+    changed = [k for k in PARAMS if not np.array_equal(before[k], after[k])]
+    if changed:
+        raise Fail(
+            f"backward changed {', '.join(changed)}: it must only return gradients; "
+            "the step p -= alpha * g belongs in update"
+        )
+    return "parameters unchanged by backward"
+
+
+@check("gradient_numeric", "backward_shape")
+def check_gradient_numeric(s: Session) -> str:
+    """Gradients agree with centred finite differences of the loss of your own forward."""
+    settings, tol = s.settings, s.settings.tolerances
+    params = grader_params(settings, s.rng, 0.5)
+    x, y = random_sequence(settings, s.rng, 8)
+    s.set_params(params)
+    s.forward(x)
+    grads = s.backward(y)
+    theta = flatten(params)
+    n, eps = theta.size, tol.numeric_eps
+    probes = np.repeat(theta[None], 2 * n, axis=0)
+    probes[np.arange(n), np.arange(n)] += eps
+    probes[n + np.arange(n), np.arange(n)] -= eps
+    yhat = s.forward_many(probes, x)
+    best: tuple[float, str, dict[str, float]] | None = None
+    for loss in settings.accepted_losses:
+        losses = sequence_loss(yhat, np.broadcast_to(y, yhat.shape), loss)
+        numeric = unflatten((losses[:n] - losses[n:]) / (2 * eps), settings)
+        errors = relative_errors(grads, numeric)
+        worst = max(errors.values())
+        if best is None or worst < best[0]:
+            best = (worst, loss, errors)
+    assert best is not None
+    worst, loss, errors = best
+    s.facts["numeric_loss"] = loss
+    if worst > tol.numeric_rtol:
+        raise Fail(
+            f"backward disagrees with finite differences of your forward's loss (closest: "
+            f"{loss}): relative error {_fmt_errors(errors, tol.numeric_rtol)}",
+            relative_errors=errors,
+        )
+    return f"agrees with finite differences ({loss} loss), worst relative error {worst:.1e}"
+
+
+@check("gradient_reference", "backward_shape")
+def check_gradient_reference(s: Session) -> str:
+    """Gradients equal the reference BPTT gradients for one of the accepted losses."""
+    settings, rtol = s.settings, s.settings.tolerances.gradient_rtol
+    params = grader_params(settings, s.rng, 0.1)
+    sequences = [random_sequence(settings, s.rng, steps) for steps in (8, 5, 12)]
+    s.set_params(params)
+    student = []
+    for x, y in sequences:
+        s.forward(x)
+        student.append(s.backward(y))
+    report = {}
+    for loss in settings.accepted_losses:
+        errors = [relative_errors(g, bptt(params, x, y, loss)) for g, (x, y) in zip(student, sequences)]
+        worst = {k: max(e[k] for e in errors) for k in PARAMS}
+        report[loss] = worst
+        if max(worst.values()) < rtol:
+            s.loss_recognised = loss
+            return f"equal to the reference BPTT gradients of the {loss} loss (worst {max(worst.values()):.1e})"
+    closest = min(report, key=lambda loss: max(report[loss].values()))
+    wrong = [k for k, e in report[closest].items() if e >= rtol]
+    bug = name_the_bug(student, params, sequences, settings.accepted_losses, rtol)
+    if bug is None and set(wrong) == {"U", "W", "b"}:
+        bug = (
+            "only W, U and b are wrong while V and c are right: the error is in the recurrence "
+            "(the W^T da_(t+1) term of dh_t, or dW built from h_t instead of h_(t-1))"
+        )
+    raise Fail(
+        f"gradients of {', '.join(wrong)} differ from the reference (closest loss: {closest}; "
+        f"relative errors {_fmt_errors(report[closest], rtol)})" + (f". Likely: {bug}" if bug else ""),
+        relative_errors=report,
+        bug=bug,
+    )
+
+
+@check("update", "api")
+def check_update(s: Session) -> str:
+    """update(grads, alpha) takes exactly the step p - alpha * g (small gradients, no clipping)."""
+    atol = s.settings.tolerances.update_atol
+    for alpha in (0.1, 0.03):
+        params = grader_params(s.settings, s.rng, 0.5)
+        grads = grader_params(s.settings, s.rng, 0.01)  # every norm far below 1: no clipping
+        s.set_params(params)
+        s.update(grads, alpha)
+        after = s.get_params()
+        errors = {k: float(np.abs(after[k] - (params[k] - alpha * grads[k])).max()) for k in PARAMS}
+        wrong = {k: e for k, e in errors.items() if e > atol}
+        if wrong:
+            moved = {k: float(np.abs(after[k] - params[k]).max()) for k in wrong}
+            hint = ""
+            if all(v == 0 for v in moved.values()):
+                hint = ": the parameters did not move; update must change U, W, V, b, c"
+            raise Fail(
+                f"after update(grads, alpha={alpha}) {', '.join(wrong)} differ from p - alpha * g "
+                f"by up to {max(wrong.values()):.2e}{hint}",
+                errors=errors,
+            )
+    return "p - alpha * g exactly, for alpha = 0.1 and 0.03"
+
+
+@check("train", "forward_shape", "backward_shape", "update")
+def check_train(s: Session) -> str:
+    """Trained by the grader on its own data: median last-window accuracy of the runs."""
+    settings = s.settings
+    for seed in settings.run_seeds:
+        s.train_run(seed)
+    accuracies = [r.accuracy for r in s.runs]
+    median = float(np.median(accuracies))
+    s.accuracy = median
+    runs = ", ".join(f"{a:.3f}" for a in accuracies)
+    text = f"median accuracy {median:.3f} over {len(accuracies)} runs ({runs})"
+    errors = [r.error for r in s.runs if r.error]
+    if errors:
+        text += f"; {errors[0]}"
+    if median < 0.9 and s.passed("gradient_reference"):
+        text += (
+            ". Your gradients are right, so look at training: clip each gradient's norm in "
+            "update (bce with alpha 0.1 explodes without it) and start from small weights"
+        )
+    return text
+
+
+@check("integrity", "train", "forward_values")
+def check_integrity(s: Session) -> str:
+    """Predictions made during training are what the parameters at that moment compute."""
+    audits = s.audits
+    if not audits.checked:
+        return "no iteration audited (audits_per_run = 0)"
+    if audits.mismatches:
+        it, run, diff = audits.mismatches[0]
+        raise Fail(
+            f"{len(audits.mismatches)} of {audits.checked} audited training predictions differ "
+            f"from what the parameters compute (first: run {run}, iteration {it}, by {diff:.2e}). "
+            "forward must compute yhat from U, W, V, b, c; the performance score is 0",
+            mismatches=len(audits.mismatches),
+            audited=audits.checked,
+        )
+    return f"{audits.checked} randomly chosen training predictions match the parameters"
+
+
+@check("generalize", "train")
+def check_generalize(s: Session) -> str:
+    """The trained parameters on all operand pairs, and your forward on some of them."""
+    settings = s.settings
+    final = s.final_params_of_median_run()
+    ab, x, y = all_pairs(settings)
+    yhat = forward_batch(final, x)
+    correct = ~((yhat >= 0.5) != (y >= 0.5)).any(axis=(1, 2))
+    s.accuracy_exhaustive = float(correct.mean())
+    pick = s.rng.choice(len(x), size=16, replace=False)
+    s.set_params(final)
+    mismatched = []
+    for i in pick:
+        got = s.forward(x[i])
+        if np.abs(got - yhat[i]).max() > settings.tolerances.forward_atol:
+            mismatched.append(f"{ab[i][0]}+{ab[i][1]}")
+    text = (
+        f"{s.accuracy_exhaustive:.4f} of all {len(x)} sums right with the trained parameters"
+    )
+    if mismatched:
+        raise Fail(
+            f"{text}, but your forward disagrees with those parameters on {', '.join(mismatched[:5])}"
+        )
+    return text + "; your forward agrees on 16 of them"

@@ -1,0 +1,132 @@
+"""Name the classic BPTT bug behind wrong gradients by reproducing it.
+
+Each classic mistake is a switch in a plain per-step BPTT; when a submission's gradients
+match one of the switched versions, the message can say exactly what went wrong instead
+of "gradient mismatch". Clipping and a wrong output factor are recognised by their shape.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reference.rnn import PARAMS, Loss, output_delta, sigmoid
+
+BUGS = {
+    "no_recurrent": "the recurrent term W^T da_{t+1} is missing from dh_t (BPTT truncated to one step)",
+    "w_not_transposed": "dh_t uses W da_{t+1} where BPTT needs W^T da_{t+1} (W is not transposed)",
+    "dw_from_h_t": "dW is summed from da_t h_t^T; it needs the previous state: da_t h_{t-1}^T",
+    "tanh_on_preactivation": (
+        "the tanh derivative is taken on the pre-activation (1 - a_t^2); it is 1 - h_t^2 "
+        "with h_t = tanh(a_t)"
+    ),
+}
+
+
+def bptt(
+    params: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray, loss: Loss, bug: str | None = None
+) -> dict[str, np.ndarray]:
+    """Gradients of one sequence by the textbook loops, optionally with one classic bug."""
+    U, W, V, b, c = (params[k] for k in PARAMS)
+    steps = len(x)
+    h = np.zeros((steps + 1, W.shape[0]))  # h[t + 1] is h_t; h[0] is h_{-1} = 0
+    a = np.zeros((steps, W.shape[0]))
+    for t in range(steps):
+        a[t] = b + W @ h[t] + U @ x[t]
+        h[t + 1] = np.tanh(a[t])
+    yhat = sigmoid(h[1:] @ V.T + c)
+    do = output_delta(yhat, y, loss)
+    grads = {k: np.zeros_like(params[k]) for k in PARAMS}
+    da_next = np.zeros(W.shape[0])
+    for t in reversed(range(steps)):
+        if bug == "no_recurrent":
+            dh = V.T @ do[t]
+        elif bug == "w_not_transposed":
+            dh = V.T @ do[t] + W @ da_next
+        else:
+            dh = V.T @ do[t] + W.T @ da_next
+        slope = 1.0 - a[t] ** 2 if bug == "tanh_on_preactivation" else 1.0 - h[t + 1] ** 2
+        da = dh * slope
+        grads["V"] += np.outer(do[t], h[t + 1])
+        grads["c"] += do[t]
+        grads["W"] += np.outer(da, h[t + 1] if bug == "dw_from_h_t" else h[t])
+        grads["U"] += np.outer(da, x[t])
+        grads["b"] += da
+        da_next = da
+    return grads
+
+
+def relative_errors(got: dict[str, np.ndarray], want: dict[str, np.ndarray]) -> dict[str, float]:
+    """Per parameter: |got - want| / max(|got|, |want|, 1e-8), in the Frobenius norm."""
+    errors = {}
+    for k in PARAMS:
+        diff = np.linalg.norm(got[k] - want[k])
+        scale = max(np.linalg.norm(got[k]), np.linalg.norm(want[k]), 1e-8)
+        errors[k] = float(diff / scale)
+    return errors
+
+
+def _concat(grads: list[dict[str, np.ndarray]], name: str) -> np.ndarray:
+    return np.concatenate([g[name].ravel() for g in grads])
+
+
+def name_the_bug(
+    student: list[dict[str, np.ndarray]],
+    params: dict[str, np.ndarray],
+    sequences: list[tuple[np.ndarray, np.ndarray]],
+    losses: tuple[Loss, ...],
+    rtol: float,
+) -> str | None:
+    """A sentence naming the classic bug the student's gradients reproduce, if any."""
+    for bug, sentence in BUGS.items():
+        for loss in losses:
+            variant = [bptt(params, x, y, loss, bug) for x, y in sequences]
+            if all(max(relative_errors(s, v).values()) < rtol for s, v in zip(student, variant)):
+                return sentence
+    reference = [bptt(params, x, y, losses[0]) for x, y in sequences]
+    return _clipping(student, reference) or _output_factor(student, reference, losses[0])
+
+
+def _clipping(student: list[dict], reference: list[dict]) -> str | None:
+    """Gradients that equal the true ones except where those are large: clipped in backward."""
+    for s, r in zip(student, reference):
+        for k in PARAMS:
+            got, want = s[k].ravel(), r[k].ravel()
+            if np.allclose(got, want, rtol=1e-6, atol=1e-10):
+                continue
+            cap = np.abs(got).max()
+            small = np.abs(want) <= cap * (1 + 1e-9)
+            capped = np.allclose(np.abs(got[~small]), cap, rtol=1e-6)
+            if small.any() and np.allclose(got[small], want[small], rtol=1e-6) and capped:
+                return (
+                    f"{k}'s gradient looks clipped to +-{cap:.3g} inside backward; backward must "
+                    "return the full gradient (clip in update, only gradients with norm above 1)"
+                )
+            norm_s, norm_r = np.linalg.norm(got), np.linalg.norm(want)
+            cosine = float(got @ want) / max(norm_s * norm_r, 1e-300)
+            if cosine > 1 - 1e-9 and norm_s < norm_r * (1 - 1e-6):
+                return (
+                    f"{k}'s gradient points the right way but its norm is cut to {norm_s:.3g} "
+                    f"(true norm {norm_r:.3g}): it looks clipped inside backward; backward must "
+                    "return the full gradient and clipping belongs in update"
+                )
+    return None
+
+
+def _output_factor(student: list[dict], reference: list[dict], loss: Loss) -> str | None:
+    """Every gradient off by one common factor: a loss with a different output term."""
+    ratios = []
+    for k in PARAMS:
+        got, want = _concat(student, k), _concat(reference, k)
+        if np.linalg.norm(want) < 1e-12:
+            continue
+        ratio = float(got @ want) / float(want @ want)
+        if not np.allclose(got, ratio * want, rtol=1e-6, atol=1e-12):
+            return None
+        ratios.append(ratio)
+    if ratios and np.allclose(ratios, ratios[0], rtol=1e-6) and abs(ratios[0] - 1) > 1e-6:
+        return (
+            f"every gradient is {ratios[0]:.4g} x the {loss} gradient: the output term dL/do is "
+            f"scaled (a loss the settings don't accept; for {loss} dL/do_t = "
+            + ("yhat_t - y_t)" if loss == "bce" else "(yhat_t - y_t) yhat_t (1 - yhat_t))")
+        )
+    return None

@@ -1,0 +1,187 @@
+"""Grade one submission: find the module, run every check in order, score, never crash.
+
+Whatever the submission does, `grade` returns a GradeResult: a student's failure is a
+failed check, a grader bug is an `error` check, and a submission that cannot be graded
+gets a status naming why.
+"""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from grader import __version__
+from grader.checks import REGISTRY, policy_message, scan_imports
+from grader.results import CHECK_NAMES, CheckResult, GradeResult, SubmissionInfo, median_or_none
+from grader.rubric import award, total
+from grader.session import Fail, Session
+from grader.submission import Submission, SubmissionError, open_submission
+from reference.spec import Settings
+
+
+def _skip_rest(results: dict[str, CheckResult], reason: str) -> None:
+    for name in CHECK_NAMES:
+        results.setdefault(name, CheckResult(name=name, status="skipped", message=reason))
+
+
+def _read_sources(root: Path) -> dict[str, str]:
+    sources = {}
+    for path in sorted(root.rglob("*.py")):
+        try:
+            sources[str(path.relative_to(root))] = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+    return sources
+
+
+def _run_check(session: Session, name: str, func, needs: tuple[str, ...]) -> CheckResult:  # noqa: ANN001
+    missing = [n for n in needs if not session.passed(n)]
+    if missing:
+        return CheckResult(
+            name=name, status="skipped", message=f"skipped: needs {', '.join(missing)} to pass first"
+        )
+    started = time.perf_counter()
+    try:
+        message = func(session)
+        result = CheckResult(name=name, status="passed", message=message)
+    except Fail as exc:
+        result = CheckResult(name=name, status="failed", message=exc.message, details=dict(exc.details))
+    except Exception as exc:  # a bug of the grader, never the student's zero
+        result = CheckResult(
+            name=name,
+            status="error",
+            message=f"grader error in {name}: {type(exc).__name__}: {exc}",
+            details={"traceback": traceback.format_exc(limit=8)[-4000:]},
+        )
+    result.seconds = round(time.perf_counter() - started, 4)
+    return result
+
+
+def grade(path: Path, settings: Settings, workdir: Path | None = None) -> GradeResult:
+    """Run every check on the submission at `path` (a .py, a folder or a .zip)."""
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bptt-grader-", dir=workdir) as scratch:
+        result = GradeResult(
+            grader_version=__version__,
+            settings_hash=settings.digest(),
+            submission=SubmissionInfo(source=str(path)),
+            status="graded",
+        )
+        results: dict[str, CheckResult] = {}
+        try:
+            submission = open_submission(Path(path), Path(scratch))
+        except SubmissionError as exc:
+            results["discover"] = CheckResult(name="discover", status="failed", message=exc.message)
+            result.status, result.message = exc.status, exc.message
+            _skip_rest(results, "skipped: no module to grade")
+            return _finish(result, results, settings, None, started)
+        result.submission = _info(submission)
+        results["discover"] = CheckResult(
+            name="discover", status="passed", message=f"graded module: {submission.module_display}"
+        )
+        static = scan_imports(_read_sources(submission.root))
+        session = Session(submission.module_path, settings, np.random.default_rng(secrets.randbits(64)))
+        session.results = results
+        try:
+            _run_all(session, results, static, result)
+        finally:
+            session.close()
+            result.output = session.output()[-20000:]
+            result.sandbox, result.sandbox_note = session.isolation, session.isolation_note
+        return _finish(result, results, settings, session, started)
+
+
+def _run_all(session: Session, results: dict[str, CheckResult], static: dict, result: GradeResult) -> None:
+    started = time.perf_counter()
+    try:
+        reply = session.start()
+        seconds = float(reply.header.get("seconds", time.perf_counter() - started))
+        results["import"] = CheckResult(
+            name="import", status="passed", message=f"imported in {seconds:.2f} s", seconds=round(seconds, 4)
+        )
+    except Fail as exc:
+        results["import"] = CheckResult(name="import", status="failed", message=exc.message)
+        result.status = "timeout" if "did not finish" in exc.message else "import_failed"
+        result.message = exc.message
+        _policy(results, static, [])
+        _skip_rest(results, "skipped: the module could not be imported")
+        return
+    for check in REGISTRY:
+        results[check.name] = _run_check(session, check.name, check.run, check.needs)
+        if session.remaining() <= 0:
+            result.status = "timeout"
+            result.message = (
+                f"grading stopped during {check.name}: the submission used up its time limit "
+                f"of {session.settings.limits.total_seconds:g} s"
+            )
+            break
+    runtime: list[str] = []
+    try:
+        if session.sandbox is not None:
+            runtime = list(session.sandbox.call("modules").header.get("modules", []))
+    except Exception:  # the child may be gone; the static scan still stands
+        runtime = []
+    if session.import_reply is not None:
+        runtime += list(session.import_reply.header.get("modules", []))
+    _policy(results, static, runtime)
+    _skip_rest(results, "skipped: grading stopped (time limit)")
+
+
+def _policy(results: dict[str, CheckResult], static: dict[str, list[str]], runtime: list[str]) -> None:
+    from grader.checks import DISALLOWED
+
+    found = dict(static)
+    for module in runtime:
+        top = module.split(".")[0]
+        if top in DISALLOWED and top not in found:
+            found[top] = ["run time"]
+    if found:
+        results["policy"] = CheckResult(
+            name="policy", status="failed", message=policy_message(found, "imported"),
+            details={"imports": found},
+        )
+    else:
+        results["policy"] = CheckResult(name="policy", status="passed", message="only allowed imports")
+
+
+def _info(sub: Submission) -> SubmissionInfo:
+    return SubmissionInfo(
+        source=str(sub.source),
+        module=sub.module_display,
+        student_id=sub.student_id,
+        name=sub.name,
+        sha256=sub.sha256,
+        naming_ok=sub.naming_ok,
+        notes=list(sub.notes) + ([sub.naming_note] if sub.naming_note else []),
+        report_pdf=sub.report_pdf,
+        report_pages=sub.report_pages,
+    )
+
+
+def _finish(
+    result: GradeResult,
+    results: dict[str, CheckResult],
+    settings: Settings,
+    session: Session | None,
+    started: float,
+) -> GradeResult:
+    accuracy = None
+    if session is not None:
+        result.runs = session.runs
+        result.accuracy_runs = [r.accuracy for r in session.runs]
+        accuracy = median_or_none(result.accuracy_runs)
+        result.accuracy_last1000 = accuracy
+        result.accuracy_exhaustive = session.accuracy_exhaustive
+        result.loss_recognised = session.loss_recognised
+        result.timings = {name: r.seconds for name, r in results.items() if r.seconds}
+    award(results, settings, accuracy)
+    result.checks = [results[name] for name in CHECK_NAMES if name in results]
+    result.score, result.max_score = total(results)
+    result.timings["total"] = round(time.perf_counter() - started, 4)
+    return result
+

@@ -1,0 +1,94 @@
+"""Views of a GradeResult: the terminal report a student reads, and JUnit XML for CI.
+
+Pure functions from a result to text, so every view shows the same facts.
+"""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+import xml.etree.ElementTree as ET
+
+from grader.results import GradeResult
+
+LABEL = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP", "error": "ERROR"}
+
+
+def terminal(result: GradeResult, width: int | None = None) -> str:
+    """The report a student can act on: one line per check, then runs and score."""
+    width = width or min(shutil.get_terminal_size((100, 20)).columns, 120)
+    sub = result.submission
+    who = " ".join(p for p in (sub.student_id, sub.name) if p)
+    lines = [f"bptt-grader {result.grader_version}: {sub.module or sub.source}" + (f" ({who})" if who else "")]
+    if result.sandbox:
+        note = f" ({result.sandbox_note})" if result.sandbox_note else ""
+        lines.append(f"sandbox: {result.sandbox}{note}")
+    for note in sub.notes:
+        lines.append(f"note: {note}")
+    lines.append("")
+    name_width = max(len(c.name) for c in result.checks) if result.checks else 10
+    indent = " " * (name_width + 9)
+    for c in result.checks:
+        points = f"{c.points:g}/{c.max_points:g}" if c.max_points else ""
+        head = f"  {LABEL[c.status]:<5} {c.name:<{name_width}} {points:>7}"
+        wrapped = textwrap.wrap(c.message, width=max(width - len(indent), 30)) or [""]
+        lines.append(f"{head}  {wrapped[0]}")
+        lines.extend(f"{indent}   {more}" for more in wrapped[1:])
+    if result.runs:
+        lines.append("")
+        for i, run in enumerate(result.runs, 1):
+            extra = f"  ({run.error})" if run.error else ""
+            lines.append(
+                f"run {i} (seed {run.seed}): accuracy {run.accuracy:.3f} over the last window, "
+                f"{run.iterations_done} iterations in {run.seconds:.1f} s{extra}"
+            )
+    lines.append("")
+    facts = []
+    if result.accuracy_last1000 is not None:
+        facts.append(f"accuracy (median of {len(result.accuracy_runs)} runs): {result.accuracy_last1000:.3f}")
+    if result.accuracy_exhaustive is not None:
+        facts.append(f"all pairs: {result.accuracy_exhaustive:.4f}")
+    if result.loss_recognised:
+        facts.append(f"loss: {result.loss_recognised}")
+    if facts:
+        lines.append("   ".join(facts))
+    if result.status != "graded":
+        lines.append(f"status: {result.status}: {result.message}")
+    lines.append(f"score: {result.score:g} / {result.max_score:g}")
+    if result.output.strip():
+        tail = result.output.strip().splitlines()[-5:]
+        lines.append("")
+        lines.append("your code printed (last lines):")
+        lines.extend(f"  | {line[:200]}" for line in tail)
+    return "\n".join(lines) + "\n"
+
+
+def junit_xml(result: GradeResult) -> str:
+    """One test case per check, for CI systems."""
+    failures = sum(c.status == "failed" for c in result.checks)
+    errors = sum(c.status == "error" for c in result.checks)
+    skipped = sum(c.status == "skipped" for c in result.checks)
+    suite = ET.Element(
+        "testsuite",
+        name="bptt-grader",
+        tests=str(len(result.checks)),
+        failures=str(failures),
+        errors=str(errors),
+        skipped=str(skipped),
+        time=f"{result.timings.get('total', 0.0):.3f}",
+    )
+    for c in result.checks:
+        case = ET.SubElement(suite, "testcase", classname="bptt_grader", name=c.name, time=f"{c.seconds:.3f}")
+        if c.status == "failed":
+            ET.SubElement(case, "failure", message=c.message).text = c.message
+        elif c.status == "error":
+            ET.SubElement(case, "error", message=c.message).text = str(c.details.get("traceback", c.message))
+        elif c.status == "skipped":
+            ET.SubElement(case, "skipped", message=c.message)
+        else:
+            ET.SubElement(case, "system-out").text = c.message
+    props = ET.SubElement(suite, "properties")
+    for key, value in (("score", result.score), ("max_score", result.max_score), ("status", result.status)):
+        ET.SubElement(props, "property", name=key, value=str(value))
+    ET.indent(suite)
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"

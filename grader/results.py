@@ -1,0 +1,121 @@
+"""Typed results of grading one submission: checks, runs, score (the JSON the CLI writes).
+
+The model is the boundary between the grader and everything that reads its output
+(terminal report, JUnit XML, batch CSV, feedback files), so it is versioned and strict.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CheckStatus = Literal["passed", "failed", "skipped", "error"]
+RESULT_SCHEMA = 1
+
+CHECK_NAMES = (
+    "discover",
+    "policy",
+    "import",
+    "api",
+    "forward_shape",
+    "forward_values",
+    "forward_stateless",
+    "backward_shape",
+    "backward_pure",
+    "gradient_numeric",
+    "gradient_reference",
+    "update",
+    "train",
+    "integrity",
+    "generalize",
+)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CheckResult(_Model):
+    """One named check: its status, points and a message a student can act on."""
+
+    name: str
+    status: CheckStatus
+    points: float = 0.0
+    max_points: float = 0.0
+    message: str = ""
+    details: dict[str, object] = Field(default_factory=dict)
+    seconds: float = 0.0
+
+
+class RunResult(_Model):
+    """One training run driven by the grader."""
+
+    seed: int
+    iterations_done: int
+    accuracy: float = Field(description="correct answers in the last window / window")
+    seconds: float
+    curve_block: int = Field(description="iterations per point of the curves below")
+    accuracy_curve: list[float] = Field(description="fraction correct in each block")
+    bit_error_curve: list[float] = Field(description="mean wrong bits per answer in each block")
+    loss_curve: list[float] = Field(description="mean loss per answer in each block")
+    error: str = ""
+
+
+class SubmissionInfo(_Model):
+    """Where the graded code came from."""
+
+    source: str
+    module: str = ""
+    student_id: str | None = None
+    name: str | None = None
+    sha256: str = ""
+    naming_ok: bool = True
+    notes: list[str] = Field(default_factory=list)
+    report_pdf: str | None = None
+    report_pages: int | None = None
+
+
+class GradeResult(_Model):
+    """Everything the grader concluded about one submission."""
+
+    schema_version: int = RESULT_SCHEMA
+    grader_version: str
+    settings_hash: str
+    submission: SubmissionInfo
+    status: str = Field(description="'graded' when the checks ran, else what stopped grading")
+    message: str = ""
+    sandbox: str = Field("", description="isolation used for the student's code")
+    sandbox_note: str = ""
+    checks: list[CheckResult] = Field(default_factory=list)
+    runs: list[RunResult] = Field(default_factory=list)
+    accuracy_last1000: float | None = Field(None, description="median over the runs")
+    accuracy_runs: list[float] = Field(default_factory=list)
+    accuracy_exhaustive: float | None = None
+    loss_recognised: str | None = None
+    score: float = 0.0
+    max_score: float = 0.0
+    timings: dict[str, float] = Field(default_factory=dict)
+    output: str = Field("", description="the submission's captured stdout/stderr (head + tail)")
+
+    def check(self, name: str) -> CheckResult | None:
+        return next((c for c in self.checks if c.name == name), None)
+
+    @property
+    def flags(self) -> list[str]:
+        """Short labels for what an instructor should look at."""
+        found = []
+        for name in ("policy", "integrity"):
+            c = self.check(name)
+            if c is not None and c.status == "failed":
+                found.append(name)
+        if not self.submission.naming_ok:
+            found.append("naming")
+        if self.sandbox == "none":
+            found.append("sandbox")
+        return found
+
+
+def median_or_none(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None

@@ -1,0 +1,44 @@
+"""Points: what each check is worth under the settings, and the score they add up to.
+
+Performance (the `train` check) is `points.performance x median accuracy`, and only
+counts for a model whose forward is the contract's (forward_values) and whose training
+predictions come from its parameters (integrity): otherwise an exact adder that ignores
+its weights, or a model that turns dishonest mid-training, would collect it.
+"""
+
+from __future__ import annotations
+
+from grader.results import CheckResult
+from reference.spec import Settings
+
+GATES = ("forward_values", "integrity")
+
+
+def max_points(name: str, settings: Settings) -> float:
+    if name == "train":
+        return settings.points.performance
+    return float(getattr(settings.points, name, 0.0))
+
+
+def award(results: dict[str, CheckResult], settings: Settings, accuracy: float | None) -> None:
+    """Fill in points (and max points) of every check, in place."""
+    for name, result in results.items():
+        result.max_points = max_points(name, settings)
+        result.points = result.max_points if result.status == "passed" else 0.0
+    train = results.get("train")
+    if train is None or train.status != "passed" or accuracy is None:
+        return
+    blocked = [g for g in GATES if g in results and results[g].status != "passed"]
+    if blocked:
+        train.points = 0.0
+        train.message += (
+            f". Performance points: 0, because {' and '.join(blocked)} did not pass "
+            "(accuracy only counts for a model that computes the contract's forward from its parameters)"
+        )
+    else:
+        train.points = round(settings.points.performance * accuracy, 4)
+
+
+def total(results: dict[str, CheckResult]) -> tuple[float, float]:
+    score = round(sum(r.points for r in results.values()), 4)
+    return score, round(sum(r.max_points for r in results.values()), 4)
