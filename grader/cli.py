@@ -7,6 +7,7 @@ and inputs the grader cannot read.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 from collections.abc import Sequence
@@ -116,6 +117,40 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK if passes else EXIT_FAIL
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    """Grade a folder of submissions into OUT: grades.csv, feedback/, summary.md."""
+    from grader.classroom import grade_class
+
+    settings = settings_from_args(args)
+    source = Path(args.submissions)
+    if not source.exists():
+        raise UsageError(f"{source}: no such file or folder")
+    summary = grade_class(
+        source, Path(args.out), settings, jobs=args.jobs or os.cpu_count() or 1,
+        force=args.force, only=set(args.only) if args.only else None, progress=not args.quiet,
+    )
+    print(summary)
+    return EXIT_OK
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    """Add the manually scored report columns to grades.csv and write final.csv."""
+    from grader.merge import MergeError, merge, write
+
+    settings = settings_from_args(args)
+    grades = Path(args.grades)
+    try:
+        table, problems = merge(grades, Path(args.manual), settings)
+    except MergeError as exc:
+        raise UsageError(str(exc)) from None
+    out = Path(args.output) if args.output else grades.with_name("final.csv")
+    write(table, out)
+    for problem in problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    print(f"wrote {out} ({len(table)} students, {len(problems)} problems)")
+    return EXIT_FAIL if problems else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bptt-grader",
@@ -139,6 +174,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_settings_flags(p)
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("batch", help="grade a folder (or an archive) of submissions")
+    p.add_argument("submissions", metavar="SUBMISSIONS", help="folder of zips, or one zip of them")
+    p.add_argument("-o", "--out", required=True, metavar="OUT", help="output folder")
+    p.add_argument("-j", "--jobs", type=int, metavar="N", help="submissions graded at once (default: cores)")
+    p.add_argument("--force", action="store_true", help="regrade even what is already stored")
+    p.add_argument("--only", action="append", metavar="ID", help="regrade this student id (repeatable)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_settings_flags(p)
+    p.set_defaults(func=cmd_batch)
+
+    p = sub.add_parser("merge", help="add manual report scores to grades.csv, write totals")
+    p.add_argument("grades", metavar="GRADES_CSV")
+    p.add_argument("manual", metavar="MANUAL_CSV", help="student_id plus report columns")
+    p.add_argument("-o", "--output", metavar="FILE", help="where to write (default: final.csv beside GRADES_CSV)")
+    p.add_argument("--settings", metavar="FILE", help="assignment settings (TOML) with the report rubric")
+    p.set_defaults(func=cmd_merge)
 
     p = sub.add_parser("settings", help="print the assignment settings as TOML")
     p.add_argument("--dump", action="store_true", help="print the settings (the default action)")

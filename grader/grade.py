@@ -7,6 +7,7 @@ gets a status naming why.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import tempfile
 import time
@@ -156,6 +157,7 @@ def _info(sub: Submission) -> SubmissionInfo:
         student_id=sub.student_id,
         name=sub.name,
         sha256=sub.sha256,
+        module_sha256=hashlib.sha256(sub.module_path.read_bytes()).hexdigest(),
         naming_ok=sub.naming_ok,
         notes=list(sub.notes) + ([sub.naming_note] if sub.naming_note else []),
         report_pdf=sub.report_pdf,

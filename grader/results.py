@@ -71,6 +71,7 @@ class SubmissionInfo(_Model):
     student_id: str | None = None
     name: str | None = None
     sha256: str = ""
+    module_sha256: str = Field("", description="of the graded module's source, to spot copies")
     naming_ok: bool = True
     notes: list[str] = Field(default_factory=list)
     report_pdf: str | None = None

@@ -1,0 +1,75 @@
+"""Join the report scores a person entered with the automatic grades, and total them.
+
+Every problem in the manual sheet (an unknown id, a score out of the rubric's range, a
+non-number, a student graded twice) is reported by row; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from grader.table import report_columns, safe_cell
+from reference.spec import Settings
+
+
+class MergeError(ValueError):
+    """The inputs cannot be merged at all (missing file or column)."""
+
+
+def _read(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, dtype={"student_id": str}, keep_default_na=False, na_values=[""])
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise MergeError(f"{path}: cannot read as CSV: {exc}") from None
+
+
+def merge(grades_csv: Path, manual_csv: Path, settings: Settings) -> tuple[pd.DataFrame, list[str]]:
+    """The grades with report columns and totals filled in, and the problems found."""
+    grades, manual = _read(grades_csv), _read(manual_csv)
+    if "student_id" not in manual.columns:
+        raise MergeError(f"{manual_csv}: needs a student_id column")
+    maxima = {f"report_{k}": float(v) for k, v in settings.report.model_dump().items()}
+    manual = manual.rename(columns={k.removeprefix("report_"): k for k in maxima if k.removeprefix("report_") in manual.columns})
+    columns = [c for c in report_columns(settings) if c in manual.columns]
+    if not columns:
+        raise MergeError(f"{manual_csv}: no report columns; expected some of {', '.join(maxima)}")
+    problems: list[str] = []
+    known = set(grades["student_id"].dropna())
+    seen: set[str] = set()
+    for line, record in enumerate(manual.to_dict("records"), start=2):
+        sid = str(record["student_id"]).strip()
+        if sid not in known:
+            problems.append(f"{manual_csv.name} line {line}: unknown student id {sid!r}")
+            continue
+        if sid in seen:
+            problems.append(f"{manual_csv.name} line {line}: student {sid} appears again; first row kept")
+            continue
+        seen.add(sid)
+        for column in columns:
+            raw = record[column]
+            if pd.isna(raw):
+                continue
+            try:
+                value = float(raw)
+            except (TypeError, ValueError):
+                problems.append(f"{manual_csv.name} line {line}: {column} = {raw!r} is not a number")
+                continue
+            if not 0 <= value <= maxima[column]:
+                problems.append(
+                    f"{manual_csv.name} line {line}: {column} = {value:g} is outside 0..{maxima[column]:g}"
+                )
+                continue
+            grades.loc[grades["student_id"] == sid, column] = value
+    for sid in sorted(known - seen):
+        problems.append(f"no report scores for student {sid}")
+    report = grades[report_columns(settings)].apply(pd.to_numeric, errors="coerce")
+    grades["total"] = (grades["score"].astype(float) + report.fillna(0).sum(axis=1)).round(4)
+    return grades, problems
+
+
+def write(table: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    table.apply(lambda column: column.map(safe_cell)).to_csv(tmp, index=False, lineterminator="\n")
+    tmp.replace(path)
