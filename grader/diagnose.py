@@ -87,7 +87,12 @@ def name_the_bug(
 
 
 def _clipping(student: list[dict], reference: list[dict]) -> str | None:
-    """Gradients that equal the true ones except where those are large: clipped in backward."""
+    """Gradients equal to the true ones except where those are large: clipped in backward.
+
+    Every parameter of every sequence must be either right, capped elementwise, or the
+    true gradient scaled down; anything else is some other bug.
+    """
+    capped, scaled = None, None
     for s, r in zip(student, reference):
         for k in PARAMS:
             got, want = s[k].ravel(), r[k].ravel()
@@ -95,20 +100,33 @@ def _clipping(student: list[dict], reference: list[dict]) -> str | None:
                 continue
             cap = np.abs(got).max()
             small = np.abs(want) <= cap * (1 + 1e-9)
-            capped = np.allclose(np.abs(got[~small]), cap, rtol=1e-6)
-            if small.any() and np.allclose(got[small], want[small], rtol=1e-6) and capped:
-                return (
-                    f"{k}'s gradient looks clipped to +-{cap:.3g} inside backward; backward must "
-                    "return the full gradient (clip in update, only gradients with norm above 1)"
-                )
+            if (
+                np.allclose(got[small], want[small], rtol=1e-6)
+                and np.allclose(np.abs(got[~small]), cap, rtol=1e-6)
+                and np.array_equal(np.sign(got[~small]), np.sign(want[~small]))
+            ):
+                if got.size > 1:  # a single number fits both kinds of clipping
+                    capped = capped or (k, cap)
+                continue
             norm_s, norm_r = np.linalg.norm(got), np.linalg.norm(want)
             cosine = float(got @ want) / max(norm_s * norm_r, 1e-300)
             if cosine > 1 - 1e-9 and norm_s < norm_r * (1 - 1e-6):
-                return (
-                    f"{k}'s gradient points the right way but its norm is cut to {norm_s:.3g} "
-                    f"(true norm {norm_r:.3g}): it looks clipped inside backward; backward must "
-                    "return the full gradient and clipping belongs in update"
-                )
+                if got.size > 1:
+                    scaled = scaled or (k, norm_s, norm_r)
+                continue
+            return None
+    if capped:
+        return (
+            f"{capped[0]}'s gradient looks clipped to +-{capped[1]:.3g} inside backward; backward "
+            "must return the full gradient (clip in update, only gradients with norm above 1)"
+        )
+    if scaled:
+        k, norm_s, norm_r = scaled
+        return (
+            f"{k}'s gradient points the right way but its norm is cut to {norm_s:.3g} (true norm "
+            f"{norm_r:.3g}): it looks clipped inside backward; backward must return the full "
+            "gradient and clipping belongs in update"
+        )
     return None
 
 

@@ -31,7 +31,7 @@ def safe_cell(value: object) -> object:
 
 def report_columns(settings: Settings) -> list[str]:
     """The manual report rubric's columns, from the settings."""
-    return [f"report_{name}" for name in settings.report.model_fields]
+    return [f"report_{name}" for name in type(settings.report).model_fields]
 
 
 def row(result: GradeResult, file: str, sha256: str, settings: Settings, extra_flags: list[str]) -> dict:

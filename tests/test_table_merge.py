@@ -1,0 +1,82 @@
+"""The grades CSV is safe for spreadsheets, and merging manual report scores reports every problem."""
+
+import pandas as pd
+import pytest
+
+from grader.merge import MergeError, merge
+from grader.results import CheckResult, GradeResult, SubmissionInfo
+from grader.table import CELL_MAX, row, safe_cell, write_csv
+from reference.spec import Settings
+
+
+def result(student_id, score, message="", status="graded"):
+    return GradeResult(
+        grader_version="t",
+        settings_hash="h",
+        submission=SubmissionInfo(source=f"{student_id}.zip", student_id=student_id, name="王小明"),
+        status=status,
+        message=message,
+        checks=[CheckResult(name="train", status="passed", points=score, max_points=30)],
+        accuracy_runs=[1.0, 0.99, 0.98],
+        accuracy_last1000=0.99,
+        score=score,
+        max_score=30,
+    )
+
+
+@pytest.mark.parametrize("text", ["=HYPERLINK(\"http://x\")", "+1", "-cmd", "@SUM(A1)", "\tx"])
+def test_formula_cells_are_neutralised(text):
+    assert safe_cell(text).startswith("'")
+
+
+def test_cells_are_one_line_and_capped():
+    cell = safe_cell("a\nb\r\n" + "x" * 5000)
+    assert "\n" not in cell and "\r" not in cell and len(cell) == CELL_MAX
+    assert safe_cell(3.5) == 3.5
+
+
+def test_csv_has_one_row_per_submission_sorted_and_hostile_text_is_safe(tmp_path):
+    settings = Settings()
+    rows = [
+        row(result("2", 30, "=cmd|' /C calc'!A0\nfake,row"), "b.zip", "s2", settings, []),
+        row(result("1", 15), "a.zip", "s1", settings, ["duplicate"]),
+    ]
+    write_csv(rows, tmp_path / "grades.csv")
+    text = (tmp_path / "grades.csv").read_text(encoding="utf-8")
+    assert len(text.strip().splitlines()) == 3  # header + 2 rows, message newline escaped
+    table = pd.read_csv(tmp_path / "grades.csv", dtype={"student_id": str})
+    assert list(table["student_id"]) == ["1", "2"]
+    assert table.loc[1, "message"].startswith("'=")
+    assert table.loc[0, "flags"] == "duplicate"
+    assert {"train_status", "train_points", "accuracy_run3", "report_bptt", "total"} <= set(table.columns)
+
+
+def test_merge_totals_and_reports_every_problem(tmp_path):
+    settings = Settings()
+    rows = [row(result(i, s), f"{i}.zip", i, settings, []) for i, s in (("1", 30.0), ("2", 15.0), ("3", 0.0))]
+    write_csv(rows, tmp_path / "grades.csv")
+    (tmp_path / "manual.csv").write_text(
+        "student_id,plot,data_generation,forward,bptt,code\n"
+        "1,10,10,20,20,10\n"
+        "2,5,x,25,10,\n"
+        "9,1,1,1,1,1\n"
+        "1,0,0,0,0,0\n",
+        encoding="utf-8",
+    )
+    table, problems = merge(tmp_path / "grades.csv", tmp_path / "manual.csv", settings)
+    totals = dict(zip(table["student_id"], table["total"]))
+    assert totals == {"1": 100.0, "2": 30.0, "3": 0.0}
+    joined = "\n".join(problems)
+    assert "unknown student id '9'" in joined
+    assert "report_data_generation = 'x' is not a number" in joined
+    assert "report_forward = 25 is outside 0..20" in joined
+    assert "student 1 appears again" in joined
+    assert "no report scores for student 3" in joined
+
+
+def test_merge_without_report_columns_is_a_clear_error(tmp_path):
+    settings = Settings()
+    write_csv([row(result("1", 30.0), "1.zip", "1", settings, [])], tmp_path / "grades.csv")
+    (tmp_path / "manual.csv").write_text("student_id,grade\n1,5\n", encoding="utf-8")
+    with pytest.raises(MergeError, match="no report columns"):
+        merge(tmp_path / "grades.csv", tmp_path / "manual.csv", settings)
