@@ -1,0 +1,628 @@
+"""The intake of one submission: find, unpack and describe it, without running any of it.
+
+`open_submission(path, workdir)` takes what the instructor points at (a `.py` file, a
+folder or a `.zip`), copies the useful files into a folder of the grader's under
+`workdir` (under safe names, see `grader.unzip`), picks the graded module by the rules of
+STUDENT_API.md using `ast` only (`rnn.py` anywhere, else the one `.py` with a top-level
+`class RNN`, else a notebook converted by `grader.notebook`), re-encodes sources that
+are not UTF-8, and notes what a person grading should know (report PDF and its pages,
+name encodings, ignored junk, notebook conversion). Anything it cannot take raises
+`SubmissionError` with a status and one sentence the student can act on.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import stat
+import tempfile
+import tokenize
+import unicodedata
+from collections import Counter
+from hashlib import sha256
+from io import BytesIO
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from grader import notebook as nb
+from grader.unzip import (
+    MAX_MEMBER,
+    MAX_MEMBERS,
+    MAX_TOTAL,
+    Budget,
+    SafeNames,
+    SubmissionError,
+    Written,
+    copy_capped,
+    describe_ignored,
+    ignore_reason,
+    looks_like_zip,
+    mib,
+    remove_tree,
+    sniff,
+    unpack_zip,
+)
+
+__all__ = ["Submission", "SubmissionError", "open_submission", "parse_name", "count_pdf_pages"]
+
+MAX_ZIP_FILE = 2 * MAX_TOTAL  # the zip itself; its content is capped at MAX_TOTAL
+MAX_SOURCE = 5 << 20  # a .py larger than this is not parsed ("could not be read")
+MAX_LISTED = 15  # .py files named in an error message
+SHADOWING = {"numpy.py", "sitecustomize.py", "usercustomize.py", "math.py", "random.py"}
+
+
+class Submission(BaseModel):
+    """One submission, unpacked and described; the module is chosen but not imported."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: Path
+    student_id: str | None
+    name: str | None
+    naming_ok: bool
+    naming_note: str
+    sha256: str
+    root: Path
+    module_path: Path
+    module_display: str
+    files: list[str]
+    notes: list[str]
+    report_pdf: str | None
+    report_pages: int | None
+    from_notebook: bool
+
+
+# --------------------------------------------------------------------------- file names
+
+CONVENTION = "name does not follow DLP_LAB4_<studentID>_<name>.zip"
+COPY_SUFFIX = re.compile(
+    r"(?:\s*\(\d{1,3}\)|\s*-\s*(?:copy|複製|副本|複本|コピー)(?:\s*\(\d{1,3}\))?|\s+copy(?:\s+\d{1,3})?|_copy)$",
+    re.IGNORECASE,
+)
+EXTENSIONS = re.compile(r"\.(zip|py|ipynb|rar|7z|tar\.gz|tgz)$", re.IGNORECASE)
+STRICT = re.compile(r"^DLP_LAB4_(\d{6,12}|[A-Za-z]{1,2}\d{6,12})_(.+)$")
+LOOSE = re.compile(
+    r"^DLP[\s_\-.]*LAB[\s_\-.]*0?4[\s_\-.]+([A-Za-z]{0,2}\d{6,12})(?:[\s_\-.]+(.*))?$",
+    re.IGNORECASE,
+)
+SWAPPED = re.compile(
+    r"^DLP[\s_\-.]*LAB[\s_\-.]*0?4[\s_\-.]+(.+?)[\s_\-.]+([A-Za-z]{0,2}\d{6,12})$", re.IGNORECASE
+)
+ID_RUN = re.compile(r"(?<!\d)(\d{6,12})(?!\d)")
+
+
+def _repair_mojibake(text: str) -> str | None:
+    """UTF-8 bytes shown as cp437/latin-1/cp1252 (a zip's or an old tool's doing), repaired."""
+    if text.isascii() or any(unicodedata.east_asian_width(c) in "WF" for c in text):
+        return None
+    for codec in ("cp437", "cp1252", "latin-1"):
+        try:
+            fixed = text.encode(codec).decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            continue
+        if fixed != text and not fixed.isascii():
+            return fixed
+    return None
+
+
+def parse_name(filename: str) -> tuple[str | None, str | None, bool, str]:
+    """(student id, name, follows the convention, note) from a submission's file or folder name.
+
+    The convention is DLP_LAB4_<studentID>_<name>[.zip]. Download artefacts (" (1)",
+    " - Copy", ".ZIP") are removed without counting against the student; other departures
+    (separators, order, a missing part) are parsed as far as possible and flagged.
+    """
+    notes: list[str] = []
+    base = re.split(r"[\\/]", filename.rstrip("/\\"))[-1]
+    base = unicodedata.normalize("NFC", base).strip()
+    fixed = _repair_mojibake(base)
+    if fixed is not None:
+        base = unicodedata.normalize("NFC", fixed)
+        notes.append("file name repaired from mojibake")
+    ext = EXTENSIONS.search(base)
+    if ext:
+        base = base[: ext.start()]
+    wrong_type = bool(ext) and ext.group(1).lower() not in ("zip", "py", "ipynb")
+    copied = False
+    while True:
+        m = COPY_SUFFIX.search(base)
+        if not m or m.start() == 0:
+            break
+        base, copied = base[: m.start()].rstrip(), True
+    if copied:
+        notes.append("copy suffix removed")
+    if wrong_type:
+        notes.append(f"submitted as .{ext.group(1).lower()}, not .zip")
+    base = base.strip()
+
+    def clean(name: str | None) -> str | None:
+        name = (name or "").strip(" _-.")
+        return name or None
+
+    m = STRICT.match(base)
+    if m:
+        ok = not wrong_type
+        return m.group(1), clean(m.group(2)), ok, "; ".join(notes)
+    m = LOOSE.match(base)
+    if m:
+        sid, name = m.group(1), clean(m.group(2))
+        detail = "missing <name>" if name is None else "separators or letter case differ"
+        return sid, name, False, "; ".join([f"{CONVENTION} ({detail})"] + notes)
+    m = SWAPPED.match(base)
+    if m:
+        return (
+            m.group(2),
+            clean(m.group(1)),
+            False,
+            "; ".join([f"{CONVENTION} (id and name swapped)"] + notes),
+        )
+    run = ID_RUN.search(base)
+    return (run.group(1) if run else None), None, False, "; ".join([CONVENTION] + notes)
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def decode_source(data: bytes) -> tuple[str | None, str | None]:
+    """(text, codec if it had to be re-encoded) for a .py file; (None, None) if undecodable.
+
+    What Python itself reads (UTF-8, a BOM, a PEP 263 coding line) is left alone;
+    UTF-16 (with a BOM), cp950 and GBK are decoded so that a UTF-8 copy can be written.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16"), "UTF-16"
+        except UnicodeDecodeError:
+            return None, None
+    try:
+        encoding, _ = tokenize.detect_encoding(BytesIO(data).readline)
+        return data.decode(encoding), None
+    except (SyntaxError, LookupError, UnicodeDecodeError):
+        pass
+    for codec, label in (("cp950", "cp950"), ("gbk", "GBK")):
+        try:
+            return data.decode(codec), label
+        except UnicodeDecodeError:
+            continue
+    return None, None
+
+
+CODING_LINE = re.compile(r"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+
+
+def _drop_coding_line(text: str) -> str:
+    """A re-encoded file must not keep a coding line naming its old encoding."""
+    lines = text.split("\n")
+    for k in range(min(2, len(lines))):
+        if CODING_LINE.match(lines[k]):
+            lines[k] = "# -*- coding: utf-8 -*-"
+    return "\n".join(lines)
+
+
+class _Source:
+    """What the AST says about one .py file."""
+
+    def __init__(self, written: Written) -> None:
+        self.display = written.display
+        self.path = written.path
+        self.reencoded: str | None = None
+        self.problem: str | None = None
+        self.defines_rnn = False
+        if written.size > MAX_SOURCE:
+            self.problem = f"larger than {mib(MAX_SOURCE)}"
+            return
+        data = written.path.read_bytes()
+        text, codec = decode_source(data)
+        if text is None:
+            self.problem = "not UTF-8 and not a known encoding; save it as UTF-8"
+            return
+        if codec:
+            text = _drop_coding_line(text.lstrip("\ufeff"))
+            written.path.write_bytes(text.encode("utf-8"))
+            self.reencoded = codec
+        try:
+            tree = ast.parse(text, filename=self.display)
+        except SyntaxError as e:
+            self.problem = f"{type(e).__name__} at line {e.lineno}: {e.msg}"
+            return
+        except (ValueError, RecursionError, MemoryError) as e:
+            self.problem = str(e)[:80] or type(e).__name__
+            return
+        self.defines_rnn = any(
+            isinstance(node, ast.ClassDef) and node.name == "RNN" for node in tree.body
+        )
+
+    def listing(self) -> str:
+        return (
+            f"{self.display} (could not be read: {self.problem})" if self.problem else self.display
+        )
+
+
+def _listing(items: list[str]) -> str:
+    shown = ", ".join(items[:MAX_LISTED])
+    return shown + (f" and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else "")
+
+
+# --------------------------------------------------------------------------- reports
+
+PAGE = re.compile(rb"/Type\s*/Page(?![A-Za-z])")
+
+
+def count_pdf_pages(path: Path) -> int | None:
+    """Pages of a PDF, counted as `/Type /Page` objects (rough; None when none are visible)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_MEMBER + 1)
+    except OSError:
+        return None
+    n = len(PAGE.findall(data))
+    return n or None
+
+
+REPORTISH = re.compile(r"report|報告|报告|lab\s*4|dlp", re.IGNORECASE)
+
+
+def _report(written: list[Written], notes: list[str]) -> tuple[str | None, int | None]:
+    pdfs = [w for w in written if w.display.lower().endswith(".pdf")]
+    if not pdfs:
+        docs = [
+            w.display
+            for w in written
+            if w.display.lower().endswith((".docx", ".doc", ".odt", ".md"))
+        ]
+        if docs:
+            notes.append(f"no report PDF; found {_listing(docs)}")
+        else:
+            notes.append("no report PDF found")
+        return None, None
+    pdfs.sort(key=lambda w: (not REPORTISH.search(w.display.rsplit("/", 1)[-1]), w.display))
+    chosen = pdfs[0]
+    pages = count_pdf_pages(chosen.path)
+    count = f"{pages} page{'s' if pages != 1 else ''}" if pages else "pages not counted"
+    note = f"report PDF present ({count}): {chosen.display}"
+    if len(pdfs) > 1:
+        note += f"; other PDFs: {_listing([w.display for w in pdfs[1:]])}"
+    notes.append(note)
+    return chosen.display, pages
+
+
+# --------------------------------------------------------------------------- intake
+
+
+def _copy_file(path: Path, dest: Path, budget: Budget, display: str) -> tuple[int, str]:
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    flags |= getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    with os.fdopen(fd, "rb") as src:
+        if not stat.S_ISREG(os.fstat(src.fileno()).st_mode):
+            raise OSError(f"{display} is not a regular file")
+        return copy_capped(
+            src, dest, MAX_MEMBER, budget, f"{display} is larger than {mib(MAX_MEMBER)}"
+        )
+
+
+def _display_part(part: str) -> str:
+    """A folder entry's name for display: undecodable bytes replaced, NFC."""
+    raw = os.fsencode(part)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = next(
+            (t for c in ("cp950", "gbk") if (t := _try(raw, c)) is not None),
+            raw.decode("utf-8", "replace"),
+        )
+    return unicodedata.normalize("NFC", text)
+
+
+def _try(raw: bytes, codec: str) -> str | None:
+    try:
+        return raw.decode(codec)
+    except UnicodeDecodeError:
+        return None
+
+
+def _intake_folder(
+    folder: Path, root: Path, workdir: Path, notes: list[str]
+) -> tuple[list[Written], Counter[str], str]:
+    """Copy a folder's files (no links followed, junk ignored, same caps as a zip)."""
+    entries: list[tuple[tuple[str, ...], tuple[str, ...], Path, int]] = []
+    ignored: Counter[str] = Counter()
+    skipped: list[str] = []
+    total = 0
+    work = os.path.realpath(workdir)
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        if os.path.realpath(dirpath) == work:
+            dirnames[:] = []
+            continue
+        rel = Path(dirpath).relative_to(folder).parts
+        keep_dirs = []
+        for d in sorted(dirnames):
+            full = os.path.join(dirpath, d)
+            parts = rel + (d,)
+            shown = "/".join(_display_part(p) for p in parts)
+            if os.path.islink(full):
+                skipped.append(shown + "/")
+            elif (reason := ignore_reason(parts + ("x",))) is not None:
+                ignored[reason] += 1
+            elif os.path.realpath(full) != work:
+                keep_dirs.append(d)
+        dirnames[:] = keep_dirs
+        for f in sorted(filenames):
+            full = os.path.join(dirpath, f)
+            parts = rel + (f,)
+            shown = "/".join(_display_part(p) for p in parts)
+            st = os.lstat(full)
+            if stat.S_ISLNK(st.st_mode):
+                skipped.append(shown)
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                skipped.append(shown + " (special file)")
+                continue
+            reason = ignore_reason(parts)
+            if reason:
+                ignored[reason] += 1
+                continue
+            if st.st_size > MAX_MEMBER:
+                raise SubmissionError(
+                    "unsafe_zip", f"{shown} is {mib(st.st_size)} (limit {mib(MAX_MEMBER)} per file)"
+                )
+            total += st.st_size
+            entries.append((parts, tuple(_display_part(p) for p in parts), Path(full), st.st_size))
+            if len(entries) > MAX_MEMBERS:
+                raise SubmissionError(
+                    "unsafe_zip",
+                    f"the folder has more than {MAX_MEMBERS} files; keep only your code and report",
+                )
+    if total > MAX_TOTAL:
+        raise SubmissionError(
+            "unsafe_zip",
+            f"the folder holds {mib(total)} (limit {mib(MAX_TOTAL)}); "
+            "keep only your code and report",
+        )
+    if skipped:
+        notes.append(f"skipped links and special files (not followed): {_listing(skipped)}")
+    entries.sort(key=lambda e: "/".join(e[0]))
+    strip = 1 if len({e[1][0] for e in entries}) == 1 and all(len(e[1]) > 1 for e in entries) else 0
+    names = SafeNames()
+    budget = Budget()
+    digest = sha256()
+    written: list[Written] = []
+    for parts, shown, full, _ in entries:
+        display = "/".join(shown)
+        dest = root.joinpath(*names.file(shown[strip:]))
+        try:
+            size, file_hash = _copy_file(full, dest, budget, display)
+        except OSError as e:
+            notes.append(f"could not read {display} ({e.strerror or e})")
+            continue
+        digest.update("/".join(parts).encode("utf-8", "surrogateescape") + b"\0")
+        digest.update(bytes.fromhex(file_hash))
+        written.append(Written(display, dest, size))
+    return written, ignored, digest.hexdigest()
+
+
+def _file_hash(path: Path) -> str:
+    h = sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 16), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _kind(path: Path) -> str:
+    """'zip', 'py', 'ipynb', or raises for things that are none of these."""
+    suffix = path.suffix.lower()
+    with open(path, "rb") as f:
+        head = f.read(512)
+    if suffix == ".py":
+        return "py"
+    if suffix == ".ipynb":
+        return "ipynb"
+    if looks_like_zip(head) or suffix == ".zip":
+        return "zip"
+    what = sniff(head)
+    if what:
+        raise SubmissionError(
+            "bad_zip", f"{path.name} is {what}; submit a .zip, a folder or rnn.py"
+        )
+    raise SubmissionError(
+        "no_module",
+        f"{path.name} is not a .py file, a notebook, a folder or a .zip; submit rnn.py in a .zip",
+    )
+
+
+def open_submission(path: Path, workdir: Path) -> Submission:
+    """Unpack and describe one submission; writes only under `workdir`. Raises SubmissionError."""
+    path = Path(path)
+    workdir = Path(workdir)
+    try:
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
+            os.listdir(path)
+        elif not stat.S_ISREG(st.st_mode):  # a FIFO would block the open below
+            raise SubmissionError("not_found", f"{path.name} is not a regular file or folder")
+        else:
+            with open(path, "rb"):
+                pass
+    except FileNotFoundError:
+        raise SubmissionError("not_found", f"{path.name or path} does not exist") from None
+    except OSError as e:
+        raise SubmissionError(
+            "not_found", f"{path.name or path} cannot be read ({e.strerror or e})"
+        ) from None
+    workdir.mkdir(parents=True, exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix="submission-", dir=workdir))
+    root.chmod(0o755)  # mkdtemp makes it 0700; a sandbox under another uid must read it
+    try:
+        return _open(path, root, workdir)
+    except SubmissionError:
+        remove_tree(root)
+        raise
+    except Exception as e:  # anything unforeseen still gets a status, never a traceback
+        remove_tree(root)
+        raise SubmissionError(
+            "bad_zip", f"{path.name} could not be unpacked ({type(e).__name__}: {str(e)[:100]})"
+        ) from e
+
+
+def _open(path: Path, root: Path, workdir: Path) -> Submission:
+    student_id, name, naming_ok, naming_note = parse_name(path.name)
+    notes: list[str] = []
+    ignored: Counter[str] = Counter()
+    if path.is_dir():
+        written, ignored, digest = _intake_folder(path, root, workdir, notes)
+    else:
+        kind = _kind(path)
+        if kind == "zip" and path.stat().st_size > MAX_ZIP_FILE:
+            raise SubmissionError(
+                "unsafe_zip",
+                f"{path.name} is {mib(path.stat().st_size)} (limit {mib(MAX_ZIP_FILE)}); "
+                "submit only your code and report",
+            )
+        digest = _file_hash(path)
+        if kind == "zip":
+            scratch = Path(tempfile.mkdtemp(prefix="scratch-", dir=workdir))
+            try:
+                unpacked = unpack_zip(path, root, scratch, name)
+            finally:
+                remove_tree(scratch)
+            written, ignored = unpacked.written, unpacked.ignored
+            notes += unpacked.notes
+        else:
+            size = path.stat().st_size
+            if size > MAX_MEMBER:
+                raise SubmissionError(
+                    "unsafe_zip", f"{path.name} is {mib(size)} (limit {mib(MAX_MEMBER)})"
+                )
+            display = unicodedata.normalize("NFC", path.name)
+            dest = root / SafeNames().file((display,))[0]
+            size, digest = _copy_file(path, dest, Budget(), display)
+            written = [Written(display, dest, size)]
+    ignored_note = describe_ignored(ignored)
+    if ignored_note:
+        notes.append(ignored_note)
+
+    sources = [_Source(w) for w in written if w.display.lower().endswith(".py")]
+    files = [s.display for s in sources]
+    reencoded: dict[str, list[str]] = {}
+    for s in sources:
+        if s.reencoded:
+            reencoded.setdefault(s.reencoded, []).append(s.display)
+    for codec, shown in reencoded.items():
+        notes.append(f"source re-encoded from {codec} to UTF-8: {_listing(shown)}")
+
+    shadows = [f for f in files if f.rsplit("/", 1)[-1].lower() in SHADOWING]
+    if shadows:
+        notes.append(f"ships files named like libraries Python would load: {_listing(shadows)}")
+    chosen, from_notebook = _choose(sources, written, notes)
+    if chosen.display.rsplit("/", 1)[-1] != "rnn.py" and not from_notebook:
+        if chosen.display.rsplit("/", 1)[-1].lower() == "rnn.py":
+            notes.append(f"module named {chosen.display}, expected rnn.py (lower case)")
+        else:
+            notes.append(f"no rnn.py; using {chosen.display}, the only file with class RNN")
+    report_pdf, report_pages = _report(written, notes)
+    return Submission(
+        source=path,
+        student_id=student_id,
+        name=name,
+        naming_ok=naming_ok,
+        naming_note=naming_note,
+        sha256=digest,
+        root=root,
+        module_path=chosen.path,
+        module_display=chosen.display,
+        files=files,
+        notes=notes,
+        report_pdf=report_pdf,
+        report_pages=report_pages,
+        from_notebook=from_notebook,
+    )
+
+
+class _Chosen:
+    def __init__(self, display: str, path: Path) -> None:
+        self.display, self.path = display, path
+
+
+def _choose(
+    sources: list[_Source], written: list[Written], notes: list[str]
+) -> tuple[_Chosen, bool]:
+    """The graded module, by the rules of STUDENT_API.md, or a SubmissionError."""
+    named = [s for s in sources if s.display.rsplit("/", 1)[-1].lower() == "rnn.py"]
+    if len(named) > 1:
+        raise SubmissionError(
+            "several_modules",
+            f"found {len(named)} files named rnn.py ({_listing([s.display for s in named])}); "
+            "keep exactly one rnn.py in the submission",
+        )
+    if named:
+        return _Chosen(named[0].display, named[0].path), False
+    with_class = [s for s in sources if s.defines_rnn]
+    if len(with_class) > 1:
+        raise SubmissionError(
+            "several_modules",
+            "no rnn.py and several files define class RNN "
+            f"({_listing([s.display for s in with_class])}); name the one to grade rnn.py",
+        )
+    if with_class:
+        return _Chosen(with_class[0].display, with_class[0].path), False
+    notebooks = [w for w in written if w.display.lower().endswith(".ipynb")]
+    if notebooks:
+        return _from_notebook(notebooks, sources, notes), True
+    if sources:
+        found = _listing([s.listing() for s in sources])
+        raise SubmissionError(
+            "no_module",
+            f"no rnn.py and no .py file with a top-level class RNN; .py files found: {found}",
+        )
+    others = [w.display for w in written]
+    found = f" (files found: {_listing(others)})" if others else " (it holds no files)"
+    raise SubmissionError(
+        "no_module", f"no rnn.py and no .py files in the submission{found}; include rnn.py"
+    )
+
+
+def _from_notebook(notebooks: list[Written], sources: list[_Source], notes: list[str]) -> _Chosen:
+    converted: list[tuple[Written, nb.Conversion]] = []
+    broken: list[str] = []
+    for w in notebooks:
+        try:
+            data = w.path.read_bytes()
+            text = data.decode("utf-8-sig")
+            converted.append((w, nb.convert(text, w.display)))
+        except (nb.NotebookError, UnicodeDecodeError) as e:
+            reason = str(e) if isinstance(e, nb.NotebookError) else "it is not UTF-8 text"
+            broken.append(f"{w.display} ({reason})")
+    good = [(w, c) for w, c in converted if c.defines_rnn]
+    py = f"; .py files found: {_listing([s.listing() for s in sources])}" if sources else ""
+    if len(good) > 1:
+        raise SubmissionError(
+            "several_modules",
+            "no rnn.py and several notebooks define class RNN "
+            f"({_listing([w.display for w, _ in good])}); submit rnn.py",
+        )
+    if not good:
+        if broken:
+            raise SubmissionError(
+                "no_module",
+                f"no rnn.py, and the notebook cannot be read: {_listing(broken)}; "
+                f"open it in Jupyter, save it again, or submit rnn.py{py}",
+            )
+        raise SubmissionError(
+            "no_module",
+            "no rnn.py, and no notebook defines a top-level class RNN "
+            f"(notebooks: {_listing([w.display for w in notebooks])}){py}",
+        )
+    w, conversion = good[0]
+    if broken:
+        notes.append(f"notebooks that could not be read: {_listing(broken)}")
+    dest = w.path.with_name("rnn.py")
+    n = 1
+    while dest.exists():
+        n += 1
+        dest = w.path.with_name(f"rnn_{n}.py")
+    dest.write_text(conversion.source, encoding="utf-8")
+    notes.append(conversion.summary(w.display))
+    return _Chosen(w.display, dest)

@@ -1,0 +1,755 @@
+"""Unpacking a student's zip without trusting it.
+
+The zip is read with our own loop over `ZipFile.infolist()` (never `extractall`,
+`shutil.unpack_archive` or the `unzip` command). Every check runs on the central
+directory before a byte is written: member count, declared sizes (per member, in total
+and as a compression ratio), symlink and device modes, absolute, drive and `..` paths
+(`\\` counts as a separator), duplicates (also after NFC and case folding), encryption and
+compression methods. Members are then copied in chunks, counting the bytes, to names the
+grader chooses, so nothing the zip says can place a file outside the target folder.
+
+Names stored without the UTF-8 flag are decoded explicitly: the raw bytes (which
+`zipfile` shows as cp437) are tried as UTF-8, then as cp950, GBK and Shift-JIS, and the
+choice is recorded in the notes.
+
+The folder and single-file intake in `grader.submission` share the ignore rules, the
+size limits and the safe names defined here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import struct
+import unicodedata
+import zipfile
+import zlib
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from hashlib import sha256
+from pathlib import Path
+from typing import BinaryIO
+
+MAX_MEMBERS = 1000
+MAX_TOTAL = 50 << 20
+MAX_MEMBER = 20 << 20
+MAX_RATIO = 200
+RATIO_MIN_SIZE = 1 << 20  # the ratio is only judged for members declaring at least this much
+MAX_DEPTH = 32
+MAX_COMPONENT_BYTES = 100
+CHUNK = 1 << 16
+
+ALLOWED_METHODS = {
+    zipfile.ZIP_STORED: "stored",
+    zipfile.ZIP_DEFLATED: "deflate",
+    zipfile.ZIP_BZIP2: "bzip2",
+    zipfile.ZIP_LZMA: "lzma",
+}
+METHOD_NAMES = {
+    1: "Shrink",
+    2: "Reduce",
+    3: "Reduce",
+    4: "Reduce",
+    5: "Reduce",
+    6: "Implode",
+    9: "Deflate64",
+    10: "PKWARE Implode",
+    18: "IBM TERSE",
+    19: "IBM LZ77",
+    93: "Zstandard",
+    94: "MP3",
+    95: "XZ",
+    96: "JPEG",
+    97: "WavPack",
+    98: "PPMd",
+    99: "AES encryption",
+}
+SEPARATORS = re.compile(r"[\\/]")
+DRIVE = re.compile(r"^[A-Za-z]:")
+NAME_CODECS = ("cp950", "gbk", "shift_jis")
+CODEC_LABELS = {"utf-8": "UTF-8", "cp950": "cp950 (Big5)", "gbk": "GBK", "shift_jis": "Shift-JIS"}
+
+STATUSES = ("bad_zip", "unsafe_zip", "no_module", "several_modules", "not_found")
+
+
+class SubmissionError(Exception):
+    """A submission the grader cannot take, with a status and one sentence for the student."""
+
+    def __init__(self, status: str, message: str) -> None:
+        if status not in STATUSES:
+            raise ValueError(f"unknown submission status {status!r}")
+        super().__init__(f"{status}: {message}")
+        self.status = status
+        self.message = message
+
+
+# --------------------------------------------------------------------------- ignore rules
+
+IGNORED_FOLDERS = {
+    "__macosx": "__MACOSX/",
+    "__pycache__": "__pycache__/",
+    ".git": ".git/",
+    ".ipynb_checkpoints": ".ipynb_checkpoints/",
+}
+IGNORED_FILES = {".ds_store": ".DS_Store", "thumbs.db": "Thumbs.db", "desktop.ini": "desktop.ini"}
+IGNORED_SUFFIXES = (".pyc", ".pyo", ".so", ".pyd")
+
+
+def ignore_reason(parts: Iterable[str]) -> str | None:
+    """The label under which a member is ignored (e.g. "__MACOSX/", ".pyc"), or None."""
+    parts = list(parts)
+    for part in parts[:-1]:
+        label = IGNORED_FOLDERS.get(part.casefold())
+        if label:
+            return label
+    if not parts:
+        return None
+    base = parts[-1]
+    folded = base.casefold()
+    if folded in IGNORED_FOLDERS:
+        return IGNORED_FOLDERS[folded]
+    if base.startswith("._"):
+        return "._*"
+    if folded in IGNORED_FILES:
+        return IGNORED_FILES[folded]
+    for suffix in IGNORED_SUFFIXES:
+        if folded.endswith(suffix):
+            return suffix
+    return None
+
+
+def describe_ignored(counts: Counter[str]) -> str | None:
+    """'ignored __MACOSX/ and 3 .pyc files' from the counts per label."""
+    if not counts:
+        return None
+    items = []
+    for label, n in sorted(counts.items(), key=lambda kv: (not kv[0].endswith("/"), kv[0])):
+        if label.endswith("/"):
+            items.append(label)
+        elif label.startswith("."):
+            if label in (".DS_Store",):
+                items.append(label if n == 1 else f"{n} {label} files")
+            else:
+                items.append(f"{n} {label} file{'s' if n != 1 else ''}")
+        elif label == "._*":
+            items.append(f"{n} ._* file{'s' if n != 1 else ''} (macOS metadata)")
+        else:
+            items.append(label if n == 1 else f"{n} {label} files")
+    if len(items) == 1:
+        return f"ignored {items[0]}"
+    return "ignored " + ", ".join(items[:-1]) + " and " + items[-1]
+
+
+# --------------------------------------------------------------------------- safe names
+
+WINDOWS_RESERVED = {"con", "prn", "aux", "nul"} | {
+    f"{p}{i}" for p in ("com", "lpt") for i in range(10)
+}
+ASCII_SAFE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+
+
+def _short_hash(text: str) -> str:
+    return sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
+
+def safe_component(name: str, is_file: bool) -> str:
+    """A file or folder name the grader can write anywhere: ASCII-safe, short, not reserved.
+
+    A name that is already plain ASCII is kept. A non-ASCII name that is a Python
+    identifier (a folder) or `<identifier>.py` (a module) is kept in NFKC form, the form
+    Python looks up for `import 名字`, so student imports keep working. Anything else is
+    transliterated to ASCII with a hash of the original appended.
+    """
+    stem, ext = name, ""
+    if is_file and "." in name.lstrip("."):
+        stem, _, ext = name.rpartition(".")
+        ext = "." + ext
+    reserved = stem.split(".")[0].casefold() in WINDOWS_RESERVED
+    if (
+        ASCII_SAFE.match(name)
+        and len(name) <= MAX_COMPONENT_BYTES
+        and not reserved
+        and not name.endswith(".")
+    ):
+        return name
+    nfkc = unicodedata.normalize("NFKC", name)
+    importable = nfkc[:-3] if is_file and nfkc.endswith(".py") else (nfkc if not is_file else "")
+    if (
+        importable.isidentifier()
+        and not reserved
+        and len(nfkc.encode("utf-8")) <= MAX_COMPONENT_BYTES
+    ):
+        return nfkc
+    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode("ascii")
+    ascii_stem = re.sub(r"[^A-Za-z0-9_\-]+", "_", ascii_stem).strip("_-")[:60] or "f"
+    ascii_ext = ext if re.fullmatch(r"\.[A-Za-z0-9_]{1,12}", ext) else ""
+    return f"{ascii_stem}_{_short_hash(name)}{ascii_ext}"
+
+
+class SafeNames:
+    """Maps display paths to unique relative paths made of safe components."""
+
+    def __init__(self) -> None:
+        self._dirs: dict[tuple[str, ...], tuple[str, ...]] = {(): ()}
+        self._taken: set[str] = set()
+
+    def _unique(self, parent: tuple[str, ...], name: str) -> tuple[str, ...]:
+        candidate, n = name, 1
+        while "/".join(parent + (candidate,)).casefold() in self._taken:
+            n += 1
+            stem, dot, ext = name.rpartition(".")
+            candidate = f"{stem}_{n}.{ext}" if dot and stem else f"{name}_{n}"
+        path = parent + (candidate,)
+        self._taken.add("/".join(path).casefold())
+        return path
+
+    def _dir(self, parts: tuple[str, ...]) -> tuple[str, ...]:
+        if parts not in self._dirs:
+            parent = self._dir(parts[:-1])
+            self._dirs[parts] = self._unique(parent, safe_component(parts[-1], is_file=False))
+        return self._dirs[parts]
+
+    def file(self, parts: tuple[str, ...]) -> tuple[str, ...]:
+        parent = self._dir(tuple(parts[:-1]))
+        return self._unique(parent, safe_component(parts[-1], is_file=True))
+
+
+# --------------------------------------------------------------------------- writing
+
+
+@dataclass
+class Written:
+    """One file the grader wrote: its display path (as the student named it) and where it is."""
+
+    display: str
+    path: Path
+    size: int
+
+
+@dataclass
+class Budget:
+    """Bytes and files still allowed for one submission."""
+
+    files: int = MAX_MEMBERS
+    total: int = MAX_TOTAL
+
+
+def copy_capped(
+    src: BinaryIO, dest: Path, limit: int, budget: Budget, too_big: str
+) -> tuple[int, str]:
+    """Stream `src` into a new file `dest`, counting bytes; stop past `limit` or the budget.
+
+    `too_big` is the message when more than `limit` bytes arrive. Returns (bytes written,
+    sha256 hex). Never follows or replaces anything already at `dest`.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    flags |= getattr(os, "O_BINARY", 0)
+    fd = os.open(dest, flags, 0o644)
+    digest = sha256()
+    written = 0
+    with os.fdopen(fd, "wb") as out:
+        while True:
+            chunk = src.read(CHUNK)
+            if not chunk:
+                break
+            written += len(chunk)
+            if written > limit:
+                raise SubmissionError("unsafe_zip", too_big)
+            if written > budget.total:
+                raise SubmissionError(
+                    "unsafe_zip",
+                    f"the submission unpacks to more than {mib(MAX_TOTAL)}; "
+                    "submit only your code and report",
+                )
+            digest.update(chunk)
+            out.write(chunk)
+    budget.total -= written
+    return written, digest.hexdigest()
+
+
+def mib(n: int) -> str:
+    if n < (1 << 20):
+        return f"{n} bytes" if n < 1024 else f"{n / 1024:.0f} KiB"
+    return f"{n / (1 << 20):.1f} MiB" if n < (10 << 20) else f"{n / (1 << 20):.0f} MiB"
+
+
+# --------------------------------------------------------------------------- sniffing
+
+MAGIC = (
+    (b"Rar!\x1a\x07", "a RAR archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"\x1f\x8b", "a gzip file (.tar.gz?)"),
+    (b"BZh", "a bzip2 file"),
+    (b"\xfd7zXZ\x00", "an xz file"),
+    (b"%PDF", "a PDF document"),
+    (b"\xd0\xcf\x11\xe0", "an old Office document"),
+)
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+
+
+def sniff(head: bytes) -> str | None:
+    """What a file that is not a zip looks like, from its first bytes."""
+    if not head:
+        return "an empty file (0 bytes)"
+    for magic, what in MAGIC:
+        if head.startswith(magic):
+            return what
+    if len(head) >= 262 and head[257:262] == b"ustar":
+        return "a tar archive"
+    return None
+
+
+def looks_like_zip(head: bytes) -> bool:
+    return head.startswith(ZIP_MAGIC)
+
+
+# --------------------------------------------------------------------------- names
+
+
+def _raw_name(info: zipfile.ZipInfo) -> bytes | None:
+    """The bytes of a name stored without the UTF-8 flag (zipfile decoded them as cp437)."""
+    if info.flag_bits & 0x800:
+        return None
+    try:
+        return info.orig_filename.encode("cp437")
+    except UnicodeEncodeError:  # pragma: no cover - zipfile decoded with another codec
+        return None
+
+
+def _unicode_path_extra(info: zipfile.ZipInfo, raw: bytes) -> str | None:
+    """The Info-ZIP Unicode Path extra field (0x7075), when present and matching the name."""
+    extra, i = info.extra, 0
+    while i + 4 <= len(extra):
+        hid, size = struct.unpack("<HH", extra[i : i + 4])
+        data = extra[i + 4 : i + 4 + size]
+        if hid == 0x7075 and len(data) >= 5 and data[0] == 1:
+            (crc,) = struct.unpack("<I", data[1:5])
+            if crc == zlib.crc32(raw):
+                try:
+                    return data[5:].decode("utf-8")
+                except UnicodeDecodeError:
+                    return None
+        i += 4 + size
+    return None
+
+
+def _is_han(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" or "\uf900" <= ch <= "\ufaff"
+
+
+def _plausibility(text: str, codec: str) -> float:
+    """How much `text` looks like real names when its bytes are read as `codec` (mean score).
+
+    GBK bytes usually also decode as (wrong) cp950 characters and the other way round.
+    Real names use Han characters from the frequent blocks: Big5 A440-C67E, GB2312
+    level 1 (B0-D7 / A1-FE); a wrong reading lands in rare blocks or on symbols
+    (Cyrillic, box drawing, kana) that no file name uses. Per character: frequent Han 1,
+    less frequent Han 0.6, rare Han 0.2, anything else -1.
+    """
+    scores = []
+    for ch in text:
+        if ord(ch) < 128:
+            continue
+        try:
+            b = ch.encode(codec)
+        except UnicodeEncodeError:
+            continue
+        if len(b) != 2 or not _is_han(ch):
+            scores.append(-1.0)
+            continue
+        code = (b[0] << 8) | b[1]
+        if codec == "cp950":
+            tier = 1.0 if 0xA440 <= code <= 0xC67E else 0.6 if 0xC940 <= code <= 0xF9D5 else 0.2
+        elif codec == "gbk":
+            if 0xA1 <= b[1] <= 0xFE and 0xB0 <= b[0] <= 0xD7:
+                tier = 1.0
+            elif 0xA1 <= b[1] <= 0xFE and 0xD8 <= b[0] <= 0xF7:
+                tier = 0.6
+            else:
+                tier = 0.2
+        else:
+            tier = 1.0 if 0x889F <= code <= 0x9872 else 0.6
+        scores.append(tier)
+    return sum(scores) / len(scores) if scores else 0.0
+
+
+def decode_names(
+    infos: list[zipfile.ZipInfo], name_hint: str | None
+) -> tuple[list[str], str | None]:
+    """Display names (NFC) for every member, and a note on the codec chosen, if one was."""
+    raws: dict[int, bytes] = {}
+    names: list[str | None] = []
+    unicode_extra = 0
+    for k, info in enumerate(infos):
+        raw = _raw_name(info)
+        if raw is None or raw.isascii():
+            names.append(info.orig_filename)
+            continue
+        via_extra = _unicode_path_extra(info, raw)
+        if via_extra is not None:
+            names.append(via_extra)
+            unicode_extra += 1
+            continue
+        names.append(None)
+        raws[k] = raw
+    note = None
+    if raws:
+        codec = _choose_codec(list(raws.values()), name_hint)
+        for k, raw in raws.items():
+            names[k] = raw.decode(codec or "cp437")
+        if codec is None:
+            note = "file names in the zip are in an unknown encoding; shown as cp437"
+        else:
+            note = f"file names in the zip decoded as {CODEC_LABELS[codec]} (no UTF-8 flag)"
+    elif unicode_extra:
+        note = "file names in the zip taken from their Unicode path fields"
+    return [unicodedata.normalize("NFC", n or "") for n in names], note
+
+
+def _choose_codec(raws: list[bytes], name_hint: str | None) -> str | None:
+    def decodes(codec: str) -> list[str] | None:
+        try:
+            return [r.decode(codec) for r in raws]
+        except UnicodeDecodeError:
+            return None
+
+    if decodes("utf-8") is not None:
+        return "utf-8"
+    fits = {c: d for c in NAME_CODECS if (d := decodes(c)) is not None}
+    if not fits:
+        return None
+    order = list(fits)
+    hint = unicodedata.normalize("NFC", name_hint or "").strip()
+    if hint and not hint.isascii():
+        with_hint = [
+            c for c in order if any(hint in unicodedata.normalize("NFC", n) for n in fits[c])
+        ]
+        if with_hint:
+            order = with_hint + [c for c in order if c not in with_hint]
+            return order[0]
+    score = {c: _plausibility("".join(fits[c]), c) for c in order}
+    # a stable sort: cp950 stays first on a tie (the course is taught in Taiwan)
+    order.sort(key=lambda c: -score[c])
+    return order[0]
+
+
+def split_path(name: str) -> list[str]:
+    """Path components of a member name, with `\\` as a separator, empty and '.' dropped."""
+    return [p for p in SEPARATORS.split(name) if p not in ("", ".")]
+
+
+# --------------------------------------------------------------------------- the zip
+
+
+@dataclass
+class Unpacked:
+    """What came out of a zip."""
+
+    written: list[Written] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    ignored: Counter[str] = field(default_factory=Counter)
+
+
+def _open_zip(path: Path) -> zipfile.ZipFile:
+    with open(path, "rb") as f:
+        head = f.read(512)
+    what = sniff(head)
+    if what and not looks_like_zip(head):
+        hint = (
+            ""
+            if what.startswith("an empty")
+            else "; submit a .zip made with your system's zip tool"
+        )
+        raise SubmissionError("bad_zip", f"{path.name} is {what}, not a zip{hint}")
+    try:
+        return zipfile.ZipFile(path)
+    except UnicodeDecodeError:
+        raise SubmissionError(
+            "bad_zip",
+            f"{path.name}: the zip marks its file names as UTF-8 but they are not; "
+            "re-zip it with another tool",
+        ) from None
+    except Exception as e:  # BadZipFile, OSError, EOFError, ValueError, ...
+        if looks_like_zip(head):
+            raise SubmissionError(
+                "bad_zip",
+                f"{path.name} is damaged or truncated ({_reason(e)}); "
+                "zip the files again and re-upload",
+            ) from None
+        raise SubmissionError(
+            "bad_zip", f"{path.name} is not a zip file ({_reason(e)}); submit a .zip"
+        ) from None
+
+
+def _reason(e: BaseException) -> str:
+    text = str(e).strip() or type(e).__name__
+    return text[:120]
+
+
+@dataclass
+class _Member:
+    info: zipfile.ZipInfo
+    display: str
+    parts: tuple[str, ...]
+    is_dir: bool
+
+
+def _check(
+    z: zipfile.ZipFile, name: str, name_hint: str | None, budget: Budget, notes: list[str]
+) -> list[_Member]:
+    """Every check on the central directory; returns the members, none written yet."""
+    infos = z.infolist()
+    if not infos:
+        raise SubmissionError("bad_zip", f"{name} is an empty zip (no files in it)")
+    if len(infos) > budget.files:
+        raise SubmissionError(
+            "unsafe_zip",
+            f"{name} has {len(infos)} members (limit {MAX_MEMBERS}); zip only your code and "
+            "report (no virtual environments, datasets or .git)",
+        )
+    budget.files -= len(infos)
+    displays, codec_note = decode_names(infos, name_hint)
+    if codec_note:
+        notes.append(codec_note)
+    members: list[_Member] = []
+    seen: dict[str, str] = {}
+    files: set[str] = set()
+    dirs: set[str] = set()
+    for info, display in zip(infos, displays, strict=True):
+        shown = display.replace("\\", "/")
+        if "\x00" in info.orig_filename:
+            raise SubmissionError("unsafe_zip", f"a member name in {name} contains a NUL byte")
+        if shown.startswith("/") or DRIVE.match(shown):
+            raise SubmissionError(
+                "unsafe_zip", f"{name} has a member with an absolute path ({shown[:80]!r})"
+            )
+        raw_parts = SEPARATORS.split(display)
+        if ".." in raw_parts:
+            raise SubmissionError(
+                "unsafe_zip", f"{name} has a member that points outside the folder ({shown[:80]!r})"
+            )
+        parts = tuple(split_path(display))
+        mode = info.external_attr >> 16
+        kind = stat.S_IFMT(mode)
+        if stat.S_ISLNK(mode):
+            raise SubmissionError(
+                "unsafe_zip", f"{name} contains a symbolic link ({shown[:80]!r}); zip real files"
+            )
+        if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
+            raise SubmissionError(
+                "unsafe_zip", f"{name} contains a device or special file ({shown[:80]!r})"
+            )
+        is_dir = (
+            info.is_dir()
+            or display.endswith("\\")
+            or kind == stat.S_IFDIR
+            or (info.external_attr & 0x10 and info.file_size == 0)  # MS-DOS directory bit
+        )
+        if not parts:
+            if is_dir:
+                continue
+            raise SubmissionError("unsafe_zip", f"{name} has a member with an empty name")
+        if len(parts) > MAX_DEPTH:
+            raise SubmissionError(
+                "unsafe_zip", f"{name} has paths nested deeper than {MAX_DEPTH} folders"
+            )
+        key = "/".join(parts).casefold()
+        for k in range(1, len(parts)):
+            dirs.add("/".join(parts[:k]).casefold())
+        if is_dir:
+            dirs.add(key)
+            members.append(_Member(info, "/".join(parts), parts, True))
+            continue
+        if key in seen:
+            here = "/".join(parts)
+            what = (
+                f"two files named {here!r}"
+                if seen[key] == here
+                else f"files whose names differ only in case or accents: {seen[key]!r} and {here!r}"
+            )
+            raise SubmissionError("unsafe_zip", f"{name} holds {what}; keep one")
+        seen[key] = "/".join(parts)
+        files.add(key)
+        members.append(_Member(info, "/".join(parts), parts, False))
+    clash = files & dirs
+    if clash:
+        raise SubmissionError(
+            "unsafe_zip", f"{name} has {seen[sorted(clash)[0]]!r} both as a file and as a folder"
+        )
+    for m in members:
+        if m.is_dir or ignore_reason(m.parts):
+            continue
+        info = m.info
+        if info.file_size > MAX_MEMBER:
+            raise SubmissionError(
+                "unsafe_zip",
+                f"{m.display} in {name} declares {mib(info.file_size)} "
+                f"(limit {mib(MAX_MEMBER)} per file)",
+            )
+        if info.file_size >= RATIO_MIN_SIZE and info.file_size > MAX_RATIO * max(
+            info.compress_size, 1
+        ):
+            raise SubmissionError(
+                "unsafe_zip",
+                f"{m.display} in {name} expands "
+                f"{info.file_size // max(info.compress_size, 1)} times "
+                f"(limit {MAX_RATIO}); this looks like a zip bomb",
+            )
+        if info.flag_bits & 0x1 or info.compress_type == 99:
+            raise SubmissionError(
+                "bad_zip",
+                f"{name} is encrypted (password-protected); zip it again without a password",
+            )
+        if info.compress_type not in ALLOWED_METHODS:
+            method = METHOD_NAMES.get(info.compress_type, f"method {info.compress_type}")
+            extra = (
+                " (Windows Explorer uses it for large files); re-zip it with another tool"
+                if info.compress_type == 9
+                else "; re-zip it with the standard zip format (deflate)"
+            )
+            raise SubmissionError(
+                "bad_zip",
+                f"{m.display} in {name} is compressed with {method}, "
+                f"which the grader cannot read{extra}",
+            )
+    declared = sum(i.file_size for i in infos if not i.is_dir())
+    if declared > budget.total:
+        raise SubmissionError(
+            "unsafe_zip",
+            f"{name} declares {mib(declared)} of content (limit {mib(MAX_TOTAL)}); "
+            "submit only your code and report",
+        )
+    return members
+
+
+def unpack_zip(
+    path: Path,
+    root: Path,
+    scratch: Path,
+    name_hint: str | None = None,
+    *,
+    _level: int = 0,
+    _budget: Budget | None = None,
+    _label: str | None = None,
+) -> Unpacked:
+    """Check `path` completely, then write its useful members under `root`.
+
+    `scratch` is a folder of the grader's where an inner zip may be unpacked first
+    (a zip holding nothing but one zip is opened, one level deep, on the same budget).
+    Raises SubmissionError ("bad_zip" / "unsafe_zip").
+    """
+    budget = _budget or Budget()
+    label = _label or path.name
+    out = Unpacked()
+    z = _open_zip(path)
+    with z:
+        try:
+            members = _check(z, label, name_hint, budget, out.notes)
+        except SubmissionError:
+            raise
+        except Exception as e:  # a central directory zipfile accepted but cannot describe
+            raise SubmissionError("bad_zip", f"{label} cannot be read ({_reason(e)})") from None
+        keep: list[_Member] = []
+        for m in members:
+            if m.is_dir:
+                continue
+            reason = ignore_reason(m.parts)
+            if reason:
+                out.ignored[reason] += 1
+            else:
+                keep.append(m)
+        inner = [m for m in keep if m.parts[-1].casefold().endswith(".zip")]
+        if len(keep) == 1 and inner:
+            if _level >= 1:
+                raise SubmissionError(
+                    "unsafe_zip",
+                    f"{label} holds a zip inside a zip inside a zip; "
+                    "submit one zip with your files",
+                )
+            m = inner[0]
+            tmp = scratch / f"inner-{_short_hash(m.display)}.zip"
+            _write_member(z, m, tmp, budget, label)
+            try:
+                nested = unpack_zip(
+                    tmp,
+                    root,
+                    scratch,
+                    name_hint,
+                    _level=1,
+                    _budget=budget,
+                    _label=f"{label}/{m.display}",
+                )
+            finally:
+                tmp.unlink(missing_ok=True)
+            nested.notes.insert(0, f"opened the zip inside the zip ({m.display})")
+            nested.ignored.update(out.ignored)
+            nested.notes = out.notes + nested.notes
+            return nested
+        if _level >= 1 and inner:
+            raise SubmissionError(
+                "unsafe_zip",
+                f"{label} holds further zips ({inner[0].display}); submit one zip with your files",
+            )
+        if inner:
+            out.notes.append(
+                "zip files inside the submission were not opened: "
+                + ", ".join(m.display for m in inner[:5])
+            )
+        strip = _single_top(keep)
+        names = SafeNames()
+        for m in keep:
+            rel = names.file(m.parts[strip:])
+            dest = root.joinpath(*rel)
+            size = _write_member(z, m, dest, budget, label)
+            out.written.append(Written(m.display, dest, size))
+    return out
+
+
+def _single_top(members: list[_Member]) -> int:
+    """1 when every kept member sits under one common top folder (which is looked through)."""
+    tops = {m.parts[0] for m in members if len(m.parts) > 1}
+    if len(tops) == 1 and all(len(m.parts) > 1 for m in members):
+        return 1
+    return 0
+
+
+def _write_member(z: zipfile.ZipFile, m: _Member, dest: Path, budget: Budget, label: str) -> int:
+    what = f"{m.display} in {label}"
+    if m.info.file_size <= MAX_MEMBER:
+        limit, too_big = (
+            m.info.file_size,
+            f"{what} holds more than its declared size; the zip is forged",
+        )
+    else:  # pragma: no cover - refused by _check already
+        limit, too_big = MAX_MEMBER, f"{what} is larger than {mib(MAX_MEMBER)}"
+    try:
+        with z.open(m.info) as src:
+            size, _ = copy_capped(src, dest, limit, budget, too_big)
+    except SubmissionError:
+        raise
+    except RuntimeError as e:
+        if "encrypted" in str(e) or "password" in str(e):
+            raise SubmissionError(
+                "bad_zip",
+                f"{label} is encrypted (password-protected); zip it again without a password",
+            ) from None
+        raise SubmissionError("bad_zip", f"{what} cannot be read ({_reason(e)})") from None
+    except NotImplementedError as e:
+        raise SubmissionError(
+            "bad_zip", f"{what} uses a zip feature the grader cannot read ({_reason(e)}); re-zip it"
+        ) from None
+    except (OSError, EOFError, zlib.error, ValueError, zipfile.BadZipFile, LookupError) as e:
+        raise SubmissionError(
+            "bad_zip",
+            f"{what} cannot be read, the zip is damaged ({_reason(e)}); zip the files again",
+        ) from None
+    return size
+
+
+def remove_tree(path: Path) -> None:
+    """Delete a folder the grader made (never follows links)."""
+    shutil.rmtree(path, ignore_errors=True)
