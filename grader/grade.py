@@ -8,6 +8,7 @@ gets a status naming why.
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 import tempfile
 import time
@@ -67,6 +68,7 @@ def grade(path: Path, settings: Settings, workdir: Path | None = None) -> GradeR
     """Run every check on the submission at `path` (a .py, a folder or a .zip)."""
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bptt-grader-", dir=workdir) as scratch:
+        os.chmod(scratch, 0o755)  # the sandbox may run the student's code as another user
         result = GradeResult(
             grader_version=__version__,
             settings_hash=settings.digest(),
