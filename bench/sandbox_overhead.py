@@ -1,0 +1,100 @@
+"""What the sandbox costs per training iteration: the worker's "train" op against the same
+loop run in-process.
+
+    python bench/sandbox_overhead.py [--iterations 20000] [--chunk 2000] [--repeats 3]
+
+Two models:
+* a null model whose methods return precomputed values: the difference is the worker loop's
+  own cost (row views, the yhat check and copy, the five parameter snapshots) plus the
+  frames' transfer, per iteration;
+* the reference RNN: what a real run pays, in chunks as the grader sends them.
+Times are the best of the repeats (the machine may be shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from grader.sandbox import Sandbox  # noqa: E402
+from reference.rnn import RNN  # noqa: E402
+from reference.spec import Limits  # noqa: E402
+
+NULL_MODEL = '''
+import numpy as np
+class RNN:
+    def __init__(self, input_dim=2, hidden_dim=16, output_dim=1, seed=None):
+        self.U = np.zeros((hidden_dim, input_dim)); self.W = np.zeros((hidden_dim, hidden_dim))
+        self.V = np.zeros((output_dim, hidden_dim)); self.b = np.zeros(hidden_dim)
+        self.c = np.zeros(output_dim); self._y = np.full((8, output_dim), 0.5)
+        self._g = {"U": self.U, "W": self.W, "V": self.V, "b": self.b, "c": self.c}
+    def forward(self, x): return self._y
+    def backward(self, y): return self._g
+    def update(self, grads, alpha): pass
+'''
+
+
+def data(n: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, 128, n), rng.integers(0, 128, n)
+    bits = lambda v: ((v[:, None] >> np.arange(8)) & 1).astype(float)  # noqa: E731
+    return np.stack([bits(a), bits(b)], axis=2), bits(a + b)[:, :, None]
+
+
+def in_process(model: object, X: np.ndarray, Y: np.ndarray) -> float:
+    forward, backward, update = model.forward, model.backward, model.update
+    started = time.perf_counter()
+    for k in range(len(X)):
+        forward(X[k])
+        update(backward(Y[k]), 0.1)
+    return time.perf_counter() - started
+
+
+def sandboxed(path: Path, X: np.ndarray, Y: np.ndarray, chunk: int) -> tuple[float, Sandbox]:
+    box = Sandbox(path, Limits(call_seconds=600, total_seconds=3600))
+    box.start()
+    box.call("construct", input_dim=2, hidden_dim=16, output_dim=1, seed=1)
+    started = time.perf_counter()
+    for s in range(0, len(X), chunk):
+        reply = box.call("train", arrays={"X": X[s : s + chunk], "Y": Y[s : s + chunk]}, alpha=0.1)
+        assert reply.header["done"] == len(X[s : s + chunk]), reply.header
+    return time.perf_counter() - started, box
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=20000)
+    parser.add_argument("--chunk", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    X, Y = data(args.iterations)
+    n = args.iterations
+    with tempfile.TemporaryDirectory() as tmp:
+        null_path = Path(tmp) / "rnn.py"
+        null_path.write_text(NULL_MODEL)
+        namespace: dict = {}
+        exec(compile(NULL_MODEL, "null", "exec"), namespace)
+        for name, path, make in (("null model", null_path, namespace["RNN"]),
+                                 ("reference", ROOT / "reference" / "rnn.py", RNN)):
+            best_box = best_local = float("inf")
+            for _ in range(args.repeats):
+                seconds, box = sandboxed(path, X, Y, args.chunk)
+                isolation = box.isolation
+                box.close()
+                best_box = min(best_box, seconds)
+                best_local = min(best_local, in_process(make(seed=1), X, Y))
+            print(f"{name:10s} ({isolation}, chunks of {args.chunk}): sandbox {best_box / n * 1e6:7.2f} us/iter, "
+                  f"in-process {best_local / n * 1e6:7.2f} us/iter, "
+                  f"overhead {(best_box - best_local) / n * 1e6:+6.2f} us/iter")
+
+
+if __name__ == "__main__":
+    main()
