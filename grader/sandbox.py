@@ -159,11 +159,10 @@ class _Probe:
     pids_cgroup: str | None  # a writable v1 pids cgroup directory to create children in
 
 
-def _run(cmd: list[str], timeout: float = 30.0, **kwargs: Any) -> tuple[int, str]:
+def _run(cmd: list[str], timeout: float = 30.0, cwd: str = "/") -> tuple[int, str]:
     try:
         done = subprocess.run(
-            cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, env=_base_env("/"),
-            cwd="/", **kwargs,
+            cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, env=_base_env("/"), cwd=cwd,
         )
     except (OSError, subprocess.SubprocessError) as exc:
         return -1, str(exc)
@@ -201,7 +200,7 @@ def _bwrap_args(bwrap: str, module_dir: str, workdir: str, pycache: str, size_ok
     for etc in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives"):
         args += ["--ro-bind-try", etc, etc]
     for path in _python_paths():
-        if not path.startswith("/usr/"):
+        if path != "/usr" and not path.startswith("/usr/"):
             args += ["--ro-bind", path, path]
     args += ["--ro-bind", str(WORKER), str(WORKER), "--ro-bind", str(PROTOCOL), str(PROTOCOL),
              "--ro-bind", module_dir, module_dir, "--proc", "/proc", "--dev", "/dev"]
@@ -556,7 +555,12 @@ class Sandbox:
         probe = _probe()
         self.isolation: str = probe.mode
         self.isolation_note: str = probe.note
-        self._drop_uid = probe.drop_uid
+        # As root, the worker runs as uid 65534 when that uid can read the submission.
+        self._drop_uid = probe.drop_uid and _readable_by_nobody(self.module_path)
+        if probe.drop_uid and not self._drop_uid:
+            self.isolation_note = "; ".join(filter(None, [
+                self.isolation_note,
+                f"runs as root: uid {NOBODY} cannot read the submission (RLIMIT_NPROC does not apply)"]))
         self._proc: subprocess.Popen | None = None
         self._capture: _Capture | None = None
         self._cmd: _Pipe | None = None
@@ -695,11 +699,7 @@ class Sandbox:
         pycache = os.path.join(self._tmp, "pycache")
         os.mkdir(workdir, 0o700)
         os.mkdir(pycache, 0o755)
-        drop = self._drop_uid and _readable_by_nobody(self.module_path)
-        if self._drop_uid and not drop:
-            self.isolation_note = "; ".join(filter(None, [
-                self.isolation_note,
-                f"runs as root: uid {NOBODY} cannot read the submission (RLIMIT_NPROC does not apply)"]))
+        drop = self._drop_uid
         if drop:
             os.chmod(self._tmp, 0o711)
             os.chown(workdir, NOBODY, NOBODY)
@@ -888,7 +888,11 @@ class Sandbox:
         needle = f"{TOKEN_VAR}={self._token}".encode()
         for _ in range(3):
             found = False
-            for entry in os.listdir("/proc"):
+            try:
+                entries = os.listdir("/proc")
+            except OSError:  # no procfs (macOS): killpg was all we could do
+                return
+            for entry in entries:
                 if not entry.isdigit() or int(entry) == os.getpid():
                     continue
                 try:

@@ -49,10 +49,14 @@ def _move_fd(fd: int, low: int, high: int) -> int:
     return fd
 
 
-def _count_tasks(uid: int) -> int:
+def _count_tasks(uid: int) -> int | None:
     """Threads of all processes of `uid` (what RLIMIT_NPROC counts outside a user namespace)."""
     total = 0
-    for entry in os.listdir("/proc"):
+    try:
+        entries = os.listdir("/proc")
+    except OSError:  # no procfs (macOS)
+        return None
+    for entry in entries:
         if not entry.isdigit():
             continue
         try:
@@ -93,7 +97,12 @@ def _set_limits(config: dict, notes: list[str]) -> None:
     nproc = int(config["max_processes"])
     mode = config.get("nproc", "absolute")
     if mode == "relative":  # no user namespace: the limit counts every process of this uid
-        nproc += _count_tasks(os.getuid())
+        current = _count_tasks(os.getuid())
+        if current is None:
+            mode = "skip"
+            notes.append("RLIMIT_NPROC not set: cannot count this user's processes")
+        else:
+            nproc += current
     if mode != "skip":
         setlimit("RLIMIT_NPROC", nproc)
     if os.geteuid() == 0 and not config.get("userns"):
