@@ -10,7 +10,8 @@ on every operand pair and a vectorised finite-difference gradient check.
     python bench/reference.py [--repeat 3] [--iterations 20000] [--seed S] [--settings FILE]
 
 Seconds are wall time (`TrainResult.seconds`, the loop only); the CPU time of the same
-runs is printed beside them because it is less sensitive to other processes.
+`train` calls (their data drawing included, a few ms) is printed beside them because it
+is less sensitive to other processes on the machine.
 """
 
 from __future__ import annotations
@@ -29,6 +30,16 @@ from pathlib import Path
 # for a script) must not shadow the `reference` package with this `reference.py`.
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+if __name__ == "reference":
+    # Imported in place of the package, by a script that put bench/ ahead of the root on
+    # sys.path: register the real package under the name, so the import gets it.
+    _spec = importlib.util.spec_from_file_location(
+        "reference", ROOT / "reference" / "__init__.py",
+        submodule_search_locations=[str(ROOT / "reference")],
+    )
+    sys.modules["reference"] = _package = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(_package)
 
 import numpy as np  # noqa: E402
 
