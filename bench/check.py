@@ -1,0 +1,70 @@
+"""How much grading costs on top of training: `check` vs training in-process.
+
+For a student-speed submission (the per-step baseline) and the fast reference, prints the
+wall time of grading one submission (every check, the settings' runs of full training,
+in the sandbox) against training the same model the same number of times in this
+process, their ratio, and the harness's cost per training iteration.
+
+    python bench/check.py [--runs 3] [--iterations 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import naive_rnn  # noqa: E402
+
+from grader.grade import grade  # noqa: E402
+from reference import rnn  # noqa: E402
+from reference.spec import Settings  # noqa: E402
+from reference.train import train  # noqa: E402
+
+
+def in_process(factory, settings: Settings) -> float:  # noqa: ANN001
+    """Wall time of training a fresh model once per run seed, in this process."""
+    start = time.perf_counter()
+    for seed in settings.run_seeds:
+        train(factory(seed=seed), settings, seed)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--iterations", type=int, default=20000)
+    args = parser.parse_args()
+    settings = Settings().with_overrides(runs=args.runs, iterations=args.iterations)
+    iterations = settings.runs * settings.iterations
+    cases = [
+        ("per-step baseline (student speed)", ROOT / "bench" / "naive_rnn.py", naive_rnn.RNN),
+        ("fast reference", ROOT / "reference" / "rnn.py", rnn.RNN),
+    ]
+    print(f"{settings.runs} runs x {settings.iterations} iterations\n")
+    for label, path, factory in cases:
+        local = in_process(factory, settings)
+        start = time.perf_counter()
+        result = grade(path, settings)
+        checked = time.perf_counter() - start
+        statuses = {c.name: c.status for c in result.checks}
+        failed = [n for n, s in statuses.items() if s not in ("passed",)]
+        train_s = sum(r.seconds for r in result.runs)
+        print(f"{label}: {path.relative_to(ROOT)}")
+        print(f"  in-process training      {local:8.2f} s")
+        print(f"  bptt-grader check        {checked:8.2f} s   (training inside it {train_s:.2f} s)")
+        print(f"  ratio check / in-process {checked / local:8.2f}")
+        print(f"  harness cost             {(checked - local) / iterations * 1e6:8.1f} us per training iteration")
+        print(f"  score {result.score:g}/{result.max_score:g}, accuracy {result.accuracy_last1000}, "
+              f"sandbox {result.sandbox}" + (f", not passed: {failed}" if failed else ""))
+        slow = sorted(((c.seconds, c.name) for c in result.checks), reverse=True)[:4]
+        print("  slowest checks           " + ", ".join(f"{n} {s:.2f}s" for s, n in slow) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""Each buggy submission of the corpus is caught by the right check with a useful message.
+
+Every file in tests/submissions/ starts with `EXPECT: <check>: <phrase>` (or `EXPECT: none`
+for a submission that must pass every check). The corpus is graded once, two at a time,
+with short training (the bugs show before training); the dishonest model, which turns
+only after 15000 calls, is graded with full-length training in its own test.
+"""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from grader.grade import grade
+from grader.results import CHECK_NAMES, GradeResult
+from reference.spec import Settings
+
+CORPUS = Path(__file__).parent / "submissions"
+EXPECT = re.compile(r'^"""EXPECT: (?P<check>\w+)(?:: (?P<phrase>.+))?$', re.M)
+LONG = {"dishonest_mid_training.py", "trains_at_import.py"}
+SHORT = Settings().with_overrides(runs=1, iterations=1500, accuracy_window=500).model_copy(
+    update={"limits": Settings().limits.model_copy(update={"import_seconds": 5.0, "total_seconds": 120.0})}
+)
+
+
+def expectations() -> list[tuple[str, str, str]]:
+    cases = []
+    for path in sorted(CORPUS.glob("*.py")):
+        match = EXPECT.search(path.read_text(encoding="utf-8", errors="replace"))
+        assert match, f"{path.name} has no EXPECT line"
+        cases.append((path.name, match["check"], (match["phrase"] or "").strip()))
+    return cases
+
+
+CASES = expectations()
+
+
+@pytest.fixture(scope="module")
+def graded() -> dict[str, GradeResult]:
+    names = [name for name, _, _ in CASES if name not in LONG]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = pool.map(lambda n: grade(CORPUS / n, SHORT), names)
+        return dict(zip(names, results))
+
+
+@pytest.mark.parametrize("name,check,phrase", [c for c in CASES if c[0] not in LONG])
+def test_corpus_submission_is_caught_by_the_right_check(graded, name, check, phrase):
+    result = graded[name]
+    statuses = {c.name: c.status for c in result.checks}
+    assert list(statuses) == list(CHECK_NAMES), "every check is reported, in order"
+    assert "error" not in statuses.values(), [c.message for c in result.checks if c.status == "error"]
+    if check == "none":
+        assert all(s == "passed" for s in statuses.values()), {
+            c.name: c.message for c in result.checks if c.status != "passed"
+        }
+        return
+    failed = result.check(check)
+    assert failed is not None and failed.status == "failed", (check, statuses, failed)
+    assert phrase.lower() in failed.message.lower(), failed.message
+    for c in result.checks:  # nothing downstream of a failure is passed by default
+        if c.status == "skipped":
+            assert c.message.startswith("skipped")
+
+
+def test_correct_submission_scores_full_marks_and_recognises_its_loss(graded):
+    bce, mse = graded["correct_bce.py"], graded["correct_mse.py"]
+    assert bce.loss_recognised == "bce" and mse.loss_recognised == "mse"
+    assert bce.accuracy_last1000 is not None and bce.score == pytest.approx(30 * bce.accuracy_last1000)
+
+
+def test_exact_adder_gets_no_performance_points(graded):
+    result = graded["exact_adder.py"]
+    train = result.check("train")
+    assert result.accuracy_last1000 == 1.0, "it does answer correctly"
+    assert train.points == 0 and "forward_values" in train.message
+    assert result.score == 0
+
+
+def test_unfilled_template_reports_not_implemented_without_tracebacks():
+    root = Path(__file__).resolve().parent.parent
+    result = grade(root / "student_template" / "rnn.py", SHORT)
+    api = result.check("api")
+    assert api.status == "failed" and "not implemented" in api.message
+    assert "Traceback" not in api.message
+    assert all(c.status == "skipped" for c in result.checks if c.name in ("forward_values", "train"))
+
+
+def test_dishonest_model_fails_integrity_and_loses_performance():
+    settings = Settings().with_overrides(runs=1, audits_per_run=300)
+    result = grade(CORPUS / "dishonest_mid_training.py", settings)
+    assert result.check("forward_values").status == "passed"
+    integrity = result.check("integrity")
+    assert integrity.status == "failed", integrity.message
+    assert result.check("train").points == 0 and result.score == 0
+
+
+def test_training_at_import_hits_the_import_limit():
+    result = grade(CORPUS / "trains_at_import.py", SHORT)
+    assert result.check("import").status == "failed"
+    assert result.status == "timeout" and "if __name__" in result.check("import").message
