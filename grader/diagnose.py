@@ -141,10 +141,18 @@ def _output_factor(student: list[dict], reference: list[dict], loss: Loss) -> st
         if not np.allclose(got, ratio * want, rtol=1e-6, atol=1e-12):
             return None
         ratios.append(ratio)
-    if ratios and np.allclose(ratios, ratios[0], rtol=1e-6) and abs(ratios[0] - 1) > 1e-6:
+    if not ratios or not np.allclose(ratios, ratios[0], rtol=1e-6) or abs(ratios[0] - 1) < 1e-6:
+        return None
+    factor = ratios[0]
+    if abs(factor) < 1e-9:
+        return "backward returns all-zero gradients: it must compute them from the last forward"
+    if abs(factor + 1) < 1e-6:
         return (
-            f"every gradient is {ratios[0]:.4g} x the {loss} gradient: the output term dL/do is "
-            f"scaled (a loss the settings don't accept; for {loss} dL/do_t = "
-            + ("yhat_t - y_t)" if loss == "bce" else "(yhat_t - y_t) yhat_t (1 - yhat_t))")
+            "every gradient has the wrong sign: dL/do_t is yhat_t - y_t (not y_t - yhat_t), "
+            "and update subtracts alpha * g"
         )
-    return None
+    term = "yhat_t - y_t" if loss == "bce" else "(yhat_t - y_t) yhat_t (1 - yhat_t)"
+    return (
+        f"every gradient is {factor:.4g} x the {loss} gradient: the output term dL/do is scaled "
+        f"(a loss the settings don't accept; for {loss} dL/do_t = {term})"
+    )

@@ -25,6 +25,18 @@ TRAIN_CHUNK = 2000  # iterations per round trip to the child
 CURVE_BLOCK = 100  # iterations per point of the stored learning curves
 
 
+# How each sandbox operation reads in a message to the student.
+OPERATIONS = {
+    "import": "importing the module",
+    "construct": "RNN.__init__",
+    "get_params": "reading the parameters U, W, V, b, c",
+    "set_params": "setting the parameters U, W, V, b, c",
+    "forward_params": "RNN.forward",
+    "train": "training",
+    "snapshots": "reading the parameters during training",
+}
+
+
 def flatten(params: dict[str, np.ndarray]) -> np.ndarray:
     """Parameters as one vector in the contract's order U, W, V, b, c."""
     return np.concatenate([params[k].ravel() for k in PARAMS])
@@ -122,7 +134,7 @@ class Session:
 
     def _guard(self, op: str, func, *args, **kwargs) -> Reply:  # noqa: ANN001
         """Run one sandbox operation, turning every way it can go wrong into a Fail."""
-        what = "importing the module" if op == "import" else f"RNN.{op}"
+        what = OPERATIONS.get(op, f"RNN.{op}")
         try:
             return func(*args, **kwargs)
         except StudentError as exc:

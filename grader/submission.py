@@ -522,7 +522,11 @@ def _open(path: Path, root: Path, workdir: Path) -> Submission:
             notes.append(f"module named {chosen.display}, expected rnn.py (lower case)")
         else:
             notes.append(f"no rnn.py; using {chosen.display}, the only file with class RNN")
-    report_pdf, report_pages = _report(written, notes)
+    if path.is_dir() or _kind(path) == "zip":
+        report_pdf, report_pages = _report(written, notes)
+    else:  # a lone module (a student's self-check): no report and no file naming to judge
+        report_pdf, report_pages = None, None
+        naming_ok, naming_note = True, ""
     return Submission(
         source=path,
         student_id=student_id,
