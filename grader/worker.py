@@ -544,6 +544,7 @@ class Worker:
         ndarray, kinds, f8 = self.ndarray, "biuf", self.f8
         # The loop's own cost per iteration (beyond the submission's three calls) is a few
         # microseconds, most of it the five snapshot copies: keep it lean.
+        started = self.perf_counter()
         try:
             forward, backward, update = model.forward, model.backward, model.update
             for k, x, y in zip(range(K), X, Y):  # row views of this chunk's arrays
@@ -581,6 +582,7 @@ class Worker:
             header["stage"] = stage
             header["error"] = self.describe_exception(exc)
             header["error"]["op"] = stage
+        header["seconds"] = self.perf_counter() - started  # the loop, without the transfers
         if grads is not None:
             self.last_grads = grads
         self.snapshots, self.snapshots_done = snaps, done
