@@ -40,9 +40,16 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in a frame header")
 
 
+def _plain_scalar(value: object) -> object:
+    """NumPy scalars in a header (np.int64 is no int to json) become Python ones."""
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} cannot go in a frame header")
+
+
 # Bound once, so code that later rebinds `json.dumps` / `json.loads` (a submission shares
 # the worker's interpreter) does not change how frames are written or read.
-_ENCODER = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+_ENCODER = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(",", ":"), default=_plain_scalar)
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 

@@ -117,6 +117,13 @@ def test_frames_round_trip_and_refuse_what_is_not_plain_float64():
             write_frame(io.BytesIO(), {}, {"a": bad})
     with pytest.raises(ProtocolError):
         write_frame(io.BytesIO(), {}, {f"a{i}": np.zeros(1) for i in range(MAX_ARRAYS + 1)})
+    for bad_header in ({"x": float("nan")}, {"x": object()}, ["not", "a", "dict"]):
+        with pytest.raises(ProtocolError):
+            write_frame(io.BytesIO(), bad_header)
+    buf = io.BytesIO()
+    write_frame(buf, {"seed": np.int64(3), "alpha": np.float64(0.1)})  # NumPy scalars are fine
+    buf.seek(0)
+    assert read_frame(buf) == ({"seed": 3, "alpha": 0.1}, {})
 
 
 def raw_frame(header: object, payload: bytes = b"", length: int | None = None) -> io.BytesIO:
