@@ -78,6 +78,8 @@ EXIT_WAIT = 2.0  # after end of file on the reply pipe, how long the child may t
 KILL_WAIT = 5.0
 NOBODY = 65534
 TOKEN_VAR = "BPTT_GRADER_SANDBOX"  # marks every process of one sandbox (for the sweep)
+SCRATCH_PREFIX = "bptt-sandbox-"  # + grader pid: temporary directories
+CGROUP_PREFIX = "bptt-grader-"  # + grader pid: pids cgroups
 PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
@@ -157,6 +159,7 @@ class _Probe:
     drop_uid: bool  # the Python environment is usable as uid 65534 (we are root)
     bwrap_size: bool  # bwrap understands --size (0.8+)
     pids_cgroup: str | None  # a writable v1 pids cgroup directory to create children in
+    pdeathsig: bool = False  # setpriv can set the parent-death signal
 
 
 def _run(cmd: list[str], timeout: float = 30.0, cwd: str = "/") -> tuple[int, str]:
@@ -235,7 +238,7 @@ def _pids_cgroup_base() -> str | None:
 
 
 def _try_pids_cgroup(base: str) -> bool:
-    probe = os.path.join(base, f"bptt-grader-probe-{os.getpid()}")
+    probe = os.path.join(base, f"{CGROUP_PREFIX}{os.getpid()}-probe")
     try:
         os.mkdir(probe)
     except OSError:
@@ -261,6 +264,41 @@ def _remove_cgroup(path: str) -> bool:
         except OSError:
             time.sleep(0.025)
     return False
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _remove_stale(cgroup_base: str | None) -> None:
+    """Scratch directories and (empty) cgroups left by graders that were killed: their
+    names carry the grader's pid."""
+    places = [(tempfile.gettempdir(), SCRATCH_PREFIX)]
+    if cgroup_base:
+        places.append((cgroup_base, CGROUP_PREFIX))
+    for parent, prefix in places:
+        try:
+            names = [n for n in os.listdir(parent) if n.startswith(prefix)]
+        except OSError:
+            continue
+        for name in names:
+            pid = name[len(prefix) :].split("-", 1)[0]
+            if not pid.isdigit() or _pid_alive(int(pid)):
+                continue
+            path = os.path.join(parent, name)
+            if parent == cgroup_base:
+                try:
+                    os.rmdir(path)  # only succeeds when no process is left in it
+                except OSError:
+                    pass
+            else:
+                shutil.rmtree(path, ignore_errors=True)
 
 
 @functools.lru_cache(maxsize=None)
@@ -330,6 +368,7 @@ def _probe() -> _Probe:
     cgroup = _pids_cgroup_base()
     if cgroup is not None and not _try_pids_cgroup(cgroup):
         cgroup = None
+    _remove_stale(cgroup)
     userns = mode != "none"
     if root and not drop:
         if cgroup:
@@ -340,7 +379,12 @@ def _probe() -> _Probe:
             )
     elif not userns and not root:
         notes.append("RLIMIT_NPROC counts all processes of this user (set relative to the current count)")
-    return _Probe(mode, "; ".join(notes), drop, size_ok, cgroup)
+    pdeathsig = False
+    setpriv = shutil.which("setpriv", path=PATH)
+    if setpriv:
+        rc, _ = _run([setpriv, "--pdeathsig", "SIGKILL", "/bin/true"], timeout=10)
+        pdeathsig = rc == 0
+    return _Probe(mode, "; ".join(notes), drop, size_ok, cgroup, pdeathsig)
 
 
 def isolation_available() -> tuple[str, str]:
@@ -694,7 +738,7 @@ class Sandbox:
 
     def _spawn(self) -> None:
         limits = self.limits
-        self._tmp = tempfile.mkdtemp(prefix="bptt-sandbox-")
+        self._tmp = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
         workdir = os.path.join(self._tmp, "work")
         pycache = os.path.join(self._tmp, "pycache")
         os.mkdir(workdir, 0o700)
@@ -731,8 +775,16 @@ class Sandbox:
                    "--mount-proc", *python]
         else:
             cmd = python
+        # If the grader dies (a batch runner's SIGKILL), its children die too: the wrapper
+        # takes SIGKILL as its parent-death signal (unshare --kill-child and bwrap
+        # --die-with-parent pass it on; in "none" mode the worker takes it from the shell).
+        # Only from the main thread: the signal fires when the *thread* that forked ends.
+        deathsig = probe.pdeathsig and threading.current_thread() is threading.main_thread()
+        setpriv = shutil.which("setpriv", path=PATH) or "setpriv"
         if drop:
             cmd = _setpriv_prefix() + cmd
+        if deathsig:
+            cmd = [setpriv, "--pdeathsig", "SIGKILL", *(cmd[1:] if drop else cmd)]
         script = []
         if probe.pids_cgroup:
             self._cgroup = self._make_cgroup(probe.pids_cgroup)
@@ -743,6 +795,8 @@ class Sandbox:
         script.append('"$@"; exit $?' if mode == "none" else 'exec "$@"')
         if len(script) > 1 or mode == "none":
             cmd = ["/bin/sh", "-c", "; ".join(script), self._cgroup or "-", *cmd]
+            if deathsig and mode == "none":  # the shell stays: it needs its own
+                cmd = [setpriv, "--pdeathsig", "SIGKILL", *cmd]
         self._shell_status = mode in ("bwrap", "none")
         env = _base_env(workdir)
         env[TOKEN_VAR] = self._token
@@ -766,7 +820,7 @@ class Sandbox:
         self._reply = _Pipe(reply_r, select.POLLIN, proc)
 
     def _make_cgroup(self, base: str) -> str | None:
-        path = os.path.join(base, f"bptt-grader-{os.getpid()}-{self._token[:8]}")
+        path = os.path.join(base, f"{CGROUP_PREFIX}{os.getpid()}-{self._token[:8]}")
         try:
             os.mkdir(path)
             with open(os.path.join(path, "pids.max"), "w", encoding="ascii") as f:

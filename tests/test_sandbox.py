@@ -458,7 +458,8 @@ def test_without_namespaces_the_process_layer_still_contains_the_child(monkeypat
     a shell between grader and worker, killpg plus a sweep for the sandbox's token."""
     import grader.sandbox as sandbox_module
 
-    forced = sandbox_module._Probe("none", "forced for the test", False, False, None)
+    real = sandbox_module._probe()
+    forced = sandbox_module._Probe("none", "forced for the test", False, False, None, real.pdeathsig)
     monkeypatch.setattr(sandbox_module, "_probe", lambda: forced)
     with sandbox("setsid_grandchild") as box:
         assert box.isolation == "none"
@@ -468,6 +469,63 @@ def test_without_namespaces_the_process_layer_still_contains_the_child(monkeypat
         box.call("forward", arrays={"x": np.zeros((8, 2))})  # it killed the shell, not us
     with sandbox("exits") as box, pytest.raises(SandboxCrashed, match=r"sys\.exit\(0\)"):
         box.call("forward", arrays={"x": x_with(0)})
+
+
+GRADER_THAT_DIES = """
+import sys
+import numpy as np
+from pathlib import Path
+{force}
+from grader.sandbox import Sandbox
+from reference.spec import Limits
+box = Sandbox(Path(sys.argv[1]), Limits(call_seconds=60, total_seconds=120), extra_env={{"HOSTILE_TOKEN": sys.argv[2]}})
+box.start()
+box.call("construct", input_dim=2, hidden_dim=16, output_dim=1, seed=0)
+print("ready", flush=True)
+box.call("forward", arrays={{"x": np.zeros((8, 2))}})  # loops until the grader is killed
+"""
+
+FORCE_NONE = """
+import grader.sandbox as S
+_real = S._probe()
+S._probe = lambda: S._Probe("none", "forced", False, False, None, _real.pdeathsig)
+"""
+
+
+@pytest.mark.parametrize("force", ["", FORCE_NONE], ids=["as-probed", "forced-none"])
+def test_a_killed_grader_takes_its_sandbox_along(tmp_path, force):
+    """A batch runner may SIGKILL a grader whose child is busy in an endless loop: the
+    child must not live on (until its CPU limit) as an orphan."""
+    import subprocess
+    import sys
+
+    import grader.sandbox as sandbox_module
+
+    if not sandbox_module._probe().pdeathsig:
+        pytest.skip("setpriv --pdeathsig is not available")
+    token = f"hostile-test-{os.urandom(6).hex()}"
+    script = tmp_path / "dying_grader.py"
+    script.write_text(GRADER_THAT_DIES.format(force=force))
+    grader = subprocess.Popen([sys.executable, str(script), str(HOSTILE / "loop_forward.py"), token],
+                              stdout=subprocess.PIPE, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert grader.stdout.readline().strip() == b"ready"
+        time.sleep(0.3)
+        assert token_processes(token)  # the worker is looping
+    finally:
+        grader.kill()
+        grader.wait()
+        grader.stdout.close()
+    assert_none_left(token)
+    # What it leaves (scratch directory, empty cgroup) goes at the next grader's probe.
+    import tempfile
+
+    probe = sandbox_module._probe()
+    sandbox_module._remove_stale(probe.pids_cgroup)
+    tag = f"-{grader.pid}-"
+    assert not [n for n in os.listdir(tempfile.gettempdir()) if n.startswith("bptt-sandbox" + tag)]
+    if probe.pids_cgroup:
+        assert not [n for n in os.listdir(probe.pids_cgroup) if n.startswith("bptt-grader" + tag)]
 
 
 def test_bubblewrap_command_hides_the_host(tmp_path):
