@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -38,6 +37,15 @@ class Item:
 
     def key(self, settings: Settings) -> str:
         return f"{self.sha256[:20]}-{settings.digest()}-{__version__}"
+
+
+@dataclass
+class Outcome:
+    """Every submission's result, and how many were graded now or reused from the store."""
+
+    results: dict[Item, GradeResult]
+    graded: int
+    reused: int
 
 
 def content_hash(path: Path) -> str:
@@ -132,7 +140,7 @@ def run(
     force: bool = False,
     only: set[str] | None = None,
     progress: bool = True,
-) -> dict[Item, GradeResult]:
+) -> Outcome:
     """Grade what is not stored yet, plus everything (`force`) or the `only` ones again."""
     store = Store(out / "results")
     logs = out / "logs"
@@ -149,8 +157,8 @@ def run(
         else:
             todo.append(item)
     bar = _progress(len(items), len(results), progress)
+    graded_now = 0
     running: dict[Future, tuple[Item, float]] = {}
-    lock = threading.Lock()
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         pending = iter(todo)
         _fill(pool, pending, running, jobs, settings_file, settings, logs)
@@ -160,15 +168,15 @@ def run(
                 item, _start = running.pop(future)
                 result = future.result()
                 store.save(item.key(settings), result)
-                with lock:
-                    results[item] = result
-                bar.update(1)
+                results[item] = result
+                graded_now += 1
+                bar.done(item, result)
             _fill(pool, pending, running, jobs, settings_file, settings, logs)
             if running:
                 item, start = min(running.values(), key=lambda v: v[1])
-                bar.set_postfix_str(f"slowest: {item.file} {time.monotonic() - start:.0f}s")
+                bar.slowest(item, time.monotonic() - start)
     bar.close()
-    return results
+    return Outcome(results, graded_now, len(items) - graded_now)
 
 
 def _fill(pool: ThreadPoolExecutor, pending: Iterator[Item], running: dict, jobs: int,
@@ -182,8 +190,44 @@ def _fill(pool: ThreadPoolExecutor, pending: Iterator[Item], running: dict, jobs
         running[future] = (item, time.monotonic())
 
 
-def _progress(total: int, initial: int, enabled: bool):  # noqa: ANN202
-    from tqdm import tqdm
+class _Bar:
+    """A terminal progress bar: done / total, elapsed, the slowest running submission."""
 
-    return tqdm(total=total, initial=initial, disable=not enabled, unit="sub",
-                desc="grading", dynamic_ncols=True)
+    def __init__(self, total: int, initial: int, enabled: bool) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, initial=initial, disable=not enabled, unit="sub",
+                        desc="grading", dynamic_ncols=True)
+
+    def done(self, item: Item, result: GradeResult) -> None:
+        self.bar.update(1)
+
+    def slowest(self, item: Item, seconds: float) -> None:
+        self.bar.set_postfix_str(f"slowest: {item.file} {seconds:.0f}s", refresh=False)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+class _Lines:
+    """Progress for logs and CI (no terminal): one line per finished submission."""
+
+    def __init__(self, total: int, initial: int) -> None:
+        self.total, self.count, self.started = total, initial, time.monotonic()
+
+    def done(self, item: Item, result: GradeResult) -> None:
+        self.count += 1
+        print(f"[{self.count}/{self.total} {time.monotonic() - self.started:.0f}s] {item.file}: "
+              f"{result.status}, score {result.score:g}/{result.max_score:g}", file=sys.stderr, flush=True)
+
+    def slowest(self, item: Item, seconds: float) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(total: int, initial: int, enabled: bool) -> _Bar | _Lines:
+    if enabled and not sys.stderr.isatty():
+        return _Lines(total, initial)
+    return _Bar(total, initial, enabled)

@@ -2,15 +2,53 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import time
+import unicodedata
 from collections import defaultdict
 from pathlib import Path
 
 from grader import batch, feedback
 from grader.results import GradeResult
 from grader.table import row, write_csv
+from grader.unzip import Budget, unpack_zip
 from reference.spec import Settings
+
+
+CLASS_FILES, CLASS_BYTES = 20000, 4 << 30  # a whole class's archive, not one student's
+
+
+def _display_component(name: str, fallback: str) -> str:
+    """A student's file or folder name as one safe path component, keeping its letters."""
+    name = unicodedata.normalize("NFC", name).replace("\0", "_")
+    name = re.sub(r"[/\\:]", "_", name).lstrip(".").strip()
+    while len(name.encode("utf-8")) > 200:
+        name = name[:-1]
+    return name or fallback
+
+
+def unpack_class_archive(archive: Path, intake: Path) -> Path:
+    """One archive of a class's submissions (as learning platforms export) -> a folder of them.
+
+    Unpacked with the same checks as a student's zip, on a class-sized budget; each
+    top-level entry keeps its own name (the student's id and name are read from it).
+    """
+    if intake.exists():
+        shutil.rmtree(intake)
+    root, scratch = intake / ".unpacked", intake / ".scratch"
+    scratch.mkdir(parents=True)
+    unpacked = unpack_zip(archive, root, scratch, _budget=Budget(CLASS_FILES, CLASS_BYTES))
+    for written in unpacked.written:
+        rel = written.path.relative_to(root).parts
+        shown = [p for p in re.split(r"[\\/]", written.display) if p not in ("", ".")][-len(rel):]
+        target = intake.joinpath(_display_component(shown[0], rel[0]), *rel[1:])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(written.path, target)
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.rmtree(scratch, ignore_errors=True)
+    return intake
 
 
 def duplicate_flags(results: dict[batch.Item, GradeResult]) -> dict[batch.Item, list[str]]:
@@ -52,8 +90,11 @@ def grade_class(
     """Grade every submission in `source` into `out`; returns a short summary to print."""
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
+    if source.is_file():
+        source = unpack_class_archive(source, out / "intake")
     items = batch.find_submissions(source)
-    results = batch.run(items, settings, out, jobs, force=force, only=only, progress=progress)
+    outcome = batch.run(items, settings, out, jobs, force=force, only=only, progress=progress)
+    results = outcome.results
     dup = duplicate_flags(results)
     fb = out / "feedback"
     fb.mkdir(exist_ok=True)
@@ -77,6 +118,7 @@ def grade_class(
     statuses = table["status"].value_counts().to_dict() if len(table) else {}
     counts = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
     return (
-        f"{len(items)} submissions ({counts}) in {wall:.1f} s\n"
+        f"{len(items)} submissions ({counts}): {outcome.graded} graded now, "
+        f"{outcome.reused} from earlier runs, in {wall:.1f} s\n"
         f"wrote {out / 'grades.csv'}, {out / 'summary.md'} and {fb}/"
     )

@@ -125,10 +125,15 @@ def cmd_batch(args: argparse.Namespace) -> int:
     source = Path(args.submissions)
     if not source.exists():
         raise UsageError(f"{source}: no such file or folder")
-    summary = grade_class(
-        source, Path(args.out), settings, jobs=args.jobs or os.cpu_count() or 1,
-        force=args.force, only=set(args.only) if args.only else None, progress=not args.quiet,
-    )
+    from grader.submission import SubmissionError
+
+    try:
+        summary = grade_class(
+            source, Path(args.out), settings, jobs=args.jobs or os.cpu_count() or 1,
+            force=args.force, only=set(args.only) if args.only else None, progress=not args.quiet,
+        )
+    except SubmissionError as exc:
+        raise UsageError(f"{source}: {exc.message}") from None
     print(summary)
     return EXIT_OK
 

@@ -22,18 +22,17 @@ def terminal(result: GradeResult, width: int | None = None) -> str:
     lines = [f"bptt-grader {result.grader_version}: {sub.module or sub.source}" + (f" ({who})" if who else "")]
     if result.sandbox:
         note = f" ({result.sandbox_note})" if result.sandbox_note else ""
-        lines.append(f"sandbox: {result.sandbox}{note}")
+        lines.extend(textwrap.wrap(f"sandbox: {result.sandbox}{note}", width=width, subsequent_indent="  "))
     for note in sub.notes:
         lines.append(f"note: {note}")
     lines.append("")
     name_width = max(len(c.name) for c in result.checks) if result.checks else 10
-    indent = " " * (name_width + 9)
     for c in result.checks:
         points = f"{c.points:g}/{c.max_points:g}" if c.max_points else ""
-        head = f"  {LABEL[c.status]:<5} {c.name:<{name_width}} {points:>7}"
-        wrapped = textwrap.wrap(c.message, width=max(width - len(indent), 30)) or [""]
-        lines.append(f"{head}  {wrapped[0]}")
-        lines.extend(f"{indent}   {more}" for more in wrapped[1:])
+        head = f"  {LABEL[c.status]:<5} {c.name:<{name_width}} {points:>7}  "
+        wrapped = textwrap.wrap(c.message, width=max(width - len(head), 30)) or [""]
+        lines.append(head + wrapped[0])
+        lines.extend(" " * len(head) + more for more in wrapped[1:])
     if result.runs:
         lines.append("")
         for i, run in enumerate(result.runs, 1):

@@ -1,0 +1,121 @@
+"""Batch grading: every hostile zip gets its own row while the rest is graded; a killed
+batch resumes without grading anything twice; the same class gives the same CSV."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import zipfactory as zf
+from grader.classroom import grade_class
+from reference.spec import Settings
+
+CORPUS = Path(__file__).parent / "submissions"
+SHORT = Settings().with_overrides(runs=1, iterations=600, accuracy_window=200, audits_per_run=20)
+TIMING_COLUMNS = ["seconds"]
+
+
+def student_zip(folder: Path, sid: str, source: str, name: str = "Test") -> Path:
+    path = folder / f"DLP_LAB4_{sid}_{name}.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr(f"DLP_LAB4_{sid}_{name}/rnn.py", source)
+    return path
+
+
+def test_every_hostile_zip_gets_its_row_while_the_class_is_graded(tmp_path):
+    klass = tmp_path / "class"
+    klass.mkdir()
+    expected = {}
+    for i, (case, (build, status)) in enumerate(sorted(zf.CASES.items())):
+        where = tmp_path / "build" / case
+        where.mkdir(parents=True)
+        made = build(where)
+        target = klass / f"{i:02d}-{case}{''.join(made.suffixes) if made.is_file() else ''}"
+        shutil.move(str(made), target)
+        expected[target.name] = status or "graded"
+    good = student_zip(klass, "310550999", (CORPUS / "correct_bce.py").read_text())
+    expected[good.name] = "graded"
+    out = tmp_path / "out"
+    grade_class(klass, out, SHORT, jobs=2, progress=False)
+    table = pd.read_csv(out / "grades.csv", dtype={"student_id": str})
+    assert len(table) == len(expected)
+    got = dict(zip(table["file"], table["status"]))
+    assert got == expected
+    for _, row in table.iterrows():
+        assert isinstance(row["message"], str) or row["status"] == "graded"
+    best = table[table["file"] == good.name].iloc[0]
+    assert best["api_status"] == "passed" and best["score"] > 0
+    assert (out / "summary.md").exists() and (out / "feedback").is_dir()
+
+
+def _class(folder: Path, n: int) -> Path:
+    folder.mkdir()
+    source = (CORPUS / "correct_bce.py").read_text()
+    for i in range(n):
+        student_zip(folder, f"3105510{i:02d}", source + f"\n# student {i}\n", name=f"S{i}")
+    return folder
+
+
+def _batch(klass: Path, out: Path, settings: Path, *extra: str) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "grader", "batch", str(klass), "-o", str(out), "-j", "1",
+           "--settings", str(settings), "--quiet", *extra]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+
+
+def test_killed_batch_resumes_and_grades_each_submission_exactly_once(tmp_path):
+    klass = _class(tmp_path / "class", 5)
+    settings = tmp_path / "lab.toml"
+    settings.write_text(SHORT.to_toml())
+    out = tmp_path / "out"
+    first = _batch(klass, out, settings)
+    results = out / "results"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(results.glob("*.json"))) < 2:
+        time.sleep(0.1)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    stored = {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")}
+    assert 2 <= len(stored) < 5, "killed mid-way"
+    second = _batch(klass, out, settings)
+    text, _ = second.communicate(timeout=300)
+    assert second.returncode == 0, text
+    assert f"{5 - len(stored)} graded now, {len(stored)} from earlier runs" in text
+    after = {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")}
+    assert len(after) == 5
+    assert all(after[name] == mtime for name, mtime in stored.items()), "nothing graded twice"
+    table = pd.read_csv(out / "grades.csv", dtype={"student_id": str})
+    assert sorted(table["student_id"]) == [f"3105510{i:02d}" for i in range(5)]
+    assert set(table["status"]) == {"graded"}
+
+    # The same class and settings give the same CSV, byte for byte apart from timings.
+    before = table.drop(columns=TIMING_COLUMNS)
+    third = _batch(klass, out, settings, "--force")
+    text, _ = third.communicate(timeout=300)
+    assert third.returncode == 0 and "5 graded now" in text, text
+    again = pd.read_csv(out / "grades.csv", dtype={"student_id": str}).drop(columns=TIMING_COLUMNS)
+    pd.testing.assert_frame_equal(before, again)
+
+
+def test_class_archive_keeps_student_names_and_bad_archive_is_a_usage_error(tmp_path):
+    klass = _class(tmp_path / "class", 2)
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for p in sorted(klass.iterdir()):
+            z.write(p, f"Lab4 submissions/{p.name}")
+    out = tmp_path / "out"
+    grade_class(archive, out, SHORT, jobs=2, progress=False)
+    table = pd.read_csv(out / "grades.csv", dtype={"student_id": str})
+    assert list(table["name"]) == ["S0", "S1"] and set(table["status"]) == {"graded"}
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(b"Rar!\x1a\x07\x00not a zip")
+    proc = subprocess.run([sys.executable, "-m", "grader", "batch", str(bad), "-o", str(out)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "RAR" in proc.stderr and "Traceback" not in proc.stderr
