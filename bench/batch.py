@@ -1,0 +1,65 @@
+"""Batch throughput: grade a generated class and print submissions per minute and efficiency.
+
+Efficiency = sum of the per-submission grading times / (wall time x jobs): how much of
+the machine the batch keeps busy grading (1.0 = no idle worker, no overhead between
+submissions).
+
+    python bench/batch.py [--students 40] [--jobs 2] [--iterations 20000] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from grader import batch  # noqa: E402
+from reference.spec import Settings  # noqa: E402
+
+# A class as it comes: mostly working per-step code, some classic bugs.
+MIX = ["correct_bce.py"] * 6 + ["correct_mse.py", "bptt_no_recurrent.py", "state_carried.py",
+                                "update_no_clip_bce.py"]
+
+
+def make_class(folder: Path, students: int) -> None:
+    corpus = ROOT / "tests" / "submissions"
+    for i in range(students):
+        source = (corpus / MIX[i % len(MIX)]).read_text(encoding="utf-8") + f"\n# student {i}\n"
+        with zipfile.ZipFile(folder / f"DLP_LAB4_3105{i:05d}_S{i}.zip", "w") as z:
+            z.writestr(f"DLP_LAB4_3105{i:05d}_S{i}/rnn.py", source)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=40)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--iterations", type=int, default=20000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    settings = Settings().with_overrides(runs=args.runs, iterations=args.iterations)
+    with tempfile.TemporaryDirectory() as tmp:
+        klass, out = Path(tmp) / "class", Path(tmp) / "out"
+        klass.mkdir()
+        make_class(klass, args.students)
+        items = batch.find_submissions(klass)
+        start = time.perf_counter()
+        outcome = batch.run(items, settings, out, args.jobs, progress=False)
+        wall = time.perf_counter() - start
+    busy = sum(r.timings.get("process", 0.0) for r in outcome.results.values())
+    statuses = sorted({r.status for r in outcome.results.values()})
+    print(f"{len(items)} submissions, {settings.runs} runs x {settings.iterations} iterations, "
+          f"-j {args.jobs}: statuses {statuses}")
+    print(f"wall time            {wall:8.1f} s")
+    print(f"throughput           {len(items) / wall * 60:8.1f} submissions per minute")
+    print(f"grading time, summed {busy:8.1f} s ({busy / len(items):.1f} s per submission)")
+    print(f"efficiency           {busy / (wall * args.jobs):8.3f}  (summed grading time / (wall x jobs))")
+
+
+if __name__ == "__main__":
+    main()
