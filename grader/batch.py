@@ -24,6 +24,8 @@ from grader.results import GradeResult, SubmissionInfo
 from reference.spec import Settings
 
 IGNORED = {"__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini"}
+# One core per grader process: -j N then means N busy cores, not N x BLAS threads.
+ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 MARGIN_SECONDS = 60.0  # grader start-up and reporting on top of the submission's time limit
 
 
@@ -118,7 +120,7 @@ def grade_in_process(item: Item, settings_file: Path, settings: Settings, log: P
         started = time.perf_counter()
         try:
             with log.open("wb") as log_file:
-                proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=log_file,
+                proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=log_file, env=ENV,
                                       stderr=subprocess.STDOUT, timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
             return _failed(item, settings, "timeout", f"grading took longer than {timeout:g} s")

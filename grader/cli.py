@@ -26,9 +26,11 @@ class UsageError(Exception):
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """The settings file (or defaults) with the common overrides from the flags applied."""
     settings = load_settings(getattr(args, "settings", None))
+    iterations = getattr(args, "iterations", None)
     return settings.with_overrides(
         runs=getattr(args, "runs", None),
-        iterations=getattr(args, "iterations", None),
+        iterations=iterations,
+        accuracy_window=min(settings.accuracy_window, iterations) if iterations else None,
         **(
             {"limits": settings.limits.model_copy(update={"total_seconds": args.time_limit})}
             if getattr(args, "time_limit", None) is not None

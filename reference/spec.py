@@ -11,7 +11,7 @@ import hashlib
 import json
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -103,7 +103,9 @@ class Settings(_Strict):
     clip_norm: float = Field(5.0, gt=0, description="the reference's per-parameter norm clip")
     runs: int = Field(3, ge=1, le=100, description="independent training runs; median scored")
     seed: int = Field(2026, ge=0, description="run i uses seed + i unless `seeds` is given")
-    seeds: tuple[int, ...] | None = Field(None, description="explicit seed of each run")
+    seeds: tuple[Annotated[int, Field(ge=0)], ...] | None = Field(
+        None, description="explicit seed of each run"
+    )
     audits_per_run: int = Field(
         100, ge=0, description="training iterations per run whose prediction is audited"
     )
@@ -127,6 +129,13 @@ class Settings(_Strict):
             raise ValueError(f"seeds has {len(self.seeds)} entries but runs is {self.runs}")
         if len(set(self.accepted_losses)) != len(self.accepted_losses):
             raise ValueError("accepted_losses lists a loss twice")
+        if self.reference_loss not in self.accepted_losses:
+            raise ValueError(f"reference_loss {self.reference_loss!r} is not in accepted_losses")
+        if (self.input_dim, self.output_dim) != (2, 1):
+            raise ValueError(
+                "binary addition has input_dim 2 (a bit of A and of B) and output_dim 1 "
+                f"(a bit of C), not {self.input_dim} and {self.output_dim}"
+            )
         return self
 
     @property

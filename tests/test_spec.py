@@ -32,6 +32,9 @@ BAD = [
     ("[tolerances]\nforward_atol = 0", "tolerances.forward_atol"),
     ("[limits]\nimport_seconds = -1", "limits.import_seconds"),
     ("[points]\nbonus = 3", "points.bonus"),
+    ('accepted_losses = ["mse"]', "reference_loss"),  # the reference's bce is not accepted
+    ("input_dim = 3", "input_dim"),  # binary addition has two input bits per step
+    ("seeds = [1, -2, 3]", "seeds"),
 ]
 
 
