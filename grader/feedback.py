@@ -98,7 +98,8 @@ def student_markdown(result: GradeResult, curve_png: str | None) -> str:
     if result.submission.notes:
         parts.append("## Notes\n\n" + "\n".join(f"- {md_text(n)}" for n in result.submission.notes))
     if result.output.strip():
-        parts.append(f"## What your code printed (last {OUTPUT_LINES} lines)\n\n" + md_fence(result.output))
+        title = f"## What your code printed (last {OUTPUT_LINES} lines)"
+        parts.append(f"{title}\n\n{md_fence(result.output)}")
     return "\n\n".join(parts) + "\n"
 
 
@@ -107,6 +108,7 @@ def _header(result: GradeResult) -> str:
     sub = result.submission
     status = md_text(result.status) + (f": {md_text(result.message)}" if result.message else "")
     runs = len(result.accuracy_runs)
+    accuracy = f"Accuracy, last {WINDOW} iterations (median of {runs} runs)"
     lines = [
         f"# Lab 4 (BPTT) feedback: {md_text(sub.student_id or 'unknown student')}",
         "",
@@ -115,10 +117,11 @@ def _header(result: GradeResult) -> str:
         f"- **Module graded:** {md_text(sub.module or Path(sub.source).name) or '—'}",
         f"- **Status:** {status}",
         f"- **Score:** {result.score:g} / {result.max_score:g}",
-        f"- **Accuracy, last {WINDOW} iterations (median of {runs} runs):** {_num(result.accuracy_last1000)}",
+        f"- **{accuracy}:** {_num(result.accuracy_last1000)}",
         f"- **Accuracy on all pairs:** {_num(result.accuracy_exhaustive, '.4f')}",
         f"- **Loss recognised:** {md_text(result.loss_recognised) or '—'}",
-        f"- **Grader:** {md_text(result.grader_version)}, settings {md_text(result.settings_hash[:12])}",
+        f"- **Grader:** {md_text(result.grader_version)}, "
+        f"settings {md_text(result.settings_hash[:12])}",
     ]
     return "\n".join(lines)
 
@@ -128,10 +131,15 @@ def _checks_table(result: GradeResult) -> str:
     if not result.checks:
         return "No check ran."
     rows = [
-        [c.name, LABEL.get(c.status, c.status), f"{c.points:g} / {c.max_points:g}" if c.max_points else "", c.message]
+        [c.name, LABEL.get(c.status, c.status), _points(c.points, c.max_points), c.message]
         for c in result.checks
     ]
     return md_table(["Check", "Status", "Points", "Message"], rows)
+
+
+def _points(points: float, max_points: float) -> str:
+    """Points as the terminal report shows them; blank for checks worth nothing."""
+    return f"{points:g} / {max_points:g}" if max_points else ""
 
 
 def _fix_first(result: GradeResult) -> str:
@@ -205,9 +213,11 @@ def learning_curve_png(result: GradeResult, path: Path) -> bool:
         ax.grid(alpha=0.3)
     for k, r in enumerate(runs):
         color = f"C{k % 10}"
-        _curve(acc_ax, r.accuracy_curve, r.curve_block, color, f"seed {r.seed} (accuracy {r.accuracy:.3f})")
+        label = f"seed {r.seed} (accuracy {r.accuracy:.3f})"
+        _curve(acc_ax, r.accuracy_curve, r.curve_block, color, label)
         _curve(bit_ax, r.bit_error_curve, r.curve_block, color)
-    acc_ax.set(ylabel=f"fraction correct\n(per {runs[0].curve_block} iterations)", ylim=(-0.02, 1.02))
+    acc_ax.set(ylabel=f"fraction correct\n(per {runs[0].curve_block} iterations)")
+    acc_ax.set_ylim(-0.02, 1.02)
     acc_ax.plot([], [], color="0.88", linewidth=8, label=f"last {WINDOW} iterations (scored)")
     acc_ax.legend(loc="lower right", fontsize="small")
     bit_ax.set(ylabel="wrong bits per answer", xlabel="iteration")
@@ -218,7 +228,7 @@ def learning_curve_png(result: GradeResult, path: Path) -> bool:
 
 
 def _curve(ax, values: list[float], block: int, color: str, label: str | None = None) -> None:  # noqa: ANN001
-    """One run's curve, each point at the last iteration of its block (same color in both panels)."""
+    """One run's curve, a point at the last iteration of each block (one color in both panels)."""
     xs = [(i + 1) * block for i in range(len(values))]
     ax.plot(xs, values, linewidth=1.2, color=color, label=label)
 
@@ -242,8 +252,10 @@ def score_histogram_png(table: pd.DataFrame, path: Path) -> bool:
     top = float(top) if pd.notna(top) and top > 0 else max(float(scores.max()), 1.0)
     fig, (ax,) = _figure(1)
     ax.hist(scores, bins=20, range=(0, top), color="tab:blue", edgecolor="white")
-    ax.axvline(scores.median(), color="tab:red", linestyle="--", label=f"median {scores.median():.3g}")
-    ax.set(xlabel=f"score (of {top:g})", ylabel="submissions", title=f"Scores of {len(scores)} submissions")
+    median = scores.median()
+    ax.axvline(median, color="tab:red", linestyle="--", label=f"median {median:.3g}")
+    ax.set(xlabel=f"score (of {top:g})", ylabel="submissions")
+    ax.set_title(f"Scores of {len(scores)} submissions")
     ax.yaxis.get_major_locator().set_params(integer=True)
     ax.legend()
     return _save(fig, path)
@@ -310,10 +322,11 @@ def _accuracy_table(table: pd.DataFrame) -> str:
     """Quantiles of the scored and the all-pairs accuracy, over submissions that have one."""
     quantiles = (0.0, 0.25, 0.5, 0.75, 1.0)
     rows = []
-    for label, name in (("last 1000, median of runs", "accuracy_last1000"), ("all pairs", "accuracy_exhaustive")):
+    columns = (("last 1000, median of runs", "accuracy_last1000"), ("all pairs", "accuracy_exhaustive"))
+    for label, name in columns:
         values = _numbers(table, name).dropna()
-        qs = values.quantile(list(quantiles)) if not values.empty else pd.Series([math.nan] * 5, index=quantiles)
-        rows.append([label, len(values), *(_num(qs[q]) for q in quantiles)])
+        cells = [_num(values.quantile(q)) if not values.empty else "—" for q in quantiles]
+        rows.append([label, len(values), *cells])
     return md_table(["accuracy", "n", "min", "25%", "median", "75%", "max"], rows)
 
 
