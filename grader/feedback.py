@@ -84,10 +84,13 @@ def _image(alt: str, path: str) -> str:
 # ---------------------------------------------------------------- one student
 
 
-def student_markdown(result: GradeResult, curve_png: str | None) -> str:
-    """The feedback file a student gets back: the same facts as the terminal report, as Markdown."""
+def student_markdown(result: GradeResult, curve_png: str | None, window: int = WINDOW) -> str:
+    """The feedback file a student gets back: the same facts as the terminal report, as Markdown.
+
+    `window` is the settings' accuracy window, only used to say what the accuracy covers.
+    """
     parts = [
-        _header(result),
+        _header(result, window),
         "## Checks\n\n" + _checks_table(result),
         "## What to fix first\n\n" + _fix_first(result),
     ]
@@ -103,12 +106,12 @@ def student_markdown(result: GradeResult, curve_png: str | None) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def _header(result: GradeResult) -> str:
+def _header(result: GradeResult, window: int) -> str:
     """Who, what was graded and the headline numbers, one bullet each."""
     sub = result.submission
     status = md_text(result.status) + (f": {md_text(result.message)}" if result.message else "")
     runs = len(result.accuracy_runs)
-    accuracy = f"Accuracy, last {WINDOW} iterations (median of {runs} runs)"
+    accuracy = f"Accuracy, last {window} iterations (median of {runs} runs)"
     lines = [
         f"# Lab 4 (BPTT) feedback: {md_text(sub.student_id or 'unknown student')}",
         "",
@@ -201,15 +204,18 @@ def _plain(text: str) -> str:
     return text.replace("$", r"\$")[:80]
 
 
-def learning_curve_png(result: GradeResult, path: Path) -> bool:
-    """Accuracy and bit errors per block for each run, so a student sees how training went."""
+def learning_curve_png(result: GradeResult, path: Path, window: int = WINDOW) -> bool:
+    """Accuracy and bit errors per block for each run, so a student sees how training went.
+
+    `window` (the settings' accuracy window) is shaded: the iterations the score comes from.
+    """
     runs = [r for r in result.runs if r.accuracy_curve or r.bit_error_curve]
     if not runs:
         return False
     fig, (acc_ax, bit_ax) = _figure(2)
     last = max(max(r.iterations_done, r.curve_block * len(r.accuracy_curve)) for r in runs)
     for ax in (acc_ax, bit_ax):
-        ax.axvspan(max(last - WINDOW, 0), last, color="0.88", zorder=0)
+        ax.axvspan(max(last - window, 0), last, color="0.88", zorder=0)
         ax.grid(alpha=0.3)
     for k, r in enumerate(runs):
         color = f"C{k % 10}"
@@ -218,7 +224,7 @@ def learning_curve_png(result: GradeResult, path: Path) -> bool:
         _curve(bit_ax, r.bit_error_curve, r.curve_block, color)
     acc_ax.set(ylabel=f"fraction correct\n(per {runs[0].curve_block} iterations)")
     acc_ax.set_ylim(-0.02, 1.02)
-    acc_ax.plot([], [], color="0.88", linewidth=8, label=f"last {WINDOW} iterations (scored)")
+    acc_ax.plot([], [], color="0.88", linewidth=8, label=f"last {window} iterations (scored)")
     acc_ax.legend(loc="lower right", fontsize="small")
     bit_ax.set(ylabel="wrong bits per answer", xlabel="iteration")
     bit_ax.set_ylim(bottom=0)

@@ -232,6 +232,11 @@ def test_learning_curve_png(graded: GradeResult, tmp_path) -> None:
     assert not list(path.parent.glob("*.tmp"))
 
 
+def test_the_accuracy_window_is_the_settings_one(graded: GradeResult, tmp_path) -> None:
+    assert "Accuracy, last 200 iterations (median of 3 runs)" in student_markdown(graded, None, window=200)
+    assert learning_curve_png(graded, tmp_path / "w.png", window=200) is True
+
+
 def test_learning_curve_png_without_runs(import_failed: GradeResult, tmp_path) -> None:
     path = tmp_path / "none.png"
     assert learning_curve_png(import_failed, path) is False
