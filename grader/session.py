@@ -106,6 +106,7 @@ class Session:
         self.isolation, self.isolation_note = self.sandbox.isolation, self.sandbox.isolation_note
         reply = self._guard("import", self.sandbox.start)
         self.import_reply = reply
+        self.isolation, self.isolation_note = self.sandbox.isolation, self.sandbox.isolation_note
         return reply
 
     def _live(self) -> Sandbox:
