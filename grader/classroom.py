@@ -104,9 +104,10 @@ def grade_class(
         rows.append(row(result, item.file, item.sha256, settings, dup.get(item, [])))
         name = _feedback_name(result, item, taken)
         png = fb / f"{name}.png"
-        has_png = feedback.learning_curve_png(result, png)
+        has_png = feedback.learning_curve_png(result, png, settings.accuracy_window)
         (fb / f"{name}.md").write_text(
-            feedback.student_markdown(result, png.name if has_png else None), encoding="utf-8"
+            feedback.student_markdown(result, png.name if has_png else None, settings.accuracy_window),
+            encoding="utf-8"
         )
     table = write_csv(rows, out / "grades.csv")
     histogram = out / "scores.png"
