@@ -193,8 +193,8 @@ def check_forward_values(s: Session) -> str:
         if diff.max() > atol:
             first = int(np.argmax(diff > atol))
             where = (
-                "already at t = 0: check the output layer yhat = sigmoid(c + V h_t) and "
-                "h_0 = tanh(b + U x_0) with h_{-1} = 0"
+                "already at t = 0: check the output layer yhat = sigmoid(c + V h_t), "
+                "h_0 = tanh(b + U x_0), and that h_(-1) = 0 (no state kept from an earlier call)"
                 if first == 0
                 else f"from t = {first} on (t = 0 is right): check the recurrence a_t = b + W h_(t-1) + U x_t"
             )

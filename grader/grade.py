@@ -88,7 +88,12 @@ def grade(path: Path, settings: Settings, workdir: Path | None = None) -> GradeR
             name="discover", status="passed", message=f"graded module: {submission.module_display}"
         )
         static = scan_imports(_read_sources(submission.root))
-        session = Session(submission.module_path, settings, np.random.default_rng(secrets.randbits(64)))
+        session = Session(
+            submission.module_path,
+            settings,
+            rng=np.random.default_rng([settings.seed, 7]),
+            audit_rng=np.random.default_rng(secrets.randbits(64)),
+        )
         session.results = results
         try:
             _run_all(session, results, static, result)

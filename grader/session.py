@@ -72,10 +72,17 @@ class Audits:
 class Session:
     """One submission's sandbox plus everything the checks learned so far."""
 
-    def __init__(self, module_path: Path, settings: Settings, rng: np.random.Generator) -> None:
+    def __init__(
+        self,
+        module_path: Path,
+        settings: Settings,
+        rng: np.random.Generator,
+        audit_rng: np.random.Generator,
+    ) -> None:
         self.module_path = module_path
         self.settings = settings
-        self.rng = rng
+        self.rng = rng  # the grader's test inputs: seeded, so the same submission reads the same
+        self.audit_rng = audit_rng  # which iterations are audited: secret, fresh every grading
         self.deadline = time.monotonic() + settings.limits.total_seconds
         self.sandbox: Sandbox | None = None
         self.import_reply: Reply | None = None
@@ -241,7 +248,7 @@ class Session:
         s = self.settings
         started = time.perf_counter()
         x, y = sample_stream(seed, s.iterations, s)
-        audit_at = np.sort(self.rng.choice(s.iterations, size=min(s.audits_per_run, s.iterations), replace=False))
+        audit_at = np.sort(self.audit_rng.choice(s.iterations, size=min(s.audits_per_run, s.iterations), replace=False))
         yhat = np.full(y.shape, np.nan)
         done, error = 0, ""
         params: dict[str, np.ndarray] | None = None
