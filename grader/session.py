@@ -148,7 +148,10 @@ class Session:
         except StudentError as exc:
             if exc.kind == "NotImplementedError":
                 raise Fail(f"not implemented: {what} raises NotImplementedError ({exc.message})") from None
-            raise Fail(f"{what} raised {exc.kind}: {exc.message}", trace=exc.trace) from None
+            detail = f": {exc.message}" if exc.message else ""
+            if exc.kind == "MemoryError":
+                detail += f" (the limit is {self.settings.limits.memory_mb} MiB of address space)"
+            raise Fail(f"{what} raised {exc.kind}{detail}", trace=exc.trace) from None
         except SandboxTimeout as exc:
             self._drop()
             hint = ""
@@ -237,7 +240,8 @@ class Session:
 
     def forward_many(self, probes: np.ndarray, x: np.ndarray) -> np.ndarray:
         """forward(x) under each row of flattened parameters (for finite differences)."""
-        reply = self._call("forward_params", arrays={"params": probes, "x": x})
+        budget = min(self.remaining(), self.settings.limits.call_seconds * len(probes))
+        reply = self._call("forward_params", arrays={"params": probes, "x": x}, timeout=budget)
         shape = (len(probes), len(x), self.settings.output_dim)
         return self._array(reply, "yhat", shape, "forward(x) under perturbed parameters")
 
