@@ -405,7 +405,7 @@ class Worker:
             return {"type": None, "dtype": None, "shape": None}
         except Exception as exc:  # noqa: BLE001
             return {"type": None, "dtype": None, "shape": None,
-                    "error": self.text(lambda: f"{type(exc).__name__}: {exc}")}
+                    "error": self.text(lambda e=exc: f"{type(e).__name__}: {e}")}
         info: dict = {"type": self.type_name(value), "dtype": None, "shape": None}
         if issubclass(type(value), np.ndarray):
             info["dtype"] = str(np.ndarray.dtype.__get__(value))[:40]
@@ -432,7 +432,7 @@ class Worker:
         except AttributeError:
             return None, "missing"
         except Exception as exc:  # noqa: BLE001
-            return None, self.text(lambda: f"raised {type(exc).__name__}: {exc}")
+            return None, self.text(lambda e=exc: f"raised {type(e).__name__}: {e}")
         return self.convert(value)
 
     def op_get_params(self, params: dict, arrays: dict):
@@ -597,7 +597,7 @@ class Worker:
             try:
                 value = getattr(model, name)
             except Exception as exc:  # noqa: BLE001
-                bad[name] = self.text(lambda: f"raised {type(exc).__name__}")
+                bad[name] = self.text(lambda e=exc: f"raised {type(e).__name__}")
                 continue
             if type(value) is not np.ndarray or value.dtype.kind not in "biuf":
                 bad[name] = self.describe_value(value)
