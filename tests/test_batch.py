@@ -119,3 +119,20 @@ def test_class_archive_keeps_student_names_and_bad_archive_is_a_usage_error(tmp_
     proc = subprocess.run([sys.executable, "-m", "grader", "batch", str(bad), "-o", str(out)],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "RAR" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_identical_files_or_modules_are_flagged_as_duplicates(tmp_path):
+    from grader.batch import Item
+    from grader.classroom import duplicate_flags
+    from grader.results import GradeResult, SubmissionInfo
+
+    def result(module_sha: str) -> GradeResult:
+        return GradeResult(grader_version="t", settings_hash="h", status="graded",
+                           submission=SubmissionInfo(source="x", module_sha256=module_sha))
+
+    a, b, c, d = (Item(tmp_path / n, n, sha) for n, sha in
+                  (("a.zip", "1"), ("b.zip", "1"), ("c.zip", "2"), ("d.zip", "3")))
+    flags = duplicate_flags({a: result("m1"), b: result("m2"), c: result("m9"), d: result("m9")})
+    assert flags[a] == flags[b] == ["duplicate"]  # same zip bytes
+    assert flags[c] == flags[d] == ["duplicate"]  # different zips, same graded module
+    assert duplicate_flags({a: result("m1"), c: result("m2")}) == {}
