@@ -50,7 +50,8 @@ def _run_check(session: Session, name: str, func, needs: tuple[str, ...]) -> Che
     started = time.perf_counter()
     try:
         message = func(session)
-        result = CheckResult(name=name, status="passed", message=message)
+        result = CheckResult(name=name, status="passed", message=message,
+                             details=session.details.get(name, {}))
     except Fail as exc:
         result = CheckResult(name=name, status="failed", message=exc.message, details=dict(exc.details))
     except Exception as exc:  # a bug of the grader, never the student's zero

@@ -55,6 +55,7 @@ class RunResult(_Model):
     seed: int
     iterations_done: int
     accuracy: float = Field(description="correct answers in the last window / window")
+    accuracy_first: float = Field(0.0, description="fraction correct in the first 200 iterations")
     seconds: float
     curve_block: int = Field(description="iterations per point of the curves below")
     accuracy_curve: list[float] = Field(description="fraction correct in each block")
@@ -111,6 +112,9 @@ class GradeResult(_Model):
             c = self.check(name)
             if c is not None and c.status == "failed":
                 found.append(name)
+        train = self.check("train")
+        if train is not None and train.details.get("learned_before_training"):
+            found.append("pretrained")
         if not self.submission.naming_ok:
             found.append("naming")
         if self.sandbox == "none":

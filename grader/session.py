@@ -22,6 +22,7 @@ from reference.spec import Settings
 from reference.train import Curves
 
 TRAIN_CHUNK = 2000  # iterations per round trip to the child
+EARLY_WINDOW = 200  # iterations in which a freshly initialised model cannot add yet
 CURVE_BLOCK = 100  # iterations per point of the stored learning curves
 
 
@@ -88,7 +89,7 @@ class Session:
         self.import_reply: Reply | None = None
         self.isolation, self.isolation_note = "", ""
         self.results: dict[str, CheckResult] = {}
-        self.facts: dict[str, object] = {}
+        self.details: dict[str, dict[str, object]] = {}  # figures behind passed checks
         self.runs: list[RunResult] = []
         self.final_params: list[dict[str, np.ndarray]] = []
         self.audits = Audits()
@@ -285,6 +286,7 @@ class Session:
             seed=seed,
             iterations_done=done,
             accuracy=float(curves.correct[-window:].mean()),
+            accuracy_first=float(curves.correct[:EARLY_WINDOW].mean()),
             seconds=time.perf_counter() - started,
             curve_block=CURVE_BLOCK,
             accuracy_curve=_blocks(curves.correct, CURVE_BLOCK),

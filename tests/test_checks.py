@@ -79,6 +79,12 @@ def test_exact_adder_gets_no_performance_points(graded):
     assert result.score == 0
 
 
+def test_weights_trained_before_submission_are_flagged(graded):
+    result = graded["pretrained.py"]
+    assert "pretrained" in result.flags and "trained before submission" in result.check("train").message
+    assert "pretrained" not in graded["correct_bce.py"].flags
+
+
 def test_unfilled_template_reports_not_implemented_without_tracebacks():
     root = Path(__file__).resolve().parent.parent
     result = grade(root / "student_template" / "rnn.py", SHORT)
