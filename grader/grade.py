@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from grader import __version__
-from grader.checks import REGISTRY, policy_message, scan_imports
+from grader.checks import DISALLOWED, REGISTRY, policy_message, scan_imports
 from grader.results import CHECK_NAMES, CheckResult, GradeResult, SubmissionInfo, median_or_none
 from grader.rubric import award, total
-from grader.session import Fail, Session
+from grader.session import Fail, Session, TimedOut
 from grader.submission import Submission, SubmissionError, open_submission
 from reference.spec import Settings
 
@@ -115,7 +115,7 @@ def _run_all(session: Session, results: dict[str, CheckResult], static: dict, re
         )
     except Fail as exc:
         results["import"] = CheckResult(name="import", status="failed", message=exc.message)
-        result.status = "timeout" if "did not finish" in exc.message else "import_failed"
+        result.status = "timeout" if isinstance(exc, TimedOut) else "import_failed"
         result.message = exc.message
         _policy(results, static, [])
         _skip_rest(results, "skipped: the module could not be imported")
@@ -134,7 +134,7 @@ def _run_all(session: Session, results: dict[str, CheckResult], static: dict, re
         if session.sandbox is not None:
             runtime = list(session.sandbox.call("modules").header.get("modules", []))
     except Exception:  # the child may be gone; the static scan still stands
-        runtime = []
+        pass
     if session.import_reply is not None:
         runtime += list(session.import_reply.header.get("modules", []))
     _policy(results, static, runtime)
@@ -142,8 +142,6 @@ def _run_all(session: Session, results: dict[str, CheckResult], static: dict, re
 
 
 def _policy(results: dict[str, CheckResult], static: dict[str, list[str]], runtime: list[str]) -> None:
-    from grader.checks import DISALLOWED
-
     found = dict(static)
     for module in runtime:
         top = module.split(".")[0]

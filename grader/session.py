@@ -62,6 +62,10 @@ class Fail(Exception):
         self.details = details
 
 
+class TimedOut(Fail):
+    """A call or the whole submission ran past its time limit."""
+
+
 @dataclass
 class Audits:
     """Training predictions compared with the reference forward on that moment's parameters."""
@@ -94,7 +98,6 @@ class Session:
         self.final_params: list[dict[str, np.ndarray]] = []
         self.audits = Audits()
         self.loss_recognised: str | None = None
-        self.accuracy: float | None = None
         self.accuracy_exhaustive: float | None = None
         self._construct_args: dict[str, int] | None = None
         self._outputs: list[str] = []
@@ -108,7 +111,7 @@ class Session:
         """Start the child and import the module (the `import` check)."""
         left = self.remaining()
         if left <= 0:
-            raise Fail(f"the time limit of {self.settings.limits.total_seconds:g} s is used up")
+            raise TimedOut(f"the time limit of {self.settings.limits.total_seconds:g} s is used up")
         limits = self.settings.limits.model_copy(update={"total_seconds": left})
         self.sandbox = Sandbox(self.module_path, limits)
         self.isolation, self.isolation_note = self.sandbox.isolation, self.sandbox.isolation_note
@@ -158,7 +161,7 @@ class Session:
             hint = ""
             if op == "import":
                 hint = ": does it train at import time? Put training under if __name__ == \"__main__\":"
-            raise Fail(f"{what} did not finish within {exc.seconds:g} s{hint}") from None
+            raise TimedOut(f"{what} did not finish within {exc.seconds:g} s{hint}") from None
         except SandboxCrashed as exc:
             self._drop()
             raise Fail(f"the submission's process died during {what}: {exc.exit_description}") from None
@@ -168,7 +171,7 @@ class Session:
 
     def _call(self, op: str, arrays: dict[str, np.ndarray] | None = None, timeout: float | None = None, **params: object) -> Reply:
         if self.remaining() <= 0:
-            raise Fail(f"the time limit of {self.settings.limits.total_seconds:g} s is used up")
+            raise TimedOut(f"the time limit of {self.settings.limits.total_seconds:g} s is used up")
         sandbox = self._live()
         return self._guard(op, sandbox.call, op, arrays=arrays, timeout=timeout, **params)
 
