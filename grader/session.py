@@ -15,7 +15,7 @@ import numpy as np
 
 from grader.results import CheckResult, RunResult
 from grader.sandbox import Reply, Sandbox, SandboxCrashed, SandboxTimeout, StudentError
-from grader.protocol import ProtocolError
+from grader.sandbox import ProtocolError
 from reference.data import sample_stream
 from reference.rnn import PARAMS, forward_batch
 from reference.spec import Settings

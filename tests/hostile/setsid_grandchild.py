@@ -1,6 +1,8 @@
-"""forward leaves a grandchild in its own session (it escapes killpg): `sleep 120`."""
+"""forward leaves a grandchild in its own session (it escapes killpg), sleeping for 120 s
+(the interpreter under the name `sleep`: the sandbox has no /bin/sleep)."""
 
 import os
+import sys
 
 from _honest import Honest
 
@@ -13,7 +15,7 @@ class RNN(Honest):
             os.setsid()
             if os.fork() == 0:
                 os.close(r)
-                os.execv("/bin/sleep", ["sleep", "120"])
+                os.execv(sys.executable, ["sleep", "-c", "import time; time.sleep(120)"])
             os._exit(0)
         os.close(w)
         os.waitpid(pid, 0)

@@ -1,0 +1,171 @@
+"""What this machine can do to isolate a submission, found out once per grader process.
+
+Modes, strongest first for the user the grader runs as:
+
+* "namespaces": grader/sandbox/jail.py, from the kernel alone (no setuid helper, no
+  package): new mount, PID, network, IPC and UTS namespaces with a constructed read-only
+  root (view.py), every capability dropped for good; the uid is a fresh one when the
+  grader is root, and the grader's own, mapped into a user namespace, when it is not.
+  The first choice as root: bubblewrap cannot run as another user and still read a Python
+  installed in root's home.
+* "bwrap": bubblewrap with the same view; the first choice for an ordinary user.
+* "none": a plain child process with rlimits; nothing of the file system or the user is
+  isolated. `batch` refuses it unless the instructor allows weak isolation.
+
+`Isolation.guarantees` names what holds: files (sees only the view), user (not the
+grader's rights: no capability, never host root), network, pids (its own PID namespace:
+cannot see or signal another process), ipc, and the limits that apply to the sandbox as a
+whole (memory, processes, cpu) rather than to each process.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+
+from . import cgroups
+from .view import SCRATCH, as_json, bwrap_args, python_view, sandbox_mounts
+
+PATH = "/usr/local/bin:/usr/bin:/bin"
+JAIL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jail.py")
+BLAS_MACHINE_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_VERBOSE")
+MODES = ("namespaces", "bwrap", "none")
+CHOOSE_VAR = "BPTT_GRADER_ISOLATION"  # one of MODES: use that mode or none (tests, instructors)
+STRONG = ("files", "user")  # what `batch` needs unless weak isolation is allowed
+ISOLATED = ("files", "user", "network", "pids", "ipc")
+FIX = ("install bubblewrap (apt install bubblewrap), or enable unprivileged user namespaces "
+       "(sysctl kernel.unprivileged_userns_clone=1; on Ubuntu also "
+       "kernel.apparmor_restrict_unprivileged_userns=0)")
+
+
+@dataclass(frozen=True)
+class Isolation:
+    mode: str
+    guarantees: tuple[str, ...]
+    note: str  # what is weaker than it could be, and why
+    cgroup_bases: dict[str, str] = field(default_factory=dict)
+    bwrap_size: bool = False
+    pdeathsig: bool = False
+
+    @property
+    def strong(self) -> bool:
+        return all(g in self.guarantees for g in STRONG)
+
+    def describe(self) -> str:
+        """One plain line: the mode and each guarantee that holds."""
+        return f"{self.mode}: {', '.join(self.guarantees) or 'process limits only'}"
+
+    def missing(self) -> list[str]:
+        return [g for g in STRONG if g not in self.guarantees]
+
+
+def base_env(home: str) -> dict[str, str]:
+    """The child's whole environment (one BLAS thread, UTF-8, nothing of the grader's)."""
+    env = {
+        "PATH": PATH, "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+        "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+        "NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1",
+    }
+    # The machine's own BLAS settings: without /sys the child could not detect the same
+    # kernel, and its sums would differ from the grader's in the last bits.
+    env.update({k: v for k, v in os.environ.items() if k in BLAS_MACHINE_VARS})
+    return env
+
+
+def _run(cmd: list[str], timeout: float = 30.0) -> tuple[int, str]:
+    try:
+        done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
+                              env=base_env("/"), cwd="/")
+    except (OSError, subprocess.SubprocessError) as exc:
+        return -1, str(exc)
+    text = (done.stderr or done.stdout or b"").decode("utf-8", "replace").strip()
+    return done.returncode, text.splitlines()[-1][:200] if text else ""
+
+
+def jail_command(spec: dict, folder: str, command: list[str]) -> list[str]:
+    """The launcher's command line; its spec goes to a file in the sandbox's own `folder`."""
+    path = os.path.join(folder, "jail.json")
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600), "w",
+              encoding="utf-8") as f:
+        json.dump(spec, f)
+    return [sys.executable, "-I", "-S", "-B", JAIL, path, "--", *command]
+
+
+def _try(mode: str, bwrap: str | None, size_ok: bool) -> tuple[int, str]:
+    """Import NumPy inside a real sandbox of `mode` with an empty submission folder."""
+    with tempfile.TemporaryDirectory(prefix="bptt-probe-") as tmp:
+        os.chmod(tmp, 0o755)
+        submission, root = os.path.join(tmp, "submission"), os.path.join(tmp, "root")
+        os.mkdir(submission, 0o755)
+        os.mkdir(root, 0o755)
+        probe = [sys.executable, "-I", "-B", "-c", "import numpy"]
+        try:
+            if mode == "bwrap":
+                mounts = sandbox_mounts(submission, 16, os.getuid())
+                return _run(bwrap_args(bwrap, mounts, size_ok) + ["--", *probe])
+            userns = os.geteuid() != 0
+            uid = 0 if userns else 2**30 + 1
+            spec = {"root": root, "mounts": as_json(sandbox_mounts(submission, 16, uid)),
+                    "userns": userns, "uid": uid, "gid": uid, "cgroups": [], "cwd": SCRATCH,
+                    "env": base_env(SCRATCH), "pdeathsig": False, "parent_pid": os.getpid()}
+            return _run(jail_command(spec, tmp, probe))
+        except OSError as exc:
+            return -1, str(exc)
+
+
+def _mode(notes: list[str]) -> tuple[str, bool]:
+    bwrap = shutil.which("bwrap", path=PATH)
+    size_ok = False
+    if bwrap:
+        try:
+            size_ok = b"--size" in subprocess.run([bwrap, "--help"], capture_output=True, timeout=10).stdout
+        except (OSError, subprocess.SubprocessError):
+            size_ok = False
+    order = ["namespaces", "bwrap"] if os.geteuid() == 0 else ["bwrap", "namespaces"]
+    chosen = os.environ.get(CHOOSE_VAR, "")
+    if chosen in MODES:
+        order = [m for m in order if m == chosen]
+        notes.append(f"{CHOOSE_VAR}={chosen}")
+    for mode in order:
+        if mode == "bwrap" and not bwrap:
+            continue
+        rc, why = _try(mode, bwrap, size_ok)
+        if rc == 0:
+            return mode, size_ok
+        notes.append(f"{mode} not usable ({why or f'exit status {rc}'})")
+    if not bwrap and "bwrap" in order:
+        notes.append("bubblewrap not installed")
+    return "none", size_ok
+
+
+@functools.lru_cache(maxsize=None)
+def isolation() -> Isolation:
+    notes: list[str] = []
+    try:
+        python_view()
+        mode, size_ok = _mode(notes)
+    except OSError as exc:
+        notes.append(str(exc))
+        mode, size_ok = "none", False
+    bases = cgroups.available() if mode != "none" else {}
+    guarantees = list(ISOLATED) if mode != "none" else []
+    if os.geteuid() == 0 and mode == "bwrap":
+        guarantees.remove("user")
+        notes.append("bwrap as root: the child keeps uid 0 on the host (without capabilities)")
+    for limit, controller in (("memory", "memory"), ("processes", "pids"), ("cpu", "cpu")):
+        if controller in bases and mode == "namespaces":
+            guarantees.append(limit)
+    fallback = [g for g in ("memory", "processes", "cpu") if g not in guarantees]
+    if fallback:
+        notes.append(f"{', '.join(fallback)}: per process only (no cgroup{'' if os.geteuid() == 0 else ' as a non-root user'})")
+    if mode == "none":
+        notes.insert(0, f"no file-system or user isolation: {FIX}")
+    rc, _ = _run([shutil.which("setpriv", path=PATH) or "setpriv", "--pdeathsig", "SIGKILL", "/bin/true"], 10)
+    return Isolation(mode, tuple(guarantees), "; ".join(notes), bases if mode == "namespaces" else {},
+                     size_ok, rc == 0)
