@@ -19,7 +19,8 @@ Three processes, so that nothing the submission does outlives or escapes its gra
   size-capped tmpfs as /tmp and /dev/shm, a /dev of five character devices and a /proc of
   its own; pivots into it; gives up every capability for good (bounding set, ambient set,
   securebits, no_new_privs) and, when the grader is root, the root user itself for a
-  fresh uid that owns no file; then forks the worker and reaps. When init ends, the kernel
+  fresh uid that owns no file; installs the seccomp filter of seccomp.py (no new user
+  namespace, no mount, keyring, BPF, ptrace...); then forks the worker and reaps. When init ends, the kernel
   kills every process left in the namespace;
 * the worker (PID 2), which execs the interpreter on grader/sandbox/worker.py.
 
@@ -53,7 +54,8 @@ KEPT_FLAGS = {1: MS_RDONLY, 2: MS_NOSUID, 4: MS_NODEV, 8: MS_NOEXEC, 1024: MS_NO
               2048: MS_NODIRATIME, 4096: MS_RELATIME}
 
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP = 1, 4, 24
-PR_SET_SECUREBITS, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 28, 38, 47
+PR_SET_SECCOMP, PR_SET_SECUREBITS, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 22, 28, 38, 47
+SECCOMP_MODE_FILTER = 2
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 # NOROOT, NO_SETUID_FIXUP, KEEP_CAPS_LOCKED, NO_CAP_AMBIENT_RAISE, each with its lock bit.
 SECUREBITS = 0b11 | 0b1100 | 0b100000 | 0b11000000
@@ -237,6 +239,20 @@ def drop_privileges(spec: dict) -> None:
     data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable: all empty
     _syscall("capset", header, data)
     _prctl(PR_SET_NO_NEW_PRIVS, 1, "no_new_privs")
+    if spec.get("seccomp"):
+        install_seccomp(bytes.fromhex(spec["seccomp"]))
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def install_seccomp(program: bytes) -> None:
+    """The filter built by grader/sandbox/seccomp.py (8-byte sock_filter records)."""
+    buffer = ctypes.create_string_buffer(program, len(program))
+    fprog = _SockFprog(len(program) // 8, ctypes.addressof(buffer))
+    _check(libc.prctl(PR_SET_SECCOMP, ctypes.c_ulong(SECCOMP_MODE_FILTER), ctypes.byref(fprog), 0, 0),
+           "seccomp filter")
 
 
 def main() -> int:

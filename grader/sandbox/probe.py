@@ -159,7 +159,7 @@ def isolation() -> Isolation:
         guarantees.remove("user")
         notes.append("bwrap as root: the child keeps uid 0 on the host (without capabilities)")
     for limit, controller in (("memory", "memory"), ("processes", "pids"), ("cpu", "cpu")):
-        if controller in bases and mode == "namespaces":
+        if controller in bases:
             guarantees.append(limit)
     fallback = [g for g in ("memory", "processes", "cpu") if g not in guarantees]
     if fallback:
@@ -167,5 +167,4 @@ def isolation() -> Isolation:
     if mode == "none":
         notes.insert(0, f"no file-system or user isolation: {FIX}")
     rc, _ = _run([shutil.which("setpriv", path=PATH) or "setpriv", "--pdeathsig", "SIGKILL", "/bin/true"], 10)
-    return Isolation(mode, tuple(guarantees), "; ".join(notes), bases if mode == "namespaces" else {},
-                     size_ok, rc == 0)
+    return Isolation(mode, tuple(guarantees), "; ".join(notes), bases, size_ok, rc == 0)

@@ -57,6 +57,7 @@ import numpy as np
 from reference.spec import Limits
 
 from . import probe as machine
+from . import seccomp
 from .cgroups import Cgroups
 from .pipes import Capture, Died, Expired, Pipe, pid_alive
 from .protocol import ChannelClosed, ProtocolError, read_frame, write_frame
@@ -79,6 +80,7 @@ SCRATCH_PREFIX = "bptt-sandbox-"  # + grader pid: temporary directories
 NO_PYCACHE = f"{WORKER_DIR}/no-pycache"  # never exists: bytecode is neither read nor written
 FRESH_UIDS = (1 << 30, 1 << 24)  # as root, each sandbox runs as base + a random offset
 HELPERS = 3  # the launcher, init and the worker, counted in the pids cgroup
+JOIN_CGROUPS = 'while [ "$1" != -- ]; do echo $$ > "$1/cgroup.procs" || exit 125; shift; done; shift; exec "$@"'
 
 
 @functools.lru_cache(maxsize=None)
@@ -336,7 +338,13 @@ class Sandbox:
         elif iso.mode == "bwrap":
             mounts = sandbox_mounts(self.module_path.parent, scratch_mb, os.getuid())
             cmd = bwrap_args(shutil.which("bwrap", path=machine.PATH) or "bwrap", mounts, iso.bwrap_size)
+            if seccomp.supported():
+                cmd += ["--seccomp", str(self._seccomp_fd())]
             cmd += ["--", *worker]
+            self._cgroups = Cgroups.create(iso.cgroup_bases, self._token, limits.memory_mb,
+                                           limits.max_processes + HELPERS)
+            if self._cgroups.paths:  # bubblewrap joins no cgroup: a shell does, then becomes it
+                cmd = ["/bin/sh", "-c", JOIN_CGROUPS, "sh", *self._cgroups.paths, "--", *cmd]
         else:
             userns = os.geteuid() != 0
             uid = 0 if userns else FRESH_UIDS[0] + secrets.randbelow(FRESH_UIDS[1])
@@ -347,11 +355,21 @@ class Sandbox:
             spec = {"root": root, "mounts": as_json(sandbox_mounts(self.module_path.parent, scratch_mb, uid)),
                     "userns": userns, "uid": uid, "gid": uid, "cgroups": self._cgroups.paths,
                     "cwd": SCRATCH, "env": self._env(SCRATCH), "pdeathsig": main_thread,
-                    "parent_pid": os.getpid()}
+                    "parent_pid": os.getpid(),
+                    "seccomp": seccomp.program().hex() if seccomp.supported() else ""}
             return machine.jail_command(spec, self._tmp, worker)
         # If the grader dies (a batch runner's SIGKILL), its children die too. Only from the
         # main thread: the parent-death signal fires when the *thread* that forked ends.
         return deathsig + cmd
+
+    def _seccomp_fd(self) -> int:
+        """The filter for bubblewrap, in a file of this sandbox's scratch folder."""
+        path = os.path.join(self._tmp, "seccomp.bpf")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        os.write(fd, seccomp.program())
+        os.lseek(fd, 0, os.SEEK_SET)
+        self._extra_fds.append(fd)
+        return fd
 
     def _env(self, home: str) -> dict[str, str]:
         env = machine.base_env(home)
@@ -374,19 +392,21 @@ class Sandbox:
             os.mkdir(home, 0o700)
         worker = [sys.executable, "-I", "-B", "-X", f"pycache_prefix={NO_PYCACHE}", worker_py,
                   str(cmd_r), str(reply_w), module, json.dumps(self._worker_config())]
+        self._extra_fds: list[int] = []
         try:
             cmd = self._command(worker)
             proc = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w, pass_fds=(cmd_r, reply_w),
+                cmd, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
+                pass_fds=(cmd_r, reply_w, *self._extra_fds),
                 env=self._env(home), cwd=home if not isolated else "/", start_new_session=True,
                 close_fds=True,
             )
         except BaseException:
-            for fd in (cmd_r, cmd_w, reply_r, reply_w, out_r, out_w):
+            for fd in (cmd_r, cmd_w, reply_r, reply_w, out_r, out_w, *self._extra_fds):
                 os.close(fd)
             self.close()
             raise
-        for fd in (cmd_r, reply_w, out_w):
+        for fd in (cmd_r, reply_w, out_w, *self._extra_fds):
             os.close(fd)
         self._shell_status = True  # the shell, the launcher and bwrap report a signal as 128 + n
         self._proc = proc

@@ -1,0 +1,26 @@
+"""Connects to a TCP listener of the test's on 127.0.0.1."""
+
+import socket
+
+from _attempt import TARGETS, attempt
+from _correct import Correct
+
+
+def _connect(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+        s.sendall(b"LEAK")
+    return f"connected to port {port}"
+
+
+def _try():
+    if "port" in TARGETS:
+        attempt("connect to 127.0.0.1", lambda: _connect(TARGETS["port"]))
+
+
+_try()
+
+
+class RNN(Correct):
+    def forward(self, x):
+        _try()
+        return super().forward(x)
