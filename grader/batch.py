@@ -2,8 +2,10 @@
 
 Each result is stored atomically under a key made of the submission's content hash, the
 settings hash and the grader version, the moment it is known; a batch killed at any point
-and run again grades only what is missing. One grader process per submission means a
-crash of any kind costs that submission's row, never the batch.
+and run again grades only what is missing. One grader process per submission
+(grader/gradeproc.py, under the isolation this batch checked) means a crash of any kind
+costs that submission's row, never the batch; each has a deadline, so nothing a
+submission does can hang the batch. Every file is written with grader/safe_files.py.
 """
 
 from __future__ import annotations
@@ -20,12 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader import __version__
-from grader.results import GradeResult, SubmissionInfo
+from grader.gradeproc import GradeRequest
+from grader.results import RESULT_SCHEMA, GradeResult, SubmissionInfo
+from grader.safe_files import open_fresh, private_dir, read_regular, write_atomic
+from grader.sandbox.probe import Isolation
 from reference.spec import Settings
 
 IGNORED = {"__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini"}
 # One core per grader process: -j N then means N busy cores, not N x BLAS threads.
 ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+LOG_TAIL = 300
 MARGIN_SECONDS = 60.0  # grader start-up and reporting on top of the submission's time limit
 
 
@@ -78,25 +84,23 @@ class Store:
     """One JSON file per graded submission, written atomically (tmp + rename)."""
 
     def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = private_dir(folder)
 
     def path(self, key: str) -> Path:
         return self.folder / f"{key}.json"
 
     def load(self, key: str) -> GradeResult | None:
+        data = read_regular(self.path(key))
+        if data is None:
+            return None  # missing, or not a regular file: grade again
         try:
-            return GradeResult.model_validate_json(self.path(key).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None  # missing or torn by a crash: grade again
+            result = GradeResult.model_validate_json(data)
+        except ValueError:
+            return None  # torn by a crash: grade again
+        return result if result.schema_version == RESULT_SCHEMA else None  # an older grader's: again
 
     def save(self, key: str, result: GradeResult) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(result.model_dump_json())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path(key))
+        write_atomic(self.path(key), result.model_dump_json())
 
 
 def _failed(item: Item, settings: Settings, status: str, message: str) -> GradeResult:
@@ -110,24 +114,27 @@ def _failed(item: Item, settings: Settings, status: str, message: str) -> GradeR
     )
 
 
-def grade_in_process(item: Item, settings_file: Path, settings: Settings, log: Path) -> GradeResult:
-    """Run `bptt-grader check` on one submission in a fresh grader process."""
+def grade_in_process(item: Item, settings: Settings, isolation: Isolation, log: Path) -> GradeResult:
+    """Grade one submission in a fresh grader process (grader/gradeproc.py)."""
     timeout = settings.limits.total_seconds + MARGIN_SECONDS
     with tempfile.TemporaryDirectory(prefix="bptt-batch-") as tmp:
         out = Path(tmp) / "result.json"
-        cmd = [sys.executable, "-m", "grader", "check", str(item.path), "--json", str(out),
-               "--settings", str(settings_file)]
+        request = GradeRequest(path=str(item.path), result=str(out), settings=settings,
+                               isolation=isolation.export())
         started = time.perf_counter()
+        fd = open_fresh(log)
         try:
-            with log.open("wb") as log_file:
-                proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=log_file, env=ENV,
-                                      stderr=subprocess.STDOUT, timeout=timeout, check=False)
+            proc = subprocess.run([sys.executable, "-m", "grader.gradeproc"], input=request.model_dump_json().encode(),
+                                  stdout=fd, stderr=subprocess.STDOUT, env=ENV, timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
             return _failed(item, settings, "timeout", f"grading took longer than {timeout:g} s")
+        finally:
+            os.close(fd)
+        data = read_regular(out)
         try:
-            result = GradeResult.model_validate_json(out.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            tail = log.read_text(encoding="utf-8", errors="replace")[-300:].strip()
+            result = GradeResult.model_validate_json(data or b"")
+        except ValueError:
+            tail = (read_regular(log) or b"")[-LOG_TAIL:].decode("utf-8", "replace").strip()
             return _failed(item, settings, "grader_error",
                            f"the grader exited with code {proc.returncode} and no result: {tail}")
         result.timings["process"] = round(time.perf_counter() - started, 4)
@@ -142,13 +149,15 @@ def run(
     force: bool = False,
     only: set[str] | None = None,
     progress: bool = True,
+    isolation: Isolation | None = None,
 ) -> Outcome:
     """Grade what is not stored yet, plus everything (`force`) or the `only` ones again."""
+    from grader.sandbox import isolation as probe_isolation
+
+    isolation = isolation or probe_isolation()
     store = Store(out / "results")
-    logs = out / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    settings_file = out / "settings.toml"
-    settings_file.write_text(settings.to_toml(), encoding="utf-8")
+    logs = private_dir(out / "logs")
+    write_atomic(out / "settings.toml", settings.to_toml())  # what these grades were made with
     results: dict[Item, GradeResult] = {}
     todo = []
     for item in items:
@@ -163,7 +172,7 @@ def run(
     running: dict[Future, tuple[Item, float]] = {}
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         pending = iter(todo)
-        _fill(pool, pending, running, jobs, settings_file, settings, logs)
+        _fill(pool, pending, running, jobs, settings, isolation, logs)
         while running:
             done, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
             for future in done:
@@ -173,7 +182,7 @@ def run(
                 results[item] = result
                 graded_now += 1
                 bar.done(item, result)
-            _fill(pool, pending, running, jobs, settings_file, settings, logs)
+            _fill(pool, pending, running, jobs, settings, isolation, logs)
             if running:
                 item, start = min(running.values(), key=lambda v: v[1])
                 bar.slowest(item, time.monotonic() - start)
@@ -182,13 +191,13 @@ def run(
 
 
 def _fill(pool: ThreadPoolExecutor, pending: Iterator[Item], running: dict, jobs: int,
-          settings_file: Path, settings: Settings, logs: Path) -> None:
+          settings: Settings, isolation: Isolation, logs: Path) -> None:
     while len(running) < max(1, jobs):
         item = next(pending, None)
         if item is None:
             return
         log = logs / f"{item.sha256[:20]}.log"
-        future = pool.submit(grade_in_process, item, settings_file, settings, log)
+        future = pool.submit(grade_in_process, item, settings, isolation, log)
         running[future] = (item, time.monotonic())
 
 

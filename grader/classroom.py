@@ -12,6 +12,8 @@ from pathlib import Path
 
 from grader import batch, feedback
 from grader.results import GradeResult
+from grader.safe_files import private_dir, write_atomic
+from grader.sandbox import Isolation
 from grader.table import row, write_csv
 from grader.unzip import Budget, unpack_zip
 from reference.spec import Settings
@@ -86,18 +88,19 @@ def grade_class(
     force: bool = False,
     only: set[str] | None = None,
     progress: bool = True,
+    isolation: Isolation | None = None,
 ) -> str:
     """Grade every submission in `source` into `out`; returns a short summary to print."""
     started = time.perf_counter()
-    out.mkdir(parents=True, exist_ok=True)
+    private_dir(out)
     if source.is_file():
         source = unpack_class_archive(source, out / "intake")
     items = batch.find_submissions(source)
-    outcome = batch.run(items, settings, out, jobs, force=force, only=only, progress=progress)
+    outcome = batch.run(items, settings, out, jobs, force=force, only=only, progress=progress,
+                        isolation=isolation)
     results = outcome.results
     dup = duplicate_flags(results)
-    fb = out / "feedback"
-    fb.mkdir(exist_ok=True)
+    fb = private_dir(out / "feedback")
     rows, taken = [], set()
     for item in items:
         result = results[item]
@@ -105,16 +108,12 @@ def grade_class(
         name = _feedback_name(result, item, taken)
         png = fb / f"{name}.png"
         has_png = feedback.learning_curve_png(result, png, settings.accuracy_window)
-        (fb / f"{name}.md").write_text(
-            feedback.student_markdown(result, png.name if has_png else None, settings.accuracy_window),
-            encoding="utf-8"
-        )
+        write_atomic(fb / f"{name}.md", feedback.student_markdown(
+            result, png.name if has_png else None, settings.accuracy_window), 0o644)
     table = write_csv(rows, out / "grades.csv")
     histogram = out / "scores.png"
     has_hist = feedback.score_histogram_png(table, histogram)
-    (out / "summary.md").write_text(
-        feedback.summary_markdown(table, histogram.name if has_hist else None), encoding="utf-8"
-    )
+    write_atomic(out / "summary.md", feedback.summary_markdown(table, histogram.name if has_hist else None), 0o644)
     wall = time.perf_counter() - started
     statuses = table["status"].value_counts().to_dict() if len(table) else {}
     counts = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))

@@ -95,11 +95,17 @@ def cmd_check(args: argparse.Namespace) -> int:
     """Grade one submission, print the report; exit 0 if it passes, 1 if not, 2 if unreadable."""
     from grader.grade import grade
     from grader.report import junit_xml, terminal
+    from grader.sandbox import isolation
+    from grader.sandbox.probe import FIX
 
     settings = settings_from_args(args)
     path = Path(args.path)
     if not path.exists():
         raise UsageError(f"{path}: no such file or folder")
+    found = isolation()
+    if not found.strong:  # a student checking their own code may go on
+        print(f"warning: weak sandbox ({found.describe()}): the code runs with your own rights; {FIX}",
+              file=sys.stderr)
     result = grade(path, settings)
     text = terminal(result)
     print(text, end="", file=sys.stderr if args.json == "-" else sys.stdout)
@@ -122,17 +128,29 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_batch(args: argparse.Namespace) -> int:
     """Grade a folder of submissions into OUT: grades.csv, feedback/, summary.md."""
     from grader.classroom import grade_class
+    from grader.sandbox import isolation
+    from grader.sandbox.probe import FIX
+    from grader.submission import SubmissionError
 
     settings = settings_from_args(args)
     source = Path(args.submissions)
     if not source.exists():
         raise UsageError(f"{source}: no such file or folder")
-    from grader.submission import SubmissionError
-
+    found = isolation()
+    print(f"sandbox: {found.describe()}", file=sys.stderr)
+    if not found.strong:
+        if not args.allow_weak_sandbox:
+            raise UsageError(
+                f"refusing to grade: submissions cannot be isolated here (no {' or '.join(found.missing())} "
+                f"isolation: {found.note}), so one student's code could read or change the others' grades. "
+                f"Fix: {FIX}; or pass --allow-weak-sandbox (every row is then flagged 'sandbox')")
+        print("warning: --allow-weak-sandbox: submissions run with your rights; rows are flagged 'sandbox'",
+              file=sys.stderr)
     try:
         summary = grade_class(
             source, Path(args.out), settings, jobs=args.jobs or os.cpu_count() or 1,
             force=args.force, only=set(args.only) if args.only else None, progress=not args.quiet,
+            isolation=found,
         )
     except SubmissionError as exc:
         raise UsageError(f"{source}: {exc.message}") from None
@@ -189,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="regrade even what is already stored")
     p.add_argument("--only", action="append", metavar="ID", help="regrade this student id (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--allow-weak-sandbox", action="store_true",
+                   help="grade even where submissions cannot be isolated from each other and from you")
     add_settings_flags(p)
     p.set_defaults(func=cmd_batch)
 

@@ -8,6 +8,7 @@ matplotlib is imported inside the plotting functions only, so grading never pays
 
 from __future__ import annotations
 
+import io
 import math
 import re
 from pathlib import Path
@@ -17,6 +18,7 @@ import pandas as pd
 
 from grader.report import LABEL
 from grader.results import CHECK_NAMES, GradeResult
+from grader.safe_files import write_atomic
 
 STATUSES = ("passed", "failed", "skipped", "error")
 OUTPUT_LINES = 20
@@ -240,12 +242,12 @@ def _curve(ax, values: list[float], block: int, color: str, label: str | None = 
 
 
 def _save(fig, path: Path) -> bool:  # noqa: ANN001
-    """Write the PNG through a temporary file, so a crash never leaves half an image."""
+    """Write the PNG atomically (safe_files), so a crash never leaves half an image."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fig.savefig(tmp, format="png", dpi=DPI)
-    tmp.replace(path)
+    image = io.BytesIO()
+    fig.savefig(image, format="png", dpi=DPI)
+    write_atomic(path, image.getvalue(), 0o644)
     return True
 
 

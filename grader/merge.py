@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from grader.safe_files import write_atomic
 from grader.table import report_columns, safe_cell
 from reference.spec import Settings
 
@@ -70,6 +71,5 @@ def merge(grades_csv: Path, manual_csv: Path, settings: Settings) -> tuple[pd.Da
 
 
 def write(table: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    table.apply(lambda column: column.map(safe_cell)).to_csv(tmp, index=False, lineterminator="\n")
-    tmp.replace(path)
+    write_atomic(path, table.apply(lambda column: column.map(safe_cell)).to_csv(index=False, lineterminator="\n"),
+                 0o644)

@@ -20,9 +20,9 @@ def terminal(result: GradeResult, width: int | None = None) -> str:
     sub = result.submission
     who = " ".join(p for p in (sub.student_id, sub.name) if p)
     lines = [f"bptt-grader {result.grader_version}: {sub.module or sub.source}" + (f" ({who})" if who else "")]
-    if result.sandbox:
-        note = f" ({result.sandbox_note})" if result.sandbox_note else ""
-        lines.extend(textwrap.wrap(f"sandbox: {result.sandbox}{note}", width=width, subsequent_indent="  "))
+    if result.sandbox:  # one plain line; what fell back and why is in --json (sandbox_note)
+        weak = "" if result.sandbox_strong else "  (WEAK: the code ran with your rights)"
+        lines.append(f"sandbox: {result.sandbox}{weak}")
     for note in sub.notes:
         lines.append(f"note: {note}")
     lines.append("")

@@ -12,7 +12,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 CheckStatus = Literal["passed", "failed", "skipped", "error"]
-RESULT_SCHEMA = 1
+RESULT_SCHEMA = 2  # 2: `sandbox` names the mode and its guarantees
+STRONG_GUARANTEES = ("files", "user")  # without them a submission can reach others' grades
 
 CHECK_NAMES = (
     "discover",
@@ -88,7 +89,7 @@ class GradeResult(_Model):
     submission: SubmissionInfo
     status: str = Field(description="'graded' when the checks ran, else what stopped grading")
     message: str = ""
-    sandbox: str = Field("", description="isolation used for the student's code")
+    sandbox: str = Field("", description="isolation used for the student's code: 'mode: guarantee, ...'")
     sandbox_note: str = ""
     checks: list[CheckResult] = Field(default_factory=list)
     runs: list[RunResult] = Field(default_factory=list)
@@ -117,9 +118,15 @@ class GradeResult(_Model):
             found.append("pretrained")
         if not self.submission.naming_ok:
             found.append("naming")
-        if self.sandbox == "none":
+        if self.sandbox and not self.sandbox_strong:
             found.append("sandbox")
         return found
+
+    @property
+    def sandbox_strong(self) -> bool:
+        """Graded where the submission saw only its own files and had none of the grader's rights."""
+        held = self.sandbox.partition(": ")[2].split(", ")
+        return all(g in held for g in STRONG_GUARANTEES)
 
 
 def median_or_none(values: list[float]) -> float | None:

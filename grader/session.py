@@ -114,10 +114,11 @@ class Session:
             raise TimedOut(f"the time limit of {self.settings.limits.total_seconds:g} s is used up")
         limits = self.settings.limits.model_copy(update={"total_seconds": left})
         self.sandbox = Sandbox(self.module_path, limits)
-        self.isolation, self.isolation_note = self.sandbox.isolation, self.sandbox.isolation_note
+        self.isolation = self.sandbox.machine.describe()
+        self.isolation_note = self.sandbox.isolation_note
         reply = self._guard("import", self.sandbox.start)
         self.import_reply = reply
-        self.isolation, self.isolation_note = self.sandbox.isolation, self.sandbox.isolation_note
+        self.isolation_note = self.sandbox.isolation_note
         return reply
 
     def _live(self) -> Sandbox:

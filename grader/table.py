@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from grader.results import CHECK_NAMES, GradeResult
+from grader.safe_files import write_atomic
 from reference.spec import Settings
 
 CELL_MAX = 300
@@ -78,7 +79,5 @@ def write_csv(rows: list[dict], path: Path) -> pd.DataFrame:
     if not table.empty:
         table = table.sort_values(["student_id", "file"], kind="stable").reset_index(drop=True)
     safe = table.apply(lambda column: column.map(safe_cell)) if not table.empty else table
-    tmp = path.with_suffix(".csv.tmp")
-    safe.to_csv(tmp, index=False, lineterminator="\n")
-    tmp.replace(path)
+    write_atomic(path, safe.to_csv(index=False, lineterminator="\n"), 0o644)
     return table

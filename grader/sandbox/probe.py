@@ -27,21 +27,22 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+
+from grader.results import STRONG_GUARANTEES
 
 from . import cgroups
-from .view import SCRATCH, as_json, bwrap_args, python_view, sandbox_mounts
+from .view import Mount, as_json, bwrap_args, python_view, sandbox_mounts, scratch_dir
 
 PATH = "/usr/local/bin:/usr/bin:/bin"
 JAIL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jail.py")
 BLAS_MACHINE_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_VERBOSE")
 MODES = ("namespaces", "bwrap", "none")
 CHOOSE_VAR = "BPTT_GRADER_ISOLATION"  # one of MODES: use that mode or none (tests, instructors)
-STRONG = ("files", "user")  # what `batch` needs unless weak isolation is allowed
+STRONG = STRONG_GUARANTEES  # what `batch` needs unless weak isolation is allowed
 ISOLATED = ("files", "user", "network", "pids", "ipc")
-FIX = ("install bubblewrap (apt install bubblewrap), or enable unprivileged user namespaces "
-       "(sysctl kernel.unprivileged_userns_clone=1; on Ubuntu also "
-       "kernel.apparmor_restrict_unprivileged_userns=0)")
+FIX = ("install bubblewrap (apt install bubblewrap) or allow unprivileged user namespaces "
+       "(sysctl kernel.unprivileged_userns_clone=1; on Ubuntu also kernel.apparmor_restrict_unprivileged_userns=0)")
 
 
 @dataclass(frozen=True)
@@ -49,9 +50,19 @@ class Isolation:
     mode: str
     guarantees: tuple[str, ...]
     note: str  # what is weaker than it could be, and why
+    view: tuple[Mount, ...] = ()  # what of the host the child sees (view.python_view)
     cgroup_bases: dict[str, str] = field(default_factory=dict)
     bwrap_size: bool = False
     pdeathsig: bool = False
+
+    def export(self) -> dict:
+        """As JSON-ready data, for a grader process that should not probe again."""
+        return asdict(self)
+
+    @classmethod
+    def from_export(cls, data: dict) -> Isolation:
+        return cls(**{**data, "guarantees": tuple(data["guarantees"]),
+                      "view": tuple(Mount(**m) for m in data["view"])})
 
     @property
     def strong(self) -> bool:
@@ -97,7 +108,7 @@ def jail_command(spec: dict, folder: str, command: list[str]) -> list[str]:
     return [sys.executable, "-I", "-S", "-B", JAIL, path, "--", *command]
 
 
-def _try(mode: str, bwrap: str | None, size_ok: bool) -> tuple[int, str]:
+def _try(mode: str, bwrap: str | None, size_ok: bool, view: tuple[Mount, ...]) -> tuple[int, str]:
     """Import NumPy inside a real sandbox of `mode` with an empty submission folder."""
     with tempfile.TemporaryDirectory(prefix="bptt-probe-") as tmp:
         os.chmod(tmp, 0o755)
@@ -107,19 +118,19 @@ def _try(mode: str, bwrap: str | None, size_ok: bool) -> tuple[int, str]:
         probe = [sys.executable, "-I", "-B", "-c", "import numpy"]
         try:
             if mode == "bwrap":
-                mounts = sandbox_mounts(submission, 16, os.getuid())
+                mounts = sandbox_mounts(view, submission, 16, os.getuid())
                 return _run(bwrap_args(bwrap, mounts, size_ok) + ["--", *probe])
             userns = os.geteuid() != 0
             uid = 0 if userns else 2**30 + 1
-            spec = {"root": root, "mounts": as_json(sandbox_mounts(submission, 16, uid)),
-                    "userns": userns, "uid": uid, "gid": uid, "cgroups": [], "cwd": SCRATCH,
-                    "env": base_env(SCRATCH), "pdeathsig": False, "parent_pid": os.getpid()}
+            spec = {"root": root, "mounts": as_json(sandbox_mounts(view, submission, 16, uid)),
+                    "userns": userns, "uid": uid, "gid": uid, "cgroups": [], "cwd": scratch_dir(view),
+                    "env": base_env(scratch_dir(view)), "pdeathsig": False, "parent_pid": os.getpid()}
             return _run(jail_command(spec, tmp, probe))
         except OSError as exc:
             return -1, str(exc)
 
 
-def _mode(notes: list[str]) -> tuple[str, bool]:
+def _mode(notes: list[str], view: tuple[Mount, ...]) -> tuple[str, bool]:
     bwrap = shutil.which("bwrap", path=PATH)
     size_ok = False
     if bwrap:
@@ -135,7 +146,7 @@ def _mode(notes: list[str]) -> tuple[str, bool]:
     for mode in order:
         if mode == "bwrap" and not bwrap:
             continue
-        rc, why = _try(mode, bwrap, size_ok)
+        rc, why = _try(mode, bwrap, size_ok, view)
         if rc == 0:
             return mode, size_ok
         notes.append(f"{mode} not usable ({why or f'exit status {rc}'})")
@@ -144,12 +155,26 @@ def _mode(notes: list[str]) -> tuple[str, bool]:
     return "none", size_ok
 
 
-@functools.lru_cache(maxsize=None)
+_ADOPTED: list[Isolation] = []
+
+
+def adopt(found: Isolation) -> None:
+    """Use what another grader process found out (the batch's), instead of probing."""
+    _ADOPTED[:] = [found]
+
+
 def isolation() -> Isolation:
+    """What this machine can isolate: found out once per process, or adopted."""
+    return _ADOPTED[0] if _ADOPTED else _probe()
+
+
+@functools.lru_cache(maxsize=None)
+def _probe() -> Isolation:
     notes: list[str] = []
+    view: tuple[Mount, ...] = ()
     try:
-        python_view()
-        mode, size_ok = _mode(notes)
+        view = python_view()
+        mode, size_ok = _mode(notes, view)
     except OSError as exc:
         notes.append(str(exc))
         mode, size_ok = "none", False
@@ -162,9 +187,7 @@ def isolation() -> Isolation:
         if controller in bases:
             guarantees.append(limit)
     fallback = [g for g in ("memory", "processes", "cpu") if g not in guarantees]
-    if fallback:
+    if fallback and mode != "none":
         notes.append(f"{', '.join(fallback)}: per process only (no cgroup{'' if os.geteuid() == 0 else ' as a non-root user'})")
-    if mode == "none":
-        notes.insert(0, f"no file-system or user isolation: {FIX}")
     rc, _ = _run([shutil.which("setpriv", path=PATH) or "setpriv", "--pdeathsig", "SIGKILL", "/bin/true"], 10)
-    return Isolation(mode, tuple(guarantees), "; ".join(notes), bases, size_ok, rc == 0)
+    return Isolation(mode, tuple(guarantees), "; ".join(notes), view, bases, size_ok, rc == 0)

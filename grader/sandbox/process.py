@@ -61,7 +61,7 @@ from . import seccomp
 from .cgroups import Cgroups
 from .pipes import Capture, Died, Expired, Pipe, pid_alive
 from .protocol import ChannelClosed, ProtocolError, read_frame, write_frame
-from .view import SCRATCH, SUBMISSION_DIR, WORKER_DIR, as_json, bwrap_args, sandbox_mounts, worker_files
+from .view import SUBMISSION_DIR, WORKER_DIR, as_json, bwrap_args, sandbox_mounts, scratch_dir, worker_files
 
 __all__ = [
     "ProtocolError",
@@ -336,7 +336,7 @@ class Sandbox:
         if iso.mode == "none":  # a shell in between: the submission's getppid() is not the grader
             cmd = ["/bin/sh", "-c", '"$@"; exit $?', "-", *deathsig, *worker]
         elif iso.mode == "bwrap":
-            mounts = sandbox_mounts(self.module_path.parent, scratch_mb, os.getuid())
+            mounts = sandbox_mounts(iso.view, self.module_path.parent, scratch_mb, os.getuid())
             cmd = bwrap_args(shutil.which("bwrap", path=machine.PATH) or "bwrap", mounts, iso.bwrap_size)
             if seccomp.supported():
                 cmd += ["--seccomp", str(self._seccomp_fd())]
@@ -352,9 +352,9 @@ class Sandbox:
             os.mkdir(root, 0o700)
             self._cgroups = Cgroups.create(iso.cgroup_bases, self._token, limits.memory_mb,
                                            limits.max_processes + HELPERS)
-            spec = {"root": root, "mounts": as_json(sandbox_mounts(self.module_path.parent, scratch_mb, uid)),
+            spec = {"root": root, "mounts": as_json(sandbox_mounts(iso.view, self.module_path.parent, scratch_mb, uid)),
                     "userns": userns, "uid": uid, "gid": uid, "cgroups": self._cgroups.paths,
-                    "cwd": SCRATCH, "env": self._env(SCRATCH), "pdeathsig": main_thread,
+                    "cwd": scratch_dir(iso.view), "env": self._env(scratch_dir(iso.view)), "pdeathsig": main_thread,
                     "parent_pid": os.getpid(),
                     "seccomp": seccomp.program().hex() if seccomp.supported() else ""}
             return machine.jail_command(spec, self._tmp, worker)
@@ -385,7 +385,7 @@ class Sandbox:
         isolated = self.machine.mode != "none"
         if isolated:
             worker_py, module = f"{WORKER_DIR}/worker.py", f"{SUBMISSION_DIR}/{self.module_path.name}"
-            home = SCRATCH
+            home = scratch_dir(self.machine.view)
         else:
             worker_py, module = str(worker_files()["worker.py"]), str(self.module_path)
             home = os.path.join(self._tmp, "work")

@@ -27,6 +27,7 @@ SANDBOX_DIR = "/sandbox"  # the worker's files and the submission, inside the vi
 WORKER_DIR = f"{SANDBOX_DIR}/worker"
 SUBMISSION_DIR = f"{SANDBOX_DIR}/submission"
 SCRATCH = "/tmp"  # the child's cwd, HOME and TMPDIR: the only place it may write
+SCRATCH_ELSEWHERE = f"{SANDBOX_DIR}/tmp"  # when the interpreter itself lives under /tmp
 DEVICES = ("null", "zero", "full", "random", "urandom")
 MASKED = ("site-packages", "dist-packages")  # inside the standard library's folder
 
@@ -170,12 +171,19 @@ def worker_files() -> dict[str, Path]:
     return {"worker.py": here / "worker.py", "protocol.py": here / "protocol.py"}
 
 
-def sandbox_mounts(module_dir: Path, scratch_mb: int, owner: int) -> list[Mount]:
-    """The whole view of one sandbox; `owner` is the uid (inside) that owns /tmp."""
-    mounts = list(python_view())
+def scratch_dir(view: tuple[Mount, ...]) -> str:
+    """/tmp, unless part of the view lives there (a venv made with mktemp): then /tmp is a
+    read-only skeleton holding it, and the writable scratch goes elsewhere."""
+    return SCRATCH_ELSEWHERE if any(_inside(m.at, [SCRATCH]) for m in view) else SCRATCH
+
+
+def sandbox_mounts(view: tuple[Mount, ...], module_dir: Path | str, scratch_mb: int, owner: int) -> list[Mount]:
+    """The whole view of one sandbox: `view` (python_view) plus this sandbox's own mounts;
+    `owner` is the uid (inside) that owns the scratch folder (scratch_dir)."""
+    mounts = list(view)
     mounts += [Mount("bind", at=f"{WORKER_DIR}/{name}", source=str(path)) for name, path in worker_files().items()]
     mounts.append(Mount("bind", at=SUBMISSION_DIR, source=str(module_dir)))
-    mounts.append(Mount("tmpfs", at=SCRATCH, writable=True,
+    mounts.append(Mount("tmpfs", at=scratch_dir(view), writable=True,
                         options=f"size={scratch_mb}m,nr_inodes=4096,mode=0700,uid={owner},gid={owner}"))
     mounts.append(Mount("tmpfs", at="/dev", options="size=16k,mode=0755"))
     mounts += [Mount("device", at=f"/dev/{d}", source=f"/dev/{d}") for d in DEVICES]
@@ -218,7 +226,8 @@ def bwrap_args(bwrap: str, mounts: list[Mount], size_ok: bool) -> list[str]:
                 readonly.append(m.at)
     for at in reversed(readonly):  # after everything inside them was created
         args += ["--remount-ro", at]
-    return args + ["--remount-ro", "/", "--chdir", SCRATCH]
+    scratch = next(m.at for m in mounts if m.kind == "tmpfs" and m.writable and m.at != "/dev/shm")
+    return args + ["--remount-ro", "/", "--chdir", scratch]
 
 
 def _bytes(size: str) -> int:

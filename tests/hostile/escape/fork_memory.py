@@ -1,14 +1,17 @@
 """Multiplies its memory by forking (RLIMIT_AS is per process): four processes each take
-up to 200 MB, 10 MB at a time, and hold it together for three seconds. Prints how many MB
-they held at once; more than the sandbox's memory limit is an escape."""
+up to 200 MB, 10 MB at a time, and hold it for three seconds. Prints the most MB that
+processes which survived their hold held at one moment; more than the sandbox's memory
+limit is an escape."""
 
 import os
+import struct
 import time
 
 from _attempt import TARGETS, attempt
 from _correct import Correct
 
-CHILDREN, MB, STEP = 4, 200, 10
+CHILDREN, MB, STEP, HOLD = 4, 200, 10, 3.0
+RECORD = struct.calcsize("<iHd")
 
 
 def _child(w):
@@ -20,8 +23,8 @@ def _child(w):
             blocks.append(block)
     except MemoryError:
         pass
-    os.write(w, len(blocks).to_bytes(2, "little"))
-    time.sleep(3)
+    os.write(w, struct.pack("<iHd", os.getpid(), len(blocks) * STEP, time.monotonic()))
+    time.sleep(HOLD)
 
 
 def _hold():
@@ -40,12 +43,14 @@ def _hold():
                 os._exit(0)
         pids.append(pid)
     os.close(w)
-    held = 0
-    while chunk := os.read(r, 2):
-        held += int.from_bytes(chunk, "little") * STEP
+    data = b""
+    while chunk := os.read(r, 4096):
+        data += chunk
     os.close(r)
-    for pid in pids:
-        os.waitpid(pid, 0)
+    survived = {pid for pid in pids if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0}
+    records = [struct.unpack_from("<iHd", data, i) for i in range(0, len(data) - RECORD + 1, RECORD)]
+    held = [(mb, t) for pid, mb, t in records if pid in survived]
+    held = max([sum(mb for mb, t in held if t <= moment <= t + HOLD) for _, moment in held] or [0])
     print(f"HELD {held} MB in {len(pids)} forked processes", flush=True)
     return held > TARGETS.get("memory_mb", 256) and f"{held} MB held by {len(pids)} processes"
 
