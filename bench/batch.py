@@ -5,11 +5,16 @@ the machine the batch keeps busy grading (1.0 = no idle worker, no overhead betw
 submissions).
 
     python bench/batch.py [--students 40] [--jobs 2] [--iterations 20000] [--runs 3]
+                          [--modes none,namespaces,bwrap]
+
+With several isolation modes, the same class is graded once in each, one after the other
+in this run, and each mode's throughput is given relative to the first.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -20,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from grader import batch  # noqa: E402
+from grader.sandbox import probe  # noqa: E402
 from reference.spec import Settings  # noqa: E402
 
 # A class as it comes: mostly working per-step code, some classic bugs.
@@ -41,25 +47,40 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--iterations", type=int, default=20000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--modes", default="", help="isolation modes to compare (default: the probed one)")
     args = parser.parse_args()
     settings = Settings().with_overrides(runs=args.runs, iterations=args.iterations)
+    first = None
+    for mode in args.modes.split(",") if args.modes else [""]:
+        throughput = grade_once(args, settings, mode)
+        first = first or throughput
+        if mode and throughput != first:
+            print(f"throughput relative to {args.modes.split(',')[0]}: {throughput / first:.3f}")
+
+
+def grade_once(args: argparse.Namespace, settings: Settings, mode: str) -> float:
+    if mode:
+        os.environ[probe.CHOOSE_VAR] = mode
+        probe._probe.cache_clear()
+    isolation = probe.isolation()
     with tempfile.TemporaryDirectory() as tmp:
         klass, out = Path(tmp) / "class", Path(tmp) / "out"
         klass.mkdir()
         make_class(klass, args.students)
         items = batch.find_submissions(klass)
         start = time.perf_counter()
-        outcome = batch.run(items, settings, out, args.jobs, progress=False)
+        outcome = batch.run(items, settings, out, args.jobs, progress=False, isolation=isolation)
         wall = time.perf_counter() - start
     busy = sum(r.timings.get("process", 0.0) for r in outcome.results.values())
     statuses = sorted({r.status for r in outcome.results.values()})
+    print(f"[{isolation.describe()}]")
     print(f"{len(items)} submissions, {settings.runs} runs x {settings.iterations} iterations, "
           f"-j {args.jobs}: statuses {statuses}")
     print(f"wall time            {wall:8.1f} s")
     print(f"throughput           {len(items) / wall * 60:8.1f} submissions per minute")
     print(f"grading time, summed {busy:8.1f} s ({busy / len(items):.1f} s per submission)")
     print(f"efficiency           {busy / (wall * args.jobs):8.3f}  (summed grading time / (wall x jobs))")
-
+    return len(items) / wall
 
 if __name__ == "__main__":
     main()

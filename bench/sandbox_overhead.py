@@ -1,7 +1,12 @@
-"""What the sandbox costs per training iteration: the worker's "train" op against the same
-loop run in-process.
+"""What the sandbox costs: to start, per isolation mode, and per training iteration (the
+worker's "train" op against the same loop run in-process).
 
-    python bench/sandbox_overhead.py [--iterations 20000] [--chunk 2000] [--repeats 3]
+    python bench/sandbox_overhead.py [--starts 20] [--iterations 20000] [--chunk 2000] [--repeats 3]
+
+Start cost: a sandbox started (interpreter, NumPy, the submission's import), its model
+constructed and the sandbox closed, `--starts` times in each mode this machine offers;
+"none" (a plain child process) is the cost without isolation, so the difference is what
+the isolation adds.
 
 Two models:
 * a null model whose methods return precomputed values: the difference is the worker loop's
@@ -63,8 +68,8 @@ def worker_loop(path: Path, X: np.ndarray, Y: np.ndarray, chunk: int) -> float:
     cost per iteration, free of the scheduling noise between two processes."""
     import importlib.util
 
-    import grader.protocol as protocol
-    from grader.worker import Worker
+    import grader.sandbox.protocol as protocol
+    from grader.sandbox.worker import Worker
 
     worker = Worker(protocol, None, None, str(path))
     spec = importlib.util.spec_from_file_location(f"bench_{path.parent.name}", path)
@@ -89,12 +94,48 @@ def sandboxed(path: Path, X: np.ndarray, Y: np.ndarray, chunk: int) -> tuple[flo
     return time.perf_counter() - started, box
 
 
+def start_costs(starts: int) -> None:
+    """Median and best seconds to start, construct and close a sandbox, per mode."""
+    import os
+    import shutil
+    import statistics
+
+    from grader.sandbox import probe
+
+    modes = ["none", "namespaces"] + (["bwrap"] if shutil.which("bwrap", path=probe.PATH) else [])
+    baseline = None
+    for mode in modes:
+        os.environ[probe.CHOOSE_VAR] = mode
+        probe._probe.cache_clear()
+        found = probe.isolation()
+        if found.mode != mode:
+            print(f"start  {mode:10s} not available here ({found.note})")
+            continue
+        times = []
+        for _ in range(starts):
+            started = time.perf_counter()
+            with Sandbox(ROOT / "reference" / "rnn.py", Limits()) as box:
+                box.start()
+                box.call("construct", input_dim=2, hidden_dim=16, output_dim=1, seed=1)
+            times.append(time.perf_counter() - started)
+        median = statistics.median(times)
+        baseline = median if mode == "none" else baseline
+        extra = f"  (+{median - baseline:.3f} s over none)" if baseline is not None and mode != "none" else ""
+        print(f"start  {mode:10s} median {median:.3f} s, best {min(times):.3f} s over {starts}{extra}"
+              f"  [{found.describe()}]")
+    os.environ.pop(probe.CHOOSE_VAR, None)
+    probe._probe.cache_clear()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--starts", type=int, default=20, help="sandbox starts per mode (0: skip)")
     parser.add_argument("--iterations", type=int, default=20000)
     parser.add_argument("--chunk", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    if args.starts:
+        start_costs(args.starts)
     X, Y = data(args.iterations)
     n = args.iterations
     with tempfile.TemporaryDirectory() as tmp:

@@ -66,6 +66,7 @@ def row(result: GradeResult, file: str, sha256: str, settings: Settings, extra_f
         out[column] = None
     out["total"] = None
     out["flags"] = ";".join(sorted(set(result.flags + extra_flags)))
+    out["sandbox"] = result.sandbox  # the mode and each guarantee that held
     out["notes"] = "; ".join(sub.notes)
     out["seconds"] = result.timings.get("total")
     out["grader_version"] = result.grader_version

@@ -136,3 +136,56 @@ def test_identical_files_or_modules_are_flagged_as_duplicates(tmp_path):
     assert flags[a] == flags[b] == ["duplicate"]  # same zip bytes
     assert flags[c] == flags[d] == ["duplicate"]  # different zips, same graded module
     assert duplicate_flags({a: result("m1"), c: result("m2")}) == {}
+
+
+def test_files_planted_in_out_neither_hang_nor_redirect_the_batch(tmp_path):
+    """A FIFO under the next log's name and a symlink under a stored result's name (what a
+    submission could leave where it can write): the batch finishes, the link's target is
+    untouched, the outputs are regular files in private folders."""
+    from grader import batch
+
+    klass = tmp_path / "class"
+    klass.mkdir()
+    student_zip(klass, "310550001", (CORPUS / "correct_bce.py").read_text())
+    item = batch.find_submissions(klass)[0]
+    out = tmp_path / "out"
+    (out / "logs").mkdir(parents=True)
+    (out / "results").mkdir()
+    os.mkfifo(out / "logs" / f"{item.sha256[:20]}.log")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (out / "results" / f"{item.key(SHORT)}.json").symlink_to(victim)
+    (out / "grades.csv").symlink_to(victim)
+    started = time.monotonic()
+    grade_class(klass, out, SHORT, jobs=1, progress=False)
+    assert time.monotonic() - started < 120
+    assert victim.read_text() == "precious"
+    for path in (out / "grades.csv", out / "logs" / f"{item.sha256[:20]}.log",
+                 out / "results" / f"{item.key(SHORT)}.json"):
+        assert path.is_file() and not path.is_symlink(), path
+    for folder in (out, out / "logs", out / "results", out / "feedback"):
+        assert folder.stat().st_mode & 0o777 == 0o700
+    table = pd.read_csv(out / "grades.csv", dtype={"student_id": str})
+    assert table["status"].tolist() == ["graded"] and "sandbox" not in str(table["flags"].iloc[0])
+
+
+def test_batch_refuses_a_weak_sandbox_unless_allowed_and_then_flags_every_row(tmp_path):
+    klass = tmp_path / "class"
+    klass.mkdir()
+    student_zip(klass, "310550002", (CORPUS / "correct_bce.py").read_text())
+    settings = tmp_path / "short.toml"
+    settings.write_text(SHORT.to_toml())
+    env = {**os.environ, "BPTT_GRADER_ISOLATION": "none"}
+    cmd = [sys.executable, "-m", "grader", "batch", str(klass), "-o", str(tmp_path / "out"),
+           "--settings", str(settings), "--quiet"]
+    refused = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    assert refused.returncode == 2
+    assert "refusing to grade" in refused.stderr and "--allow-weak-sandbox" in refused.stderr
+    assert "apt install bubblewrap" in refused.stderr
+    assert not (tmp_path / "out" / "grades.csv").exists()
+    allowed = subprocess.run(cmd + ["--allow-weak-sandbox"], capture_output=True, text=True, env=env,
+                             timeout=300)
+    assert allowed.returncode == 0, allowed.stderr
+    table = pd.read_csv(tmp_path / "out" / "grades.csv", dtype={"student_id": str})
+    assert table["sandbox"].tolist() == ["none: process limits only"]
+    assert "sandbox" in table["flags"].iloc[0]

@@ -530,19 +530,20 @@ def test_a_killed_grader_takes_its_sandbox_along(tmp_path, mode):
 
 
 def test_bubblewrap_command_shows_only_the_view(tmp_path):
-    from grader.sandbox.view import SUBMISSION_DIR, bwrap_args, python_view, sandbox_mounts, worker_files
+    from grader.sandbox.view import SUBMISSION_DIR, bwrap_args, python_view, sandbox_mounts, scratch_dir, worker_files
 
     args = bwrap_args("bwrap", sandbox_mounts(python_view(), tmp_path / "sub", 16, 1000), True)
+    scratch = scratch_dir(python_view())  # /tmp, or elsewhere when the venv itself is under /tmp
     joined = " ".join(args)
     worker = worker_files()
     for flag in ("--unshare-all", "--die-with-parent", "--new-session", "--cap-drop ALL",
                  f"--ro-bind {tmp_path / 'sub'} {SUBMISSION_DIR}",
                  f"--ro-bind {worker['worker.py']} /sandbox/worker/worker.py",
-                 f"--size {16 << 20} --perms 0700 --tmpfs /tmp", "--remount-ro /dev", "--remount-ro /"):
+                 f"--size {16 << 20} --perms 0700 --tmpfs {scratch}", "--remount-ro /dev", "--remount-ro /"):
         assert flag in joined
     assert "--ro-bind / /" not in joined and "--bind / /" not in joined
     assert "--ro-bind /usr /usr" not in joined
     site = [a for a in args if a.endswith("site-packages")]
     assert site and all(args[args.index(a) - 1] == "--tmpfs" for a in site)  # masked, not bound
-    assert args[-2:] == ["--chdir", "/tmp"]
+    assert args[-2:] == ["--chdir", scratch]
     assert args.index("--remount-ro") > args.index(f"{tmp_path / 'sub'}")  # after the binds

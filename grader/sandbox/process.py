@@ -42,6 +42,7 @@ import secrets
 import select
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -79,6 +80,7 @@ TOKEN_VAR = "BPTT_GRADER_SANDBOX"  # marks every process of one sandbox (for the
 SCRATCH_PREFIX = "bptt-sandbox-"  # + grader pid: temporary directories
 NO_PYCACHE = f"{WORKER_DIR}/no-pycache"  # never exists: bytecode is neither read nor written
 FRESH_UIDS = (1 << 30, 1 << 24)  # as root, each sandbox runs as base + a random offset
+COPY_LIMITS = (2000, 64 << 20)  # files, bytes of the submission's folder copied in
 HELPERS = 3  # the launcher, init and the worker, counted in the pids cgroup
 JOIN_CGROUPS = 'while [ "$1" != -- ]; do echo $$ > "$1/cgroup.procs" || exit 125; shift; done; shift; exec "$@"'
 
@@ -95,6 +97,29 @@ def remove_stale_scratch() -> None:
         pid = name[len(SCRATCH_PREFIX):].split("-", 1)[0]
         if pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
+
+
+def private_copy(folder: Path, target: Path) -> Path:
+    """This sandbox's own copy of the submission's folder: regular files only (no link, no
+    FIFO), readable by the sandbox's user, within COPY_LIMITS; bound read-only."""
+    max_files, max_bytes = COPY_LIMITS
+    files = size = 0
+    for here, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not os.path.islink(os.path.join(here, d)))
+        rel = os.path.relpath(here, folder)
+        dest = target if rel == "." else target / rel
+        dest.mkdir(mode=0o755, exist_ok=True)
+        for name in sorted(names):
+            source = os.path.join(here, name)
+            st = os.lstat(source)
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            files, size = files + 1, size + st.st_size
+            if files > max_files or size > max_bytes:
+                return target
+            shutil.copyfile(source, dest / name, follow_symlinks=False)
+            os.chmod(dest / name, 0o644)
+    return target
 
 
 # ---- exceptions and replies -----------------------------------------------------------
@@ -336,7 +361,7 @@ class Sandbox:
         if iso.mode == "none":  # a shell in between: the submission's getppid() is not the grader
             cmd = ["/bin/sh", "-c", '"$@"; exit $?', "-", *deathsig, *worker]
         elif iso.mode == "bwrap":
-            mounts = sandbox_mounts(iso.view, self.module_path.parent, scratch_mb, os.getuid())
+            mounts = sandbox_mounts(iso.view, self._copy, scratch_mb, os.getuid())
             cmd = bwrap_args(shutil.which("bwrap", path=machine.PATH) or "bwrap", mounts, iso.bwrap_size)
             if seccomp.supported():
                 cmd += ["--seccomp", str(self._seccomp_fd())]
@@ -352,7 +377,7 @@ class Sandbox:
             os.mkdir(root, 0o700)
             self._cgroups = Cgroups.create(iso.cgroup_bases, self._token, limits.memory_mb,
                                            limits.max_processes + HELPERS)
-            spec = {"root": root, "mounts": as_json(sandbox_mounts(iso.view, self.module_path.parent, scratch_mb, uid)),
+            spec = {"root": root, "mounts": as_json(sandbox_mounts(iso.view, self._copy, scratch_mb, uid)),
                     "userns": userns, "uid": uid, "gid": uid, "cgroups": self._cgroups.paths,
                     "cwd": scratch_dir(iso.view), "env": self._env(scratch_dir(iso.view)), "pdeathsig": main_thread,
                     "parent_pid": os.getpid(),
@@ -379,6 +404,7 @@ class Sandbox:
 
     def _spawn(self) -> None:
         self._tmp = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
+        self._copy = private_copy(self.module_path.parent, Path(self._tmp) / "submission")
         cmd_r, cmd_w = os.pipe()
         reply_r, reply_w = os.pipe()
         out_r, out_w = os.pipe()
@@ -387,7 +413,7 @@ class Sandbox:
             worker_py, module = f"{WORKER_DIR}/worker.py", f"{SUBMISSION_DIR}/{self.module_path.name}"
             home = scratch_dir(self.machine.view)
         else:
-            worker_py, module = str(worker_files()["worker.py"]), str(self.module_path)
+            worker_py, module = str(worker_files()["worker.py"]), str(self._copy / self.module_path.name)
             home = os.path.join(self._tmp, "work")
             os.mkdir(home, 0o700)
         worker = [sys.executable, "-I", "-B", "-X", f"pycache_prefix={NO_PYCACHE}", worker_py,
