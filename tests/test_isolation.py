@@ -245,6 +245,8 @@ def test_every_escape_attempt_fails(mode, user):
                 if line.startswith("HELD ")]
         print(f"fork_memory: held {held or 'nothing (killed)'} MB under a {MEMORY_MB} MB limit")
         assert all(h <= MEMORY_MB for h in held)
+        cores = [line for line in report["use_cores"]["output"].splitlines() if line.startswith("CORES ")]
+        print(f"use_cores: {cores}")
         assert host.traces() == []
     finally:
         host.clean()
@@ -266,3 +268,32 @@ def test_the_probes_escape_where_nothing_isolates():
         assert host.traces()  # and they leave their marks on the host
     finally:
         host.clean()
+
+
+def test_concurrent_sandboxes_cannot_see_or_signal_each_other(tmp_path):
+    """-j N: a probe aims at a running neighbour's processes and its copy of the submission."""
+    import numpy as np
+
+    from grader.sandbox import Sandbox
+    from reference.spec import Limits
+
+    if machine.isolation().mode == "none":
+        pytest.skip(f"no isolation on this machine: {machine.isolation().note}")
+    token = f"bptt-neighbour-{os.urandom(6).hex()}"
+    neighbour = Sandbox(ROOT / "tests" / "hostile" / "loop_forward.py", Limits(**LIMITS),
+                        extra_env={"HOSTILE_TOKEN": token})
+    try:
+        neighbour.start()
+        copies = [str(p) for p in Path(neighbour._tmp).rglob("*.py")]
+        pids = _processes_with(token)
+        assert copies and pids
+        targets = {"pids": pids, "private": copies}
+        for probe in ("signal_host.py", "read_private.py"):
+            box = Sandbox(ESCAPE / probe, Limits(**LIMITS), extra_env={"HOSTILE_TARGETS": json.dumps(targets)})
+            with box:
+                box.start()  # raises StudentError("ESCAPED ...") if it got through
+                box.call("construct", seed=0, input_dim=2, hidden_dim=16, output_dim=1)
+                assert box.call("forward", arrays={"x": np.zeros((8, 2))}).arrays["yhat"].shape == (8, 1)
+        assert _processes_with(token) == pids  # the neighbour lives on, untouched
+    finally:
+        neighbour.close()
