@@ -18,7 +18,6 @@ from grader.table import row, write_csv
 from grader.unzip import Budget, unpack_zip
 from reference.spec import Settings
 
-
 CLASS_FILES, CLASS_BYTES = 20000, 4 << 30  # a whole class's archive, not one student's
 
 

@@ -14,8 +14,14 @@ from pathlib import Path
 import numpy as np
 
 from grader.results import CheckResult, RunResult
-from grader.sandbox import Reply, Sandbox, SandboxCrashed, SandboxTimeout, StudentError
-from grader.sandbox import ProtocolError
+from grader.sandbox import (
+    ProtocolError,
+    Reply,
+    Sandbox,
+    SandboxCrashed,
+    SandboxTimeout,
+    StudentError,
+)
 from reference.data import sample_stream
 from reference.rnn import PARAMS, forward_batch
 from reference.spec import Settings

@@ -16,9 +16,10 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .pipes import pid_alive
+from .leftovers import of_dead_graders
 
 PREFIX = "bptt-grader-"  # + grader pid + "-" + token
 CONTROLLERS = ("memory", "pids", "cpu")
@@ -134,18 +135,11 @@ def remove(path: str) -> bool:
     return False
 
 
-def remove_stale(bases: object) -> None:
+def remove_stale(bases: Iterable[str]) -> None:
     for base in bases:
-        try:
-            names = [n for n in os.listdir(base) if n.startswith(PREFIX)]
-        except OSError:
-            continue
-        for name in names:
-            pid = name[len(PREFIX):].split("-", 1)[0]
-            if pid.isdigit() and not pid_alive(int(pid)):
-                path = os.path.join(base, name)
-                kill_members(path)
-                try:
-                    os.rmdir(path)
-                except OSError:
-                    pass
+        for path in of_dead_graders(base, PREFIX):
+            kill_members(path)
+            try:
+                os.rmdir(path)
+            except OSError:
+                pass

@@ -11,16 +11,6 @@ import threading
 import time
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
-
-
 class Expired(Exception):
     pass
 

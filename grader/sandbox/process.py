@@ -60,9 +60,18 @@ from reference.spec import Limits
 from . import probe as machine
 from . import seccomp
 from .cgroups import Cgroups
-from .pipes import Capture, Died, Expired, Pipe, pid_alive
+from .leftovers import of_dead_graders
+from .pipes import Capture, Died, Expired, Pipe
 from .protocol import ChannelClosed, ProtocolError, read_frame, write_frame
-from .view import SUBMISSION_DIR, WORKER_DIR, as_json, bwrap_args, sandbox_mounts, scratch_dir, worker_files
+from .view import (
+    SUBMISSION_DIR,
+    WORKER_DIR,
+    as_json,
+    bwrap_args,
+    sandbox_mounts,
+    scratch_dir,
+    worker_files,
+)
 
 __all__ = [
     "ProtocolError",
@@ -88,15 +97,8 @@ JOIN_CGROUPS = 'while [ "$1" != -- ]; do echo $$ > "$1/cgroup.procs" || exit 125
 @functools.lru_cache(maxsize=None)
 def remove_stale_scratch() -> None:
     """Scratch folders of graders that were killed (their names carry the grader's pid)."""
-    parent = tempfile.gettempdir()
-    try:
-        names = [n for n in os.listdir(parent) if n.startswith(SCRATCH_PREFIX)]
-    except OSError:
-        return
-    for name in names:
-        pid = name[len(SCRATCH_PREFIX):].split("-", 1)[0]
-        if pid.isdigit() and not pid_alive(int(pid)):
-            shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
+    for path in of_dead_graders(tempfile.gettempdir(), SCRATCH_PREFIX):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def private_copy(folder: Path, target: Path) -> Path:

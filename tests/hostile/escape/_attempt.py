@@ -9,6 +9,8 @@ file that the test looks for on the host.
 import json
 import os
 
+from _correct import Correct
+
 TARGETS = json.loads(os.environ.get("HOSTILE_TARGETS", "{}"))
 MARK = os.environ.get("HOSTILE_MARK", "bptt-escape-marker")
 
@@ -26,3 +28,15 @@ def attempt(what, action):
     if detail is False:  # the action itself found that nothing got through
         return
     raise Escaped(f"ESCAPED {what}: {detail!r}"[:400])
+
+
+def model(try_all):
+    """Run `try_all` now (at import) and at every `forward` of a correct model."""
+    try_all()
+
+    class RNN(Correct):
+        def forward(self, x):
+            try_all()
+            return super().forward(x)
+
+    return RNN

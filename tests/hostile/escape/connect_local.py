@@ -2,8 +2,7 @@
 
 import socket
 
-from _attempt import TARGETS, attempt
-from _correct import Correct
+from _attempt import TARGETS, attempt, model
 
 
 def _connect(port):
@@ -17,10 +16,4 @@ def _try():
         attempt("connect to 127.0.0.1", lambda: _connect(TARGETS["port"]))
 
 
-_try()
-
-
-class RNN(Correct):
-    def forward(self, x):
-        _try()
-        return super().forward(x)
+RNN = model(_try)

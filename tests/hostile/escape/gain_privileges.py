@@ -4,8 +4,7 @@ user namespace of its own), ptrace of the sandbox's init, setuid to the host's r
 import ctypes
 import os
 
-from _attempt import attempt
-from _correct import Correct
+from _attempt import attempt, model
 
 MS_REMOUNT, MS_BIND = 32, 4096
 CLONE_NEWUSER, CLONE_NEWNS = 0x10000000, 0x00020000
@@ -65,10 +64,5 @@ def _try():
     _, status = os.waitpid(pid, 0)
     attempt("remount / from a new user namespace", lambda: os.waitstatus_to_exitcode(status) == 3)
 
-_try()
 
-
-class RNN(Correct):
-    def forward(self, x):
-        _try()
-        return super().forward(x)
+RNN = model(_try)

@@ -6,8 +6,7 @@ import importlib
 import os
 import sys
 
-from _attempt import TARGETS, attempt
-from _correct import Correct
+from _attempt import TARGETS, attempt, model
 
 ALLOWED = {"numpy", "numpy.libs", "__pycache__"}
 
@@ -44,10 +43,4 @@ def _try():
         attempt(f"import from {folder}", lambda folder=folder: _import_from(folder))
 
 
-_try()
-
-
-class RNN(Correct):
-    def forward(self, x):
-        _try()
-        return super().forward(x)
+RNN = model(_try)

@@ -4,8 +4,7 @@
 import os
 import sys
 
-from _attempt import MARK
-from _correct import Correct
+from _attempt import MARK, model
 
 
 def _leave():
@@ -25,10 +24,5 @@ def _leave():
         pass
 
 
-_leave()
 
-
-class RNN(Correct):
-    def forward(self, x):
-        _leave()
-        return super().forward(x)
+RNN = model(_leave)

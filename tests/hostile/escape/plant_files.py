@@ -3,8 +3,7 @@ later submissions' files get, so that the grader would hang or write through the
 
 import os
 
-from _attempt import MARK, TARGETS, attempt
-from _correct import Correct
+from _attempt import MARK, TARGETS, attempt, model
 
 
 def _plant(folder, name):
@@ -18,10 +17,4 @@ def _try():
         attempt(f"plant in {folder}", lambda folder=folder: _plant(folder, MARK))
 
 
-_try()
-
-
-class RNN(Correct):
-    def forward(self, x):
-        _try()
-        return super().forward(x)
+RNN = model(_try)

@@ -4,8 +4,7 @@ a cgroup file system, and tries again from a user namespace of its own."""
 import ctypes
 import os
 
-from _attempt import TARGETS, attempt
-from _correct import Correct
+from _attempt import TARGETS, attempt, model
 
 CLONE_NEWUSER, CLONE_NEWNS = 0x10000000, 0x00020000
 FILES = ("pids.max", "memory.limit_in_bytes", "memory.max", "cpu.cfs_quota_us", "cpu.max")
@@ -44,10 +43,4 @@ def _try():
     attempt("mount a cgroup file system", _mount_cgroup)
 
 
-_try()
-
-
-class RNN(Correct):
-    def forward(self, x):
-        _try()
-        return super().forward(x)
+RNN = model(_try)

@@ -1,8 +1,7 @@
 """Reads what belongs to others: a classmate's submission, the batch's stored results,
 logs and settings, the home folder."""
 
-from _attempt import TARGETS, attempt
-from _correct import Correct
+from _attempt import TARGETS, attempt, model
 
 
 def _read(path):
@@ -15,10 +14,4 @@ def _try():
         attempt(f"read {path}", lambda path=path: _read(path))
 
 
-_try()
-
-
-class RNN(Correct):
-    def forward(self, x):
-        _try()
-        return super().forward(x)
+RNN = model(_try)

@@ -4,8 +4,7 @@ every folder on sys.path (where a pip install puts it beside NumPy)."""
 import os
 import sys
 
-from _attempt import TARGETS, attempt
-from _correct import Correct
+from _attempt import TARGETS, attempt, model
 
 
 def _read(path):
@@ -22,10 +21,4 @@ def _try():
         attempt(f"read {path}", lambda path=path: _read(path))
 
 
-_try()
-
-
-class RNN(Correct):
-    def forward(self, x):
-        _try()
-        return super().forward(x)
+RNN = model(_try)

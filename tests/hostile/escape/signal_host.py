@@ -3,8 +3,7 @@
 import os
 import signal
 
-from _attempt import TARGETS, attempt
-from _correct import Correct
+from _attempt import TARGETS, attempt, model
 
 
 def _signal(pid, sig):
@@ -20,10 +19,4 @@ def _try():
     attempt("see other processes", lambda: len(visible) > 2 and visible)
 
 
-_try()
-
-
-class RNN(Correct):
-    def forward(self, x):
-        _try()
-        return super().forward(x)
+RNN = model(_try)

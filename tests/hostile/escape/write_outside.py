@@ -5,8 +5,7 @@ succeed inside the sandbox; the test checks that nothing of them reaches the hos
 
 import os
 
-from _attempt import MARK, TARGETS, attempt
-from _correct import Correct
+from _attempt import MARK, TARGETS, attempt, model
 
 
 def _write(path, mode="w"):
@@ -27,10 +26,4 @@ def _try():
             pass
 
 
-_try()
-
-
-class RNN(Correct):
-    def forward(self, x):
-        _try()
-        return super().forward(x)
+RNN = model(_try)
