@@ -380,10 +380,17 @@ def check_train(s: Session) -> str:
 
 @check("integrity", "train", "forward_values")
 def check_integrity(s: Session) -> str:
-    """Predictions made during training are what the parameters at that moment compute."""
+    """At secret iterations of training: the prediction is what that moment's parameters
+    compute, and the step to the next parameters is update(backward(y), alpha)."""
     audits = s.audits
+    if audits.failures:
+        run, why = audits.failures[0]
+        raise Fail(
+            f"run {run} could not be audited {why}: its predictions from there on do not count, and "
+            "the performance score is 0", failures=len(audits.failures))
     if not audits.checked:
-        return "no iteration audited (audits_per_run = 0)"
+        raise Fail("no training iteration could be audited, so the accuracy cannot be trusted; "
+                   "the performance score is 0")
     if audits.mismatches:
         it, run, diff = audits.mismatches[0]
         raise Fail(
@@ -393,7 +400,23 @@ def check_integrity(s: Session) -> str:
             mismatches=len(audits.mismatches),
             audited=audits.checked,
         )
-    return f"{audits.checked} randomly chosen training predictions match the parameters"
+    if audits.forged:
+        it, run, diff = audits.forged[0]
+        raise Fail(
+            f"{len(audits.forged)} of {audits.checked} audited gradients that training used differ from "
+            f"backward at the same parameters in a fresh process (first: run {run}, iteration {it}, by "
+            f"{diff:.2e}). backward must depend only on the parameters and the last forward; the "
+            "performance score is 0", forged=len(audits.forged))
+    if audits.jumps:
+        it, run, why = audits.jumps[0]
+        raise Fail(
+            f"{len(audits.jumps)} of {audits.steps} training steps are not update(grads, alpha) with the "
+            f"gradient backward returned (first: run {run}, iteration {it}: {why}). The parameters may change only by "
+            "update with backward's gradient; the performance score is 0",
+            jumps=len(audits.jumps), audited_steps=audits.steps,
+        )
+    return (f"all {audits.steps} training steps are update(backward(y), alpha); {audits.checked} randomly "
+            "chosen predictions and gradients match the parameters")
 
 
 @check("generalize", "train")

@@ -14,7 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from grader.results import CheckResult, RunResult
+from grader.diagnose import bptt
+from grader.trajectory import unexplained_steps
 from grader.sandbox import (
+    Pending,
     ProtocolError,
     Reply,
     Sandbox,
@@ -40,7 +43,7 @@ OPERATIONS = {
     "set_params": "setting the parameters U, W, V, b, c",
     "forward_params": "RNN.forward",
     "train": "training",
-    "snapshots": "reading the parameters during training",
+    "gradients": "RNN.backward at parameters recorded during training",
 }
 
 
@@ -74,10 +77,41 @@ class TimedOut(Fail):
 
 @dataclass
 class Audits:
-    """Training predictions compared with the reference forward on that moment's parameters."""
+    """Training, audited: every step against what `update` may do with the gradient backward
+    returned (grader/trajectory.py); at secret iterations, the prediction against the
+    reference forward on that moment's parameters and the gradient against backward's in a
+    fresh sandbox."""
 
     checked: int = 0
     mismatches: list[tuple[int, int, float]] = field(default_factory=list)  # (iteration, run, diff)
+    steps: int = 0
+    jumps: list[tuple[int, int, str]] = field(default_factory=list)  # (iteration, run, what)
+    forged: list[tuple[int, int, float]] = field(default_factory=list)  # (iteration, run, by how much)
+    failures: list[tuple[int, str]] = field(default_factory=list)  # (run, why no audit was possible)
+
+
+def _describe_error(error: object) -> str:
+    """A training error from the child as text, whatever shape the child gave it."""
+    if not isinstance(error, dict):
+        return "training failed"
+    op, kind, message = (str(error.get(k, ""))[:300] for k in ("op", "kind", "message"))
+    return f"RNN.{op or 'forward'} raised {kind or 'an exception'}" + (f": {message}" if message else "")
+
+
+class AuditFailed(Fail):
+    """The audit of a training chunk could not be done: its predictions do not count."""
+
+
+def audit_positions(rng: np.random.Generator, settings: Settings) -> np.ndarray:
+    """Which iterations of a run are audited (secret): `audits_per_run` drawn uniformly, plus
+    one in every chunk and a fifth of them in the accuracy window, so that no part of
+    training that counts can go unaudited by luck."""
+    n, k = settings.iterations, settings.audits_per_run
+    picks = [rng.choice(n, size=min(k, n), replace=False)]
+    picks += [rng.integers(start, min(start + TRAIN_CHUNK, n), size=1) for start in range(0, n, TRAIN_CHUNK)]
+    window = settings.accuracy_window
+    picks.append(n - window + rng.choice(window, size=min(max(k // 5, 1), window), replace=False))
+    return np.unique(np.concatenate(picks))
 
 
 class Session:
@@ -107,6 +141,7 @@ class Session:
         self.accuracy_exhaustive: float | None = None
         self._construct_args: dict[str, int] | None = None
         self._outputs: list[str] = []
+        self._auditor: Sandbox | None = None  # a second sandbox: backward where training cannot interfere
 
     # ------------------------------------------------------------ process
 
@@ -144,6 +179,7 @@ class Session:
 
     def close(self) -> None:
         self._drop()
+        self._drop_auditor()
 
     def output(self) -> str:
         text = "\n".join(o for o in self._outputs if o)
@@ -151,9 +187,11 @@ class Session:
             text = "\n".join(t for t in (text, self.sandbox.output()) if t)
         return text
 
-    def _guard(self, op: str, func, *args, **kwargs) -> Reply:  # noqa: ANN001
-        """Run one sandbox operation, turning every way it can go wrong into a Fail."""
+    def _guard(self, op: str, func, *args, drop=None, **kwargs) -> Reply:  # noqa: ANN001
+        """Run one sandbox operation, turning every way it can go wrong into a Fail; `drop`
+        forgets a sandbox that died (by default the training one)."""
         what = OPERATIONS.get(op, f"RNN.{op}")
+        drop = drop or self._drop
         try:
             return func(*args, **kwargs)
         except StudentError as exc:
@@ -164,16 +202,16 @@ class Session:
                 detail += f" (the limit is {self.settings.limits.memory_mb} MiB of address space)"
             raise Fail(f"{what} raised {exc.kind}{detail}", trace=exc.trace) from None
         except SandboxTimeout as exc:
-            self._drop()
+            drop()
             hint = ""
             if op == "import":
                 hint = ": does it train at import time? Put training under if __name__ == \"__main__\":"
             raise TimedOut(f"{what} did not finish within {exc.seconds:g} s{hint}") from None
         except SandboxCrashed as exc:
-            self._drop()
+            drop()
             raise Fail(f"the submission's process died during {what}: {exc.exit_description}") from None
         except ProtocolError as exc:
-            self._drop()
+            drop()
             raise Fail(f"the submission's process sent malformed data during {what}: {exc}") from None
 
     def _call(self, op: str, arrays: dict[str, np.ndarray] | None = None, timeout: float | None = None, **params: object) -> Reply:
@@ -263,31 +301,35 @@ class Session:
         s = self.settings
         started = time.perf_counter()
         x, y = sample_stream(seed, s.iterations, s)
-        audit_at = np.sort(self.audit_rng.choice(s.iterations, size=min(s.audits_per_run, s.iterations), replace=False))
+        audit_at = audit_positions(self.audit_rng, s)
         yhat = np.full(y.shape, np.nan)
         done, error = 0, ""
         params: dict[str, np.ndarray] | None = None
+        run = len(self.runs) + 1
         try:
             self.construct(seed)
-            for start in range(0, s.iterations, TRAIN_CHUNK):
-                stop = min(start + TRAIN_CHUNK, s.iterations)
-                reply = self._call(
-                    "train",
-                    arrays={"X": x[start:stop], "Y": y[start:stop]},
-                    alpha=s.alpha,
-                    timeout=min(self.remaining(), s.limits.call_seconds * (stop - start)),
-                )
-                got = reply.arrays.get("yhat")
-                k = int(reply.header.get("done", 0))
-                if got is None or got.shape != (k, *y.shape[1:]):
-                    raise Fail(f"training returned predictions of shape {None if got is None else got.shape}")
-                yhat[start : start + k] = got
-                self._audit(x[start : start + k], got, start, audit_at, len(self.runs) + 1)
+            starts = list(range(0, s.iterations, TRAIN_CHUNK))
+            pending = self._send_chunk(x, y, starts[0])
+            for j, start in enumerate(starts):
+                reply = self._guard("train", self._live().receive, pending)
+                pending = None
+                got, k = reply.arrays.get("yhat"), reply.header.get("done")
+                if type(k) is not int or not 0 <= k <= TRAIN_CHUNK or got is None or got.shape != (k, *y.shape[1:]):
+                    raise AuditFailed("training sent back a malformed reply (no count of finished iterations, "
+                                      "or predictions of the wrong shape)")
+                error_reply = reply.header.get("error")
+                if j + 1 < len(starts) and not error_reply:  # the child trains on while this chunk is audited
+                    pending = self._send_chunk(x, y, starts[j + 1])
+                self._audit(x[start : start + k], y[start : start + k], got, reply, start, audit_at, run)
+                yhat[start : start + k] = got  # counted only once audited
                 done = start + k
-                if reply.header.get("error"):
-                    err = reply.header["error"]
-                    raise Fail(f"at iteration {done} RNN.{err.get('op', 'forward')} raised {err.get('kind')}: {err.get('message')}")
+                if error_reply:
+                    raise Fail(f"at iteration {done} {_describe_error(error_reply)}")
             params = self.get_params()
+        except AuditFailed as exc:
+            error = exc.message
+            self.audits.failures.append((run, f"at iteration {done}: {exc.message}"))
+            self._drop()  # a chunk may still be in flight: start afresh rather than read it
         except Fail as exc:
             error = exc.message
         curves = Curves.from_predictions(np.nan_to_num(yhat, nan=-1.0), y, self.loss_recognised or s.reference_loss)
@@ -308,23 +350,93 @@ class Session:
         self.final_params.append(params if params is not None else {})
         return result
 
-    def _audit(self, x: np.ndarray, yhat: np.ndarray, offset: int, audit_at: np.ndarray, run: int) -> None:
-        """Compare the audited predictions of one chunk with the reference on their parameters."""
-        chosen = audit_at[(audit_at >= offset) & (audit_at < offset + len(x))] - offset
+    def _send_chunk(self, x: np.ndarray, y: np.ndarray, start: int) -> Pending:
+        s = self.settings
+        stop = min(start + TRAIN_CHUNK, s.iterations)
+        if self.remaining() <= 0:
+            raise TimedOut(f"the time limit of {s.limits.total_seconds:g} s is used up")
+        return self._guard("train", self._live().send, "train", arrays={"X": x[start:stop], "Y": y[start:stop]},
+                           alpha=s.alpha, timeout=min(self.remaining(), s.limits.call_seconds * (stop - start)))
+
+    def _audit(self, x: np.ndarray, y: np.ndarray, yhat: np.ndarray, reply: Reply, offset: int,
+               audit_at: np.ndarray, run: int) -> None:
+        """Audit one chunk. Every step: the parameters moved as update(g, alpha) allows for the
+        gradient g that backward returned (grader/trajectory.py). At the secret iterations:
+        the prediction is the reference forward of that moment's parameters, and g is what
+        backward gives at those parameters (the reference's where gradient_reference passed,
+        else a fresh sandbox's that never trained)."""
+        k = len(x)
+        if k == 0:
+            return
+        params, grads = reply.arrays.get("params"), reply.arrays.get("grads")
+        n = self.settings.n_params
+        complete = params is not None and params.shape == (k + 1, n)
+        ended_early = bool(reply.header.get("error"))
+        if not (grads is not None and grads.shape == (k, n) and (
+                complete or (ended_early and params is not None and params.shape == (k, n)))):
+            raise AuditFailed("the parameters and gradients recorded during training are missing or malformed")
+        steps = len(params) - 1
+        for row, why in unexplained_steps(params[:steps], params[1:], grads[:steps], self._segments(),
+                                          self.settings.alpha):
+            self.audits.jumps.append((offset + row, run, why))
+        self.audits.steps += steps
+        chosen = audit_at[(audit_at >= offset) & (audit_at < offset + k)] - offset
         if not len(chosen):
             return
-        reply = self._call("snapshots", arrays={"index": chosen.astype(np.float64)})
-        rows = reply.arrays.get("params")
-        n = self.settings.n_params
-        if rows is None or rows.shape != (len(chosen), n):
-            raise Fail("the parameter snapshots taken during training are missing or malformed")
         atol = self.settings.tolerances.forward_atol
-        for i, row in zip(chosen, rows):
+        for i in chosen:
+            row = params[i]
             want = forward_batch(unflatten(row, self.settings), x[i][None])[0]
             diff = float(np.abs(want - yhat[i]).max()) if np.isfinite(row).all() else np.inf
             self.audits.checked += 1
             if not diff <= atol:
                 self.audits.mismatches.append((int(offset + i), run, diff))
+        if self.loss_recognised and self.passed("gradient_reference"):  # backward is the reference's
+            clean = np.stack([flatten(bptt(unflatten(params[i], self.settings), x[i], y[i], self.loss_recognised))
+                              for i in chosen])
+            rtol = self.settings.tolerances.gradient_rtol
+        else:  # backward itself, where training cannot interfere
+            clean, rtol = self._audited_gradients(params[chosen], x[chosen], y[chosen]), 1e-9
+        with np.errstate(all="ignore"):
+            off = np.abs(clean - grads[chosen]) - rtol * (1.0 + np.abs(clean).max(axis=1, keepdims=True))
+        for i, row_off in zip(chosen, off):
+            if (row_off > 0).any():
+                self.audits.forged.append((int(offset + i), run, float(np.nanmax(row_off))))
+
+    def _segments(self) -> list[tuple[str, slice]]:
+        out, start = [], 0
+        for name, shape in self.settings.param_shapes().items():
+            size = int(np.prod(shape))
+            out.append((name, slice(start, start + size)))
+            start += size
+        return out
+
+    def _audited_gradients(self, rows: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """backward's gradients at recorded parameters, from the auditor: a sandbox of its own."""
+        layout = [[k, list(v)] for k, v in self.settings.param_shapes().items()]
+        try:
+            if self._auditor is None:
+                limits = self.settings.limits.model_copy(update={"total_seconds": max(self.remaining(), 1.0)})
+                self._auditor = Sandbox(self.module_path, limits)
+                self._guard("import", self._auditor.start, drop=self._drop_auditor)
+                self._guard("construct", self._auditor.call, "construct", drop=self._drop_auditor,
+                            **{**(self._construct_args or {}), "seed": 0})
+            reply = self._guard("gradients", self._auditor.call, "gradients", drop=self._drop_auditor,
+                                arrays={"params": rows, "X": x, "Y": y}, layout=layout,
+                                timeout=min(self.remaining(), self.settings.limits.call_seconds * len(rows)))
+        except Fail as exc:
+            self._drop_auditor()
+            raise AuditFailed(f"backward could not be run at the recorded parameters ({exc.message})") from None
+        grads = reply.arrays.get("grads")
+        if reply.header.get("bad_return") or grads is None or grads.shape != rows.shape:
+            raise AuditFailed(f"backward at the recorded parameters returned {reply.header.get('bad_return') or 'nothing usable'}")
+        return grads
+
+    def _drop_auditor(self) -> None:
+        if self._auditor is not None:
+            self._outputs.append(self._auditor.output())
+            self._auditor.close()
+            self._auditor = None
 
     def final_params_of_median_run(self) -> dict[str, np.ndarray]:
         order = np.argsort([r.accuracy for r in self.runs], kind="stable")

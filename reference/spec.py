@@ -107,7 +107,7 @@ class Settings(_Strict):
         None, description="explicit seed of each run"
     )
     audits_per_run: int = Field(
-        100, ge=0, description="training iterations per run whose prediction is audited"
+        100, ge=20, description="training iterations per run whose prediction and step are audited (secret)"
     )
     tolerances: Tolerances = Tolerances()
     limits: Limits = Limits()

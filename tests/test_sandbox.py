@@ -217,15 +217,20 @@ def test_reference_round_trip_matches_in_process_exactly():
         reply = box.call("train", arrays={"X": X, "Y": Y}, alpha=0.1)
         assert reply.header["done"] == K and "error" not in reply.header
         assert reply.header["layout"] == [[k, list(getattr(local, k).shape)] for k in PARAMS]
-        yhat, snaps = np.empty((K, 8, 1)), []
+        yhat, snaps, grads = np.empty((K, 8, 1)), [], []
         for k in range(K):
             yhat[k] = local.forward(X[k])
             snaps.append(np.concatenate([getattr(local, p).ravel() for p in PARAMS]))
-            local.update(local.backward(Y[k]), 0.1)
+            g = local.backward(Y[k])
+            grads.append(np.concatenate([g[p].ravel() for p in PARAMS]))
+            local.update(g, 0.1)
+        snaps.append(np.concatenate([getattr(local, p).ravel() for p in PARAMS]))  # after the last update
         assert np.array_equal(reply.arrays["yhat"], yhat)
-        index = np.array([0.0, 17.0, K - 1.0])
-        rows = box.call("snapshots", arrays={"index": index}).arrays["params"]
-        assert np.array_equal(rows, np.array(snaps)[[0, 17, K - 1]])
+        assert np.array_equal(reply.arrays["params"], np.array(snaps))  # the record for the audit
+        assert np.array_equal(reply.arrays["grads"], np.array(grads))
+        at = box.call("gradients", arrays={"params": np.array(snaps[:3]), "X": X[:3], "Y": Y[:3]},
+                      layout=reply.header["layout"]).arrays["grads"]
+        assert np.array_equal(at, np.array(grads[:3]))  # backward again at recorded parameters
         remote = box.call("get_params").arrays
         for k in PARAMS:
             assert np.array_equal(remote[k], getattr(local, k))
@@ -238,7 +243,8 @@ def test_reference_round_trip_matches_in_process_exactly():
             assert np.array_equal(after[k], getattr(local, k))
 
         with pytest.raises(ProtocolError):  # a grader mistake, refused; the child lives on
-            box.call("snapshots", arrays={"index": np.array([K + 5.0])})
+            box.call("gradients", arrays={"params": np.zeros((1, 3)), "X": X[:1], "Y": Y[:1]},
+                     layout=reply.header["layout"])
         modules = box.call("modules").header["modules"]
         assert "numpy" in modules and modules == sorted(modules)
 

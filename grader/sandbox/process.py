@@ -34,6 +34,7 @@ Layers, each covering a different hole (see the project's sandbox research notes
 from __future__ import annotations
 
 import atexit
+import fcntl
 import functools
 import json
 import math
@@ -89,6 +90,7 @@ TOKEN_VAR = "BPTT_GRADER_SANDBOX"  # marks every process of one sandbox (for the
 SCRATCH_PREFIX = "bptt-sandbox-"  # + grader pid: temporary directories
 NO_PYCACHE = f"{WORKER_DIR}/no-pycache"  # never exists: bytecode is neither read nor written
 FRESH_UIDS = (1 << 30, 1 << 24)  # as root, each sandbox runs as base + a random offset
+PIPE_BYTES = 1 << 20  # the default /proc/sys/fs/pipe-max-size
 COPY_LIMITS = (2000, 64 << 20)  # files, bytes of the submission's folder copied in
 HELPERS = 3  # the launcher, init and the worker, counted in the pids cgroup
 JOIN_CGROUPS = 'while [ "$1" != -- ]; do echo $$ > "$1/cgroup.procs" || exit 125; shift; done; shift; exec "$@"'
@@ -99,6 +101,15 @@ def remove_stale_scratch() -> None:
     """Scratch folders of graders that were killed (their names carry the grader's pid)."""
     for path in of_dead_graders(tempfile.gettempdir(), SCRATCH_PREFIX):
         shutil.rmtree(path, ignore_errors=True)
+
+
+def _widen_pipe(fd: int) -> None:
+    """Make a pipe hold PIPE_BYTES (where the kernel allows): a 64 KiB pipe costs a pair of
+    context switches per 64 KiB of a frame."""
+    try:
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
+    except OSError:
+        pass
 
 
 def private_copy(folder: Path, target: Path) -> Path:
@@ -161,6 +172,18 @@ class SandboxCrashed(Exception):
         else:
             text = f"the submission's process ended during {op or 'startup'}: {exit_description}"
         super().__init__(text)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A request sent and not yet answered (Sandbox.send / Sandbox.receive)."""
+
+    op: str
+    rid: int
+    limit: float
+    deadline: float
+    seconds: float
+    total: bool
 
 
 @dataclass
@@ -269,7 +292,7 @@ class Sandbox:
 
     def call(self, op: str, *, timeout: float | None = None, arrays: dict[str, np.ndarray] | None = None,
              **params: Any) -> Reply:
-        """Run one worker op and return its reply (see grader/worker.py for the ops).
+        """Run one worker op and return its reply (see worker.py for the ops).
 
         StudentError if the submission raised (except for "train", whose reply carries
         "done" and "error"); SandboxTimeout after `timeout` (default limits.call_seconds,
@@ -277,6 +300,12 @@ class Sandbox:
         ProtocolError for a malformed or out-of-step reply (or a request the worker refused,
         header "fault", which leaves the child running).
         """
+        return self.receive(self.send(op, timeout=timeout, arrays=arrays, **params))
+
+    def send(self, op: str, *, timeout: float | None = None, arrays: dict[str, np.ndarray] | None = None,
+             **params: Any) -> Pending:
+        """The first half of `call`: the request is on its way; `receive` waits for its reply
+        (in between the grader may do its own work, but make no other call)."""
         if self._proc is None:
             raise RuntimeError("call start() first")
         if self._closed:
@@ -292,7 +321,14 @@ class Sandbox:
             raise self._die(SandboxTimeout(op, self._timeout_seconds, self._timeout_total)) from None
         except (BrokenPipeError, Died):
             raise self._crashed(op) from None
-        reply = self._receive(op, limit, expect_id=rid, deadline_set=True)
+        return Pending(op, rid, limit, self._reply.deadline, self._timeout_seconds, self._timeout_total)
+
+    def receive(self, pending: Pending) -> Reply:
+        """The reply to a request made with `send` (the same exceptions as `call`)."""
+        op = pending.op
+        self._cmd.deadline = self._reply.deadline = pending.deadline
+        self._timeout_seconds, self._timeout_total = pending.seconds, pending.total
+        reply = self._receive(op, pending.limit, expect_id=pending.rid, deadline_set=True)
         header = reply.header
         if "exit" in header:
             how = _one_line(header["exit"], 120)
@@ -410,6 +446,8 @@ class Sandbox:
         cmd_r, cmd_w = os.pipe()
         reply_r, reply_w = os.pipe()
         out_r, out_w = os.pipe()
+        for fd in (cmd_w, reply_w):  # a train chunk's frames are megabytes: fewer round trips
+            _widen_pipe(fd)
         isolated = self.machine.mode != "none"
         if isolated:
             worker_py, module = f"{WORKER_DIR}/worker.py", f"{SUBMISSION_DIR}/{self.module_path.name}"

@@ -31,7 +31,7 @@ MESSAGE_CHARS = 500
 TRACE_CHARS = 2000
 TEXT_CHARS = 200
 MAX_KEYS = 64
-MAX_SNAPSHOT_FLOATS = 32 << 20  # 256 MiB of snapshots in one train chunk
+MAX_SNAPSHOT_FLOATS = 4 << 20  # 32 MiB of recorded parameters and gradients in one train chunk
 
 
 def _move_fd(fd: int, low: int, high: int) -> int:
@@ -184,8 +184,7 @@ class Worker:
         self.module = None
         self.model = None
         self.last_grads = None
-        self.snapshots = None
-        self.snapshots_done = 0
+        self.record = None  # the train loop's buffers for the record of a chunk
         self.ops = {
             "construct": self.op_construct,
             "get_params": self.op_get_params,
@@ -194,7 +193,7 @@ class Worker:
             "backward": self.op_backward,
             "update": self.op_update,
             "train": self.op_train,
-            "snapshots": self.op_snapshots,
+            "gradients": self.op_gradients,
             "forward_params": self.op_forward_params,
             "modules": self.op_modules,
         }
@@ -419,7 +418,7 @@ class Worker:
         except AttributeError:
             raise AttributeError("the module defines no RNN") from None
         kwargs = {k: params[k] for k in ("input_dim", "hidden_dim", "output_dim", "seed") if k in params}
-        self.model = self.last_grads = self.snapshots = None
+        self.model = self.last_grads = self.record = None
         model = cls(**kwargs)
         self.model = model
         methods = {name: self.describe_method(model, name) for name in METHODS}
@@ -521,22 +520,25 @@ class Worker:
         alpha = float(alpha)
         K, T, O = Y.shape
         tshape = (T, O)
-        self.snapshots, self.snapshots_done = None, 0
         layout, bad = self.layout(model)
         n = sum(size for _, _, size in layout)
         if bad:
             message = "; ".join(f"{k} is {v}" for k, v in bad.items())
             return {"done": 0, "stage": "params", "bad_params": bad,
                     "error": {"kind": "bad parameter", "message": message, "trace": "", "op": "params"}}, {}
-        if K * n > MAX_SNAPSHOT_FLOATS:
-            raise _Fault(f"train chunk too large for snapshots ({K} x {n})")
-        snaps = np.empty((K, n))
+        if (2 * K + 1) * n > MAX_SNAPSHOT_FLOATS:
+            raise _Fault(f"train chunk too large for its record ({K} x {n})")
+        if self.record is None or self.record[0].shape != (K + 1, n):  # reused: fresh ones cost page faults
+            self.record = (np.empty((K + 1, n)), np.empty((K, n)))
+        snaps, gsnaps = self.record  # row k: after forward k (+ the end), and what backward returned
         yhat = np.empty((K, T, O))
-        plist, offset = [], 0
+        plist, glist, offset = [], [], 0
         for name, shape, size in layout:
-            plist.append((name, shape, snaps[:, offset : offset + size].reshape((K,) + shape)))
+            plist.append((name, shape, snaps[:, offset : offset + size].reshape((K + 1,) + shape)))
+            glist.append((name, shape, gsnaps[:, offset : offset + size].reshape((K,) + shape)))
             offset += size
-        plist = tuple(plist)
+        plist, glist = tuple(plist), tuple(glist)
+        dict_get = dict.get
         header: dict = {"layout": [[name, list(shape)] for name, shape, _ in layout]}
         stage = "methods"
         done = 0
@@ -564,6 +566,15 @@ class Worker:
                     view[k] = value
                 stage = "backward"
                 grads = backward(y)
+                if not issubclass(type(grads), dict):
+                    raise _BadValue("grads", f"backward returned {self.describe_value(grads)}, expected a dict")
+                for name, shape, view in glist:
+                    value = dict_get(grads, name)
+                    if type(value) is not ndarray or value.shape != shape or (
+                            value.dtype is not f8 and value.dtype.kind not in kinds):
+                        raise _BadValue("grads", f"backward's {name} is {self.describe_value(value)}, "
+                                                 f"expected ndarray {shape}")
+                    view[k] = value
                 stage = "update"
                 update(grads, alpha)
                 done = k + 1
@@ -585,9 +596,18 @@ class Worker:
         header["seconds"] = self.perf_counter() - started  # the loop, without the transfers
         if grads is not None:
             self.last_grads = grads
-        self.snapshots, self.snapshots_done = snaps, done
+        end = 0
+        for name, shape, view in plist:  # the parameters the last update left (for its audit)
+            value = getattr(model, name, None)
+            if type(value) is not ndarray or value.shape != shape or value.dtype.kind not in kinds:
+                break
+            view[done] = value
+            end += 1
+        # The record for the audit of every step: parameters before each backward (and after
+        # the last update, when they are still readable), and what backward returned.
         header["done"] = done
-        return header, {"yhat": yhat[:done]}
+        return header, {"yhat": yhat[:done], "params": snaps[: done + (end == len(plist))],
+                        "grads": gsnaps[:done]}
 
     def layout(self, model: object) -> tuple[list, dict]:
         """[(name, shape, size)] of the current parameters, and {name: why} for bad ones."""
@@ -638,15 +658,46 @@ class Worker:
                 setattr(model, name, value.copy())
         return {}, {"yhat": out if out is not None else np.empty((0,))}
 
-    def op_snapshots(self, params: dict, arrays: dict):
+    def op_gradients(self, params: dict, arrays: dict):
+        """backward's gradient at given parameters, for the audit of training (run in a fresh
+        worker that never trained): for each k, parameters <- rows[k] (in the order and shapes
+        of `layout`), forward(X[k]), backward(Y[k]); the gradients come back as rows."""
         np = self.np
-        if self.snapshots is None:
-            raise _Fault("no train chunk has run")
-        index = self.need_array(arrays, "index", 1)
-        rows = index.astype(np.int64)
-        if not (rows == index).all() or (rows < 0).any() or (rows >= self.snapshots_done).any():
-            raise _Fault(f"snapshot index outside 0..{self.snapshots_done - 1}")
-        return {}, {"params": self.snapshots[rows]}
+        model = self.need_model()
+        rows = self.need_array(arrays, "params", 2)
+        X, Y = self.need_array(arrays, "X", 3), self.need_array(arrays, "Y", 3)
+        layout = params.get("layout")
+        if not (isinstance(layout, list) and all(
+                isinstance(e, list) and len(e) == 2 and e[0] in PARAMS and isinstance(e[1], list)
+                and all(type(d) is int and 0 < d <= 4096 for d in e[1]) for e in layout)):
+            raise _Fault("gradients needs a layout [[name, shape], ...]")
+        sizes = [int(np.prod(shape)) for _, shape in layout]
+        if rows.shape != (len(X), sum(sizes)) or len(Y) != len(X):
+            raise _Fault("gradients needs params (K, n), X (K, T, I) and Y (K, T, O)")
+        out = np.empty(rows.shape)
+        saved = {name: getattr(model, name, None) for name, _ in layout}
+        saved = {k: v.copy() if issubclass(type(v), np.ndarray) else v for k, v in saved.items()}  # views too
+        try:
+            for k in range(len(X)):
+                offset = 0
+                for (name, shape), size in zip(layout, sizes):
+                    setattr(model, name, rows[k, offset : offset + size].reshape(shape).copy())
+                    offset += size
+                model.forward(X[k])
+                grads = model.backward(Y[k])
+                offset = 0
+                for (name, shape), size in zip(layout, sizes):
+                    value = dict.get(grads, name) if issubclass(type(grads), dict) else None
+                    array, why = self.convert(value)
+                    if array is None or array.shape != tuple(shape):
+                        got = why or f"shape {array.shape}"
+                        return {"done": k, "bad_return": f"gradient {name} is {got}"}, {}
+                    out[k, offset : offset + size] = array.ravel()
+                    offset += size
+        finally:  # put the parameters back
+            for name, value in saved.items():
+                setattr(model, name, value)
+        return {"done": len(X)}, {"grads": out}
 
     def op_modules(self, params: dict, arrays: dict):
         return {"modules": sorted(self.top_modules())[:1000]}, {}
