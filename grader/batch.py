@@ -23,7 +23,7 @@ from pathlib import Path
 
 from grader import __version__
 from grader.gradeproc import GradeRequest
-from grader.results import RESULT_SCHEMA, GradeResult, SubmissionInfo
+from grader.results import RESULT_SCHEMA, GradeResult, SubmissionInfo, neutralise
 from grader.safe_files import open_fresh, private_dir, read_regular, write_atomic
 from grader.sandbox.probe import Isolation
 from reference.spec import Settings
@@ -214,7 +214,7 @@ class _Bar:
         self.bar.update(1)
 
     def slowest(self, item: Item, seconds: float) -> None:
-        self.bar.set_postfix_str(f"slowest: {item.file} {seconds:.0f}s", refresh=False)
+        self.bar.set_postfix_str(f"slowest: {neutralise(item.file)} {seconds:.0f}s", refresh=False)
 
     def close(self) -> None:
         self.bar.close()
@@ -228,7 +228,7 @@ class _Lines:
 
     def done(self, item: Item, result: GradeResult) -> None:
         self.count += 1
-        print(f"[{self.count}/{self.total} {time.monotonic() - self.started:.0f}s] {item.file}: "
+        print(f"[{self.count}/{self.total} {time.monotonic() - self.started:.0f}s] {neutralise(item.file)}: "
               f"{result.status}, score {result.score:g}/{result.max_score:g}", file=sys.stderr, flush=True)
 
     def slowest(self, item: Item, seconds: float) -> None:

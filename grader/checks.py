@@ -36,6 +36,8 @@ DISALLOWED = {
     "numba": "Numba",
     "tinygrad": "tinygrad",
     "micrograd": "micrograd",
+    "reference": "the grader's reference RNN",
+    "grader": "the grader itself",
 }
 
 

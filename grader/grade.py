@@ -19,6 +19,7 @@ import numpy as np
 
 from grader import __version__
 from grader.checks import DISALLOWED, REGISTRY, policy_message, scan_imports
+from grader.replies import malformed
 from grader.results import CHECK_NAMES, CheckResult, GradeResult, SubmissionInfo, median_or_none
 from grader.rubric import award, total
 from grader.session import Fail, Session, TimedOut
@@ -98,6 +99,9 @@ def grade(path: Path, settings: Settings, workdir: Path | None = None) -> GradeR
         session.results = results
         try:
             _run_all(session, results, static, result)
+        except Exception as exc:  # a grader bug: this submission's row says so, the batch goes on
+            result.status, result.message = "grader_error", f"grader error: {type(exc).__name__}: {exc}"[:500]
+            _skip_rest(results, "skipped: grading stopped (grader error)")
         finally:
             session.close()
             result.output = session.output()[-20000:]
@@ -132,7 +136,8 @@ def _run_all(session: Session, results: dict[str, CheckResult], static: dict, re
     runtime: list[str] = []
     try:
         if session.sandbox is not None:
-            runtime = list(session.sandbox.call("modules").header.get("modules", []))
+            header = session.sandbox.call("modules").header
+            runtime = list(header["modules"]) if malformed("modules", header) is None else []
     except Exception:  # the child may be gone; the static scan still stands
         pass
     if session.import_reply is not None:

@@ -6,10 +6,11 @@ The model is the boundary between the grader and everything that reads its outpu
 
 from __future__ import annotations
 
+import re
 import statistics
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 CheckStatus = Literal["passed", "failed", "skipped", "error"]
 RESULT_SCHEMA = 2  # 2: `sandbox` names the mode and its guarantees
@@ -34,8 +35,33 @@ CHECK_NAMES = (
 )
 
 
+# Characters that make a terminal, an XML parser or a spreadsheet do something other than
+# show text: C0 controls but tab and newline (ESC among them), DEL, C1 controls, the bidi
+# overrides that reorder what is shown, lone surrogates and the XML non-characters.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
+
+
+def neutralise(text: str) -> str:
+    """Student text as plain text: every character above is removed (a CR becomes a newline)."""
+    return _UNSAFE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def _neutralise_deep(value: object) -> object:
+    if isinstance(value, str):
+        return neutralise(value)
+    if isinstance(value, dict):
+        return {neutralise(str(k)): _neutralise_deep(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_neutralise_deep(v) for v in value]
+    return value
+
+
+Text = Annotated[str, AfterValidator(neutralise)]  # any text that may carry the student's
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Checked on assignment too: a message built after construction is neutralised as well.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class CheckResult(_Model):
@@ -45,8 +71,8 @@ class CheckResult(_Model):
     status: CheckStatus
     points: float = 0.0
     max_points: float = 0.0
-    message: str = ""
-    details: dict[str, object] = Field(default_factory=dict)
+    message: Text = ""
+    details: Annotated[dict[str, object], AfterValidator(_neutralise_deep)] = Field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -62,21 +88,21 @@ class RunResult(_Model):
     accuracy_curve: list[float] = Field(description="fraction correct in each block")
     bit_error_curve: list[float] = Field(description="mean wrong bits per answer in each block")
     loss_curve: list[float] = Field(description="mean loss per answer in each block")
-    error: str = ""
+    error: Text = ""
 
 
 class SubmissionInfo(_Model):
     """Where the graded code came from."""
 
-    source: str
-    module: str = ""
-    student_id: str | None = None
-    name: str | None = None
+    source: Text
+    module: Text = ""
+    student_id: Text | None = None
+    name: Text | None = None
     sha256: str = ""
     module_sha256: str = Field("", description="of the graded module's source, to spot copies")
     naming_ok: bool = True
-    notes: list[str] = Field(default_factory=list)
-    report_pdf: str | None = None
+    notes: list[Text] = Field(default_factory=list)
+    report_pdf: Text | None = None
     report_pages: int | None = None
 
 
@@ -87,10 +113,10 @@ class GradeResult(_Model):
     grader_version: str
     settings_hash: str
     submission: SubmissionInfo
-    status: str = Field(description="'graded' when the checks ran, else what stopped grading")
-    message: str = ""
+    status: Text = Field(description="'graded' when the checks ran, else what stopped grading")
+    message: Text = ""
     sandbox: str = Field("", description="isolation used for the student's code: 'mode: guarantee, ...'")
-    sandbox_note: str = ""
+    sandbox_note: Text = ""
     checks: list[CheckResult] = Field(default_factory=list)
     runs: list[RunResult] = Field(default_factory=list)
     accuracy_last1000: float | None = Field(None, description="median over the runs")
@@ -100,7 +126,7 @@ class GradeResult(_Model):
     score: float = 0.0
     max_score: float = 0.0
     timings: dict[str, float] = Field(default_factory=dict)
-    output: str = Field("", description="the submission's captured stdout/stderr (head + tail)")
+    output: Text = Field("", description="the submission's captured stdout/stderr (head + tail)")
 
     def check(self, name: str) -> CheckResult | None:
         return next((c for c in self.checks if c.name == name), None)

@@ -15,6 +15,7 @@ import numpy as np
 
 from grader.results import CheckResult, RunResult
 from grader.diagnose import bptt
+from grader.replies import malformed
 from grader.trajectory import unexplained_steps
 from grader.sandbox import (
     Pending,
@@ -96,6 +97,10 @@ def _describe_error(error: object) -> str:
         return "training failed"
     op, kind, message = (str(error.get(k, ""))[:300] for k in ("op", "kind", "message"))
     return f"RNN.{op or 'forward'} raised {kind or 'an exception'}" + (f": {message}" if message else "")
+
+
+class Malformed(Fail):
+    """The child's reply did not have the shape of its op's reply (replies.py)."""
 
 
 class AuditFailed(Fail):
@@ -193,7 +198,7 @@ class Session:
         what = OPERATIONS.get(op, f"RNN.{op}")
         drop = drop or self._drop
         try:
-            return func(*args, **kwargs)
+            reply = func(*args, **kwargs)
         except StudentError as exc:
             if exc.kind == "NotImplementedError":
                 raise Fail(f"not implemented: {what} raises NotImplementedError ({exc.message})") from None
@@ -212,7 +217,12 @@ class Session:
             raise Fail(f"the submission's process died during {what}: {exc.exit_description}") from None
         except ProtocolError as exc:
             drop()
-            raise Fail(f"the submission's process sent malformed data during {what}: {exc}") from None
+            raise Malformed(f"the submission's process sent malformed data during {what}: {exc}") from None
+        why = malformed(op, reply.header) if isinstance(reply, Reply) else None
+        if why:
+            drop()
+            raise Malformed(f"the submission's process sent a malformed reply during {what} ({why})")
+        return reply
 
     def _call(self, op: str, arrays: dict[str, np.ndarray] | None = None, timeout: float | None = None, **params: object) -> Reply:
         if self.remaining() <= 0:
@@ -311,7 +321,10 @@ class Session:
             starts = list(range(0, s.iterations, TRAIN_CHUNK))
             pending = self._send_chunk(x, y, starts[0])
             for j, start in enumerate(starts):
-                reply = self._guard("train", self._live().receive, pending)
+                try:
+                    reply = self._guard("train", self._live().receive, pending)
+                except Malformed as exc:
+                    raise AuditFailed(exc.message) from None
                 pending = None
                 got, k = reply.arrays.get("yhat"), reply.header.get("done")
                 if type(k) is not int or not 0 <= k <= TRAIN_CHUNK or got is None or got.shape != (k, *y.shape[1:]):

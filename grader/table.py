@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from grader.results import CHECK_NAMES, GradeResult
+from grader.results import CHECK_NAMES, GradeResult, neutralise
 from grader.safe_files import write_atomic
 from reference.spec import Settings
 
@@ -22,7 +22,7 @@ def safe_cell(value: object) -> object:
     """Text on one line, at most CELL_MAX characters, never read as a formula."""
     if not isinstance(value, str):
         return value
-    text = value.replace("\r", "\\r").replace("\n", "\\n")
+    text = neutralise(value).replace("\n", "\\n")
     if len(text) > CELL_MAX:
         text = text[: CELL_MAX - 3] + "..."
     if text.startswith(FORMULA_START):
