@@ -44,7 +44,10 @@ class Item:
     sha256: str
 
     def key(self, settings: Settings) -> str:
-        return f"{self.sha256[:20]}-{settings.digest()}-{__version__}"
+        """The store's key: content, name (identical zips of two students are two results,
+        each with its own name and id), settings and grader version."""
+        named = hashlib.sha256(self.file.encode("utf-8", "surrogateescape") + b"\0" + self.sha256.encode()).hexdigest()
+        return f"{named[:20]}-{settings.digest()}-{__version__}"
 
 
 @dataclass
@@ -196,7 +199,7 @@ def _fill(pool: ThreadPoolExecutor, pending: Iterator[Item], running: dict, jobs
         item = next(pending, None)
         if item is None:
             return
-        log = logs / f"{item.sha256[:20]}.log"
+        log = logs / f"{item.key(settings).split('-')[0]}.log"
         future = pool.submit(grade_in_process, item, settings, isolation, log)
         running[future] = (item, time.monotonic())
 

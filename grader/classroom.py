@@ -53,18 +53,23 @@ def unpack_class_archive(archive: Path, intake: Path) -> Path:
 
 
 def duplicate_flags(results: dict[batch.Item, GradeResult]) -> dict[batch.Item, list[str]]:
-    """Submissions whose file or graded module is byte-identical to another's."""
+    """`duplicate`: the file or graded module is byte-identical to another's; `shared_id`:
+    another row carries the same student id (a classmate's id in a file name, or two
+    uploads of one student), so whose grade it is needs a person."""
     groups: dict[str, list[batch.Item]] = defaultdict(list)
     for item, result in results.items():
-        groups["file:" + item.sha256].append(item)
+        groups["duplicate:file:" + item.sha256].append(item)
         if result.submission.module_sha256:
-            groups["module:" + result.submission.module_sha256].append(item)
+            groups["duplicate:module:" + result.submission.module_sha256].append(item)
+        if result.submission.student_id:
+            groups["shared_id:" + result.submission.student_id].append(item)
     flags: dict[batch.Item, list[str]] = defaultdict(list)
-    for members in groups.values():
+    for key, members in groups.items():
+        flag = key.split(":", 1)[0]
         if len({m.file for m in members}) > 1:
             for item in members:
-                if "duplicate" not in flags[item]:
-                    flags[item].append("duplicate")
+                if flag not in flags[item]:
+                    flags[item].append(flag)
     return flags
 
 

@@ -38,6 +38,12 @@ def merge(grades_csv: Path, manual_csv: Path, settings: Settings) -> tuple[pd.Da
         raise MergeError(f"{manual_csv}: no report columns; expected some of {', '.join(maxima)}")
     problems: list[str] = []
     known = set(grades["student_id"].dropna())
+    counts = grades["student_id"].dropna().value_counts()
+    shared = set(counts[counts > 1].index)  # one id on several rows: whose report is it?
+    for sid in sorted(shared):
+        files = ", ".join(grades.loc[grades["student_id"] == sid, "file"].astype(str))
+        problems.append(f"{grades_csv.name}: student id {sid} is on {counts[sid]} rows ({files}); "
+                        "their report scores are not filled in or totalled until one row is left")
     seen: set[str] = set()
     for line, record in enumerate(manual.to_dict("records"), start=2):
         sid = str(record["student_id"]).strip()
@@ -48,6 +54,8 @@ def merge(grades_csv: Path, manual_csv: Path, settings: Settings) -> tuple[pd.Da
             problems.append(f"{manual_csv.name} line {line}: student {sid} appears again; first row kept")
             continue
         seen.add(sid)
+        if sid in shared:
+            continue
         for column in columns:
             raw = record[column]
             if pd.isna(raw):
@@ -67,6 +75,7 @@ def merge(grades_csv: Path, manual_csv: Path, settings: Settings) -> tuple[pd.Da
         problems.append(f"no report scores for student {sid}")
     report = grades[report_columns(settings)].apply(pd.to_numeric, errors="coerce")
     grades["total"] = (grades["score"].astype(float) + report.fillna(0).sum(axis=1)).round(4)
+    grades.loc[grades["student_id"].isin(shared), "total"] = None
     return grades, problems
 
 

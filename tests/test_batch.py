@@ -151,7 +151,8 @@ def test_files_planted_in_out_neither_hang_nor_redirect_the_batch(tmp_path):
     out = tmp_path / "out"
     (out / "logs").mkdir(parents=True)
     (out / "results").mkdir()
-    os.mkfifo(out / "logs" / f"{item.sha256[:20]}.log")
+    log = out / "logs" / f"{item.key(SHORT).split('-')[0]}.log"
+    os.mkfifo(log)
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")
     (out / "results" / f"{item.key(SHORT)}.json").symlink_to(victim)
@@ -160,7 +161,7 @@ def test_files_planted_in_out_neither_hang_nor_redirect_the_batch(tmp_path):
     grade_class(klass, out, SHORT, jobs=1, progress=False)
     assert time.monotonic() - started < 120
     assert victim.read_text() == "precious"
-    for path in (out / "grades.csv", out / "logs" / f"{item.sha256[:20]}.log",
+    for path in (out / "grades.csv", log,
                  out / "results" / f"{item.key(SHORT)}.json"):
         assert path.is_file() and not path.is_symlink(), path
     for folder in (out, out / "logs", out / "results", out / "feedback"):
@@ -189,3 +190,43 @@ def test_batch_refuses_a_weak_sandbox_unless_allowed_and_then_flags_every_row(tm
     table = pd.read_csv(tmp_path / "out" / "grades.csv", dtype={"student_id": str})
     assert table["sandbox"].tolist() == ["none: process limits only"]
     assert "sandbox" in table["flags"].iloc[0]
+
+
+def test_one_student_id_on_two_rows_is_flagged_and_never_totalled(tmp_path):
+    """A zip named with a classmate's id: both rows are flagged and merge refuses to guess
+    whose report scores they are."""
+    from grader.merge import merge
+
+    klass = tmp_path / "class"
+    klass.mkdir()
+    source = (CORPUS / "correct_bce.py").read_text()
+    student_zip(klass, "310551001", source, "Chen")
+    student_zip(klass, "310551001", source + "\n# mine\n", "Impostor")
+    student_zip(klass, "310551002", source + "\n# other\n", "Lin")
+    out = tmp_path / "out"
+    grade_class(klass, out, SHORT, jobs=2, progress=False)
+    table = pd.read_csv(out / "grades.csv", dtype={"student_id": str})
+    shared = table[table["student_id"] == "310551001"]
+    assert len(shared) == 2 and all("shared_id" in f for f in shared["flags"])
+    assert "shared_id" not in str(table[table["student_id"] == "310551002"]["flags"].iloc[0])
+    manual = tmp_path / "manual.csv"
+    manual.write_text("student_id,plot,data_generation,forward,bptt,code\n310551001,10,10,20,20,10\n"
+                      "310551002,5,5,5,5,5\n")
+    merged, problems = merge(out / "grades.csv", manual, SHORT)
+    assert any("310551001 is on 2 rows" in p for p in problems), problems
+    assert merged.loc[merged["student_id"] == "310551001", "total"].isna().all()
+    assert merged.loc[merged["student_id"] == "310551002", "total"].notna().all()
+
+
+def test_identical_zips_keep_their_own_names_and_ids_when_reused(tmp_path):
+    klass = tmp_path / "class"
+    klass.mkdir()
+    first = student_zip(klass, "310551011", (CORPUS / "correct_bce.py").read_text(), "Wu")
+    shutil.copyfile(first, klass / "DLP_LAB4_310551012_Hsu.zip")  # byte for byte
+    out = tmp_path / "out"
+    for _ in range(2):  # graded, then reused from the store
+        grade_class(klass, out, SHORT, jobs=2, progress=False)
+        table = pd.read_csv(out / "grades.csv", dtype={"student_id": str})
+        assert sorted(table["student_id"]) == ["310551011", "310551012"]
+        assert sorted(table["name"]) == ["Hsu", "Wu"]
+        assert all("duplicate" in f for f in table["flags"])
