@@ -1,18 +1,16 @@
 """Points: what each check is worth under the settings, and the score they add up to.
 
 Performance (the `train` check) is `points.performance x median accuracy`, and only
-counts for a model whose forward is the contract's (forward_values) and whose training
-predictions come from its parameters (integrity): otherwise an exact adder that ignores
-its weights, or a model that turns dishonest mid-training, would collect it.
+counts when the settings' gates pass (by default forward_values: the forward is the
+contract's, and integrity: training was the submission's own gradient steps, and its
+predictions come from its parameters); otherwise an exact adder that ignores its weights,
+or a model that swaps in weights mid-training, would collect it.
 """
 
 from __future__ import annotations
 
 from grader.results import CheckResult
 from reference.spec import Settings
-
-GATES = ("forward_values", "integrity")
-
 
 def max_points(name: str, settings: Settings) -> float:
     if name == "train":
@@ -28,12 +26,12 @@ def award(results: dict[str, CheckResult], settings: Settings, accuracy: float |
     train = results.get("train")
     if train is None or train.status != "passed" or accuracy is None:
         return
-    blocked = [g for g in GATES if g in results and results[g].status != "passed"]
+    blocked = [g for g in settings.gates if g in results and results[g].status != "passed"]
     if blocked:
         train.points = 0.0
         train.message += (
             f". Performance points: 0, because {' and '.join(blocked)} did not pass "
-            "(accuracy only counts for a model that computes the contract's forward from its parameters)"
+            "(accuracy only counts when the gates of the settings pass)"
         )
     else:
         train.points = round(settings.points.performance * accuracy, 4)

@@ -74,6 +74,9 @@ class Points(_Strict):
     gradient_numeric: float = Field(0.0, ge=0)
     gradient_reference: float = Field(0.0, ge=0)
     update: float = Field(0.0, ge=0)
+    integrity: float = Field(0.0, ge=0)
+    generalize: float = Field(0.0, ge=0)
+    policy: float = Field(0.0, ge=0)
     performance: float = Field(30.0, ge=0, description="the `train` check: accuracy x this")
 
 
@@ -85,6 +88,12 @@ class Report(_Strict):
     forward: float = Field(20.0, ge=0)
     bptt: float = Field(20.0, ge=0)
     code: float = Field(10.0, ge=0)
+
+
+# The checks that may gate the performance points (tests keep this within the grader's
+# list of checks): every check that runs before or after training, but not `train` itself.
+Gate = Literal["policy", "api", "forward_shape", "forward_values", "forward_stateless", "backward_shape",
+               "backward_pure", "gradient_numeric", "gradient_reference", "update", "integrity", "generalize"]
 
 
 class Settings(_Strict):
@@ -108,6 +117,10 @@ class Settings(_Strict):
     )
     audits_per_run: int = Field(
         100, ge=20, description="training iterations per run whose prediction and step are audited (secret)"
+    )
+    gates: tuple[Gate, ...] = Field(
+        ("forward_values", "integrity"),
+        description="checks that must pass for accuracy to earn the performance points",
     )
     tolerances: Tolerances = Tolerances()
     limits: Limits = Limits()

@@ -143,3 +143,21 @@ def test_with_overrides_validates() -> None:
     assert settings.with_overrides(runs=5).run_seeds == tuple(settings.seed + i for i in range(5))
     with pytest.raises(SettingsError, match="accuracy_window"):
         settings.with_overrides(iterations=10)
+
+
+def test_gates_and_points_name_real_checks():
+    """The settings' list of checks that may gate, and the points per check, stay within the
+    grader's checks; a misspelt gate is refused when the settings load."""
+    import typing
+
+    import pytest
+
+    from grader.results import CHECK_NAMES
+    from reference.spec import Gate, Points, Settings, SettingsError, validated
+
+    assert set(typing.get_args(Gate)) <= set(CHECK_NAMES) - {"train"}
+    assert set(Points.model_fields) - {"performance"} <= set(CHECK_NAMES)
+    assert Settings().gates == ("forward_values", "integrity")
+    assert validated({"gates": ["gradient_reference", "integrity"]}, "test").gates == ("gradient_reference", "integrity")
+    with pytest.raises(SettingsError, match="gates"):
+        validated({"gates": ["gradient_referense"]}, "test")
