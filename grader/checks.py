@@ -361,9 +361,13 @@ def check_train(s: Session) -> str:
     median = float(np.median(accuracies))
     runs = ", ".join(f"{a:.3f}" for a in accuracies)
     text = f"median accuracy {median:.3f} over {len(accuracies)} runs ({runs})"
-    errors = [r.error for r in s.runs if r.error]
-    if errors:
-        text += f"; {errors[0]}"
+    unaudited = {run for run, _ in s.audits.failures}  # integrity's to report
+    unfinished = [(i, r) for i, r in enumerate(s.runs, 1) if r.error and i not in unaudited]
+    if unfinished:  # an exception, the time limit, a bad return value
+        i, run = unfinished[0]
+        raise Fail(f"{len(unfinished)} of {len(s.runs)} runs did not finish (run {i} stopped after "
+                   f"{run.iterations_done} of {settings.iterations} iterations: {run.error}); {text}",
+                   unfinished=len(unfinished))
     early = [r.accuracy_first for r in s.runs]
     if max(early) > PRETRAINED:
         text += (

@@ -1,4 +1,5 @@
 """EXPECT: integrity: malformed reply
+ALSO: generalize
 BUG: a forgery of the grader's channel: at import it finds the worker that imports it (up
 the call stack) and wraps its `send`, so that the count of finished iterations in every training reply is a list. The grader must say so plainly:
 no traceback, no "grader error".
