@@ -10,15 +10,20 @@ import unicodedata
 from collections import defaultdict
 from pathlib import Path
 
+import pandas as pd
+
 from grader import batch, feedback
 from grader.results import GradeResult
 from grader.safe_files import private_dir, write_atomic
 from grader.sandbox import Isolation
-from grader.table import row, write_csv
+from grader.similarity import fingerprint, similar_pairs
+from grader.table import row, safe_cell, write_csv
 from grader.unzip import Budget, unpack_zip
 from reference.spec import Settings
 
 CLASS_FILES, CLASS_BYTES = 20000, 4 << 30  # a whole class's archive, not one student's
+SIMILAR_ABOVE = 0.5  # independent solutions share about 0.1 of their fingerprints, copies 0.8 and more
+REFERENCE = Path(__file__).resolve().parents[1] / "reference" / "rnn.py"
 
 
 def _display_component(name: str, fallback: str) -> str:
@@ -73,6 +78,29 @@ def duplicate_flags(results: dict[batch.Item, GradeResult]) -> dict[batch.Item, 
     return flags
 
 
+def similarity_flags(results: dict[batch.Item, GradeResult], csv: Path, threshold: float) -> dict[batch.Item, list[str]]:
+    """Pairs of graded modules that are one program under other names (or a copy of the
+    reference), written to `csv` for a person to look at; each gets `similar:<partner>`."""
+    by_file = {item.file: item for item in results}
+    prints = {item.file: r.submission.fingerprint for item, r in results.items() if r.submission.fingerprint}
+    known = {"reference": fingerprint(REFERENCE.read_text(encoding="utf-8"))}
+    pairs = similar_pairs(prints, threshold, known)
+
+    def who(file: str) -> str:
+        item = by_file.get(file)
+        return (results[item].submission.student_id or file) if item else file
+
+    flags: dict[batch.Item, list[str]] = defaultdict(list)
+    for a, b, _ in pairs:
+        flags[by_file[a]].append(f"similar:{who(b)}")
+        if b in by_file:
+            flags[by_file[b]].append(f"similar:{who(a)}")
+    table = pd.DataFrame([{"file_a": a, "student_a": who(a), "file_b": b, "student_b": who(b), "similarity": s}
+                          for a, b, s in pairs], columns=["file_a", "student_a", "file_b", "student_b", "similarity"])
+    write_atomic(csv, table.apply(lambda column: column.map(safe_cell)).to_csv(index=False, lineterminator="\n"), 0o644)
+    return flags
+
+
 def _feedback_name(result: GradeResult, item: batch.Item, taken: set[str]) -> str:
     """A file-system safe, unique base name: the student id, else the file's stem."""
     base = result.submission.student_id or Path(item.file).stem
@@ -93,6 +121,7 @@ def grade_class(
     only: set[str] | None = None,
     progress: bool = True,
     isolation: Isolation | None = None,
+    similar_above: float = SIMILAR_ABOVE,
 ) -> str:
     """Grade every submission in `source` into `out`; returns a short summary to print."""
     started = time.perf_counter()
@@ -104,6 +133,8 @@ def grade_class(
                         isolation=isolation)
     results = outcome.results
     dup = duplicate_flags(results)
+    for item, flags in similarity_flags(results, out / "similarity.csv", similar_above).items():
+        dup.setdefault(item, []).extend(flags)
     fb = private_dir(out / "feedback")
     rows, taken = [], set()
     for item in items:

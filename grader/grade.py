@@ -20,6 +20,7 @@ import numpy as np
 from grader import __version__
 from grader.checks import DISALLOWED, REGISTRY, policy_message, scan_imports
 from grader.replies import malformed
+from grader.similarity import fingerprint
 from grader.results import CHECK_NAMES, CheckResult, GradeResult, SubmissionInfo, median_or_none
 from grader.rubric import award, total
 from grader.session import Fail, Session, TimedOut
@@ -169,6 +170,7 @@ def _info(sub: Submission) -> SubmissionInfo:
         name=sub.name,
         sha256=sub.sha256,
         module_sha256=hashlib.sha256(sub.module_path.read_bytes()).hexdigest(),
+        fingerprint=fingerprint(sub.module_path.read_text(encoding="utf-8", errors="replace")),
         naming_ok=sub.naming_ok,
         notes=list(sub.notes) + ([sub.naming_note] if sub.naming_note else []),
         report_pdf=sub.report_pdf,

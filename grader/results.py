@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 CheckStatus = Literal["passed", "failed", "skipped", "error"]
-RESULT_SCHEMA = 2  # 2: `sandbox` names the mode and its guarantees
+RESULT_SCHEMA = 3  # 2: `sandbox` names the mode and its guarantees; 3: the module's fingerprint
 STRONG_GUARANTEES = ("files", "user")  # without them a submission can reach others' grades
 
 CHECK_NAMES = (
@@ -100,6 +100,7 @@ class SubmissionInfo(_Model):
     name: Text | None = None
     sha256: str = ""
     module_sha256: str = Field("", description="of the graded module's source, to spot copies")
+    fingerprint: list[int] = Field(default_factory=list, description="of the module's syntax tree (similarity.py)")
     naming_ok: bool = True
     notes: list[Text] = Field(default_factory=list)
     report_pdf: Text | None = None

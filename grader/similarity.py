@@ -1,0 +1,65 @@
+"""Which submissions are one program under other names: fingerprints of the syntax tree.
+
+A module's fingerprint is the set of hashes of every run of K consecutive syntax-tree node
+types (pre-order), with docstrings dropped: identifiers, comments, whitespace and literal
+values do not enter it, so renaming everything leaves it unchanged, while independent
+solutions in different styles (loops or vectorised, other helpers) share little of it.
+Hashes are kept only when 0 mod KEEP (a deterministic sample that preserves the Jaccard
+similarity on average), so a fingerprint stays a few hundred numbers in the result.
+
+An AST of our own rather than a library such as copydetect: the lab is Python only, `ast`
+normalises exactly what a renaming changes, it needs no dependency, and the fingerprint is
+stable across processes (crc32, not Python's salted hash) so it can live in stored results.
+"""
+
+from __future__ import annotations
+
+import ast
+import zlib
+from collections.abc import Iterator
+
+K = 12  # node types per shingle: long enough that two short functions do not match by chance
+KEEP = 2
+MIN_HASHES = 30  # a module this small (a stub) cannot be told from another
+
+def _docstring(node: ast.AST) -> bool:
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+
+
+def _types(node: ast.AST) -> Iterator[str]:
+    """Node type names in pre-order, docstrings left out (contexts too: they follow the code)."""
+    if _docstring(node) or isinstance(node, ast.expr_context):
+        return
+    yield type(node).__name__
+    for child in ast.iter_child_nodes(node):
+        yield from _types(child)
+
+
+def fingerprint(source: str) -> list[int]:
+    """The module's fingerprint (sorted), or [] when it does not parse."""
+    try:
+        tokens = list(_types(ast.parse(source)))
+    except (SyntaxError, ValueError, RecursionError):
+        return []
+    hashes = {zlib.crc32(" ".join(tokens[i : i + K]).encode()) for i in range(max(len(tokens) - K + 1, 0))}
+    return sorted(h for h in hashes if h % KEEP == 0)
+
+
+def similarity(a: list[int] | set[int], b: list[int] | set[int]) -> float:
+    """How much of the smaller fingerprint the other contains (so a copy padded with code of
+    its own still shows); 0 when either is too small to say anything."""
+    a, b = set(a), set(b)
+    if min(len(a), len(b)) < MIN_HASHES:
+        return 0.0
+    return len(a & b) / min(len(a), len(b))
+
+
+def similar_pairs(fingerprints: dict[str, list[int]], threshold: float,
+                  known: dict[str, list[int]] | None = None) -> list[tuple[str, str, float]]:
+    """[(a, b, similarity)] at or above `threshold`, most similar first: every pair of the
+    class, and each member against the `known` solutions (the reference among them)."""
+    names = sorted(fingerprints)
+    sets = {n: set(fingerprints[n]) for n in names}
+    pairs = [(a, b, similarity(sets[a], sets[b])) for i, a in enumerate(names) for b in names[i + 1:]]
+    pairs += [(a, k, similarity(sets[a], v)) for a in names for k, v in (known or {}).items()]
+    return sorted(((a, b, round(s, 4)) for a, b, s in pairs if s >= threshold), key=lambda p: (-p[2], p[0], p[1]))

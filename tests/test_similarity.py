@@ -1,0 +1,98 @@
+"""Similarity: a renamed copy of the reference or of a classmate is flagged, independent
+solutions written in other styles are not."""
+
+from __future__ import annotations
+
+import ast
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from grader.classroom import SIMILAR_ABOVE, grade_class
+from grader.similarity import fingerprint, similar_pairs, similarity
+from reference.spec import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "tests" / "submissions"
+REFERENCE = (ROOT / "reference" / "rnn.py").read_text()
+BCE = (CORPUS / "correct_bce.py").read_text()
+VECTORISED = (ROOT / "tests" / "hostile" / "escape" / "_correct.py").read_text()
+PER_STEP = (ROOT / "bench" / "naive_rnn.py").read_text()
+NUMPY_NAMES = set(dir(np))
+
+
+class _Rename(ast.NodeTransformer):
+    """Every identifier of the program's own (not NumPy's) gets a new name, comments go
+    (ast.unparse), float literals change: what a student hiding a copy would do."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+
+    def new(self, name: str) -> str:
+        return name if name in NUMPY_NAMES or name in ("np", "self") else self.names.setdefault(name, f"q{len(self.names)}")
+
+    def visit_Name(self, node: ast.Name) -> ast.Name:
+        node.id = self.new(node.id)
+        return node
+
+    def visit_arg(self, node: ast.arg) -> ast.arg:
+        node.arg = self.new(node.arg)
+        return node
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.FunctionDef:
+        node.name = self.new(node.name)
+        self.generic_visit(node)
+        return node
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.Attribute:
+        self.generic_visit(node)
+        node.attr = self.new(node.attr)
+        return node
+
+    def visit_Constant(self, node: ast.Constant) -> ast.Constant:
+        if isinstance(node.value, float):
+            node.value = node.value * 1.5
+        return node
+
+
+def renamed(source: str) -> str:
+    return ast.unparse(_Rename().visit(ast.parse(source)))
+
+
+def test_renamed_copies_are_found_and_independent_styles_are_not():
+    ref, bce = fingerprint(REFERENCE), fingerprint(BCE)
+    assert "def forward" in BCE and "def forward" not in renamed(BCE) and "self.W" not in renamed(BCE)
+    assert similarity(ref, fingerprint(renamed(REFERENCE))) >= 0.95
+    assert similarity(bce, fingerprint(renamed(BCE))) >= 0.95
+    assert similarity(bce, fingerprint(BCE + "\n\ndef helper(a, b):\n    return [a * i + b for i in range(9)]\n")) >= 0.9
+    independent = [REFERENCE, BCE, VECTORISED, PER_STEP]
+    for i, a in enumerate(independent):
+        for b in independent[i + 1:]:
+            assert similarity(fingerprint(a), fingerprint(b)) < SIMILAR_ABOVE / 2
+
+
+def test_pairs_are_sorted_and_compared_with_the_known_solutions():
+    prints = {"a.zip": fingerprint(BCE), "b.zip": fingerprint(renamed(BCE)), "c.zip": fingerprint(VECTORISED),
+              "d.zip": fingerprint(renamed(REFERENCE)), "stub.zip": fingerprint("class RNN:\n    pass\n")}
+    pairs = similar_pairs(prints, SIMILAR_ABOVE, {"reference": fingerprint(REFERENCE)})
+    assert [(a, b) for a, b, _ in pairs] == [("a.zip", "b.zip"), ("d.zip", "reference")]
+
+
+def test_batch_writes_similarity_csv_and_flags_the_partners(tmp_path):
+    klass = tmp_path / "class"
+    klass.mkdir()
+    for sid, source in (("310551101", BCE), ("310551102", renamed(BCE)), ("310551103", VECTORISED + "\nRNN = Correct\n"),
+                        ("310551104", renamed(REFERENCE))):
+        with zipfile.ZipFile(klass / f"DLP_LAB4_{sid}_S.zip", "w") as z:
+            z.writestr(f"DLP_LAB4_{sid}_S/rnn.py", source)
+    out = tmp_path / "out"
+    short = Settings().with_overrides(runs=1, iterations=300, accuracy_window=100, audits_per_run=20)
+    grade_class(klass, out, short, jobs=2, progress=False)
+    pairs = pd.read_csv(out / "similarity.csv", dtype={"student_a": str, "student_b": str})
+    assert sorted(zip(pairs["student_a"], pairs["student_b"])) == [("310551101", "310551102"), ("310551104", "reference")]
+    table = pd.read_csv(out / "grades.csv", dtype={"student_id": str}).set_index("student_id")
+    assert "similar:310551102" in table.loc["310551101", "flags"]
+    assert "similar:reference" in table.loc["310551104", "flags"]
+    assert "similar" not in str(table.loc["310551103", "flags"])
