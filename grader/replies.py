@@ -51,8 +51,14 @@ class BackwardReply(BadValues):
     keys: list[Short] = Field(default_factory=list, max_length=64)
 
 
+class Record(_Reply):
+    params: int = Field(ge=0)
+    grads: int = Field(ge=0)
+
+
 class TrainReply(_Reply):
     done: int = Field(ge=0)
+    record: Record | None = None  # rows written to the shared memory instead of the frame
     seconds: float = Field(0.0, ge=0)
     stage: Short | None = None
     error: dict | None = None  # checked field by field where it is described

@@ -159,7 +159,8 @@ class Session:
         if left <= 0:
             raise TimedOut(f"the time limit of {self.settings.limits.total_seconds:g} s is used up")
         limits = self.settings.limits.model_copy(update={"total_seconds": left})
-        self.sandbox = Sandbox(self.module_path, limits)
+        record = (2 * TRAIN_CHUNK + 1) * self.settings.n_params * 8  # a chunk's parameters and gradients
+        self.sandbox = Sandbox(self.module_path, limits, record_bytes=record)
         self.isolation = self.sandbox.machine.describe()
         self.isolation_note = self.sandbox.isolation_note
         reply = self._guard("import", self.sandbox.start)
@@ -331,9 +332,11 @@ class Session:
                     raise AuditFailed("training sent back a malformed reply (no count of finished iterations, "
                                       "or predictions of the wrong shape)")
                 error_reply = reply.header.get("error")
+                record = self._record_of(reply, min(TRAIN_CHUNK, s.iterations - start), k)  # before the next chunk
                 if j + 1 < len(starts) and not error_reply:  # the child trains on while this chunk is audited
                     pending = self._send_chunk(x, y, starts[j + 1])
-                self._audit(x[start : start + k], y[start : start + k], got, reply, start, audit_at, run)
+                self._audit(x[start : start + k], y[start : start + k], got, record, bool(error_reply), start,
+                            audit_at, run)
                 yhat[start : start + k] = got  # counted only once audited
                 done = start + k
                 if error_reply:
@@ -371,7 +374,22 @@ class Session:
         return self._guard("train", self._live().send, "train", arrays={"X": x[start:stop], "Y": y[start:stop]},
                            alpha=s.alpha, timeout=min(self.remaining(), s.limits.call_seconds * (stop - start)))
 
-    def _audit(self, x: np.ndarray, y: np.ndarray, yhat: np.ndarray, reply: Reply, offset: int,
+    def _record_of(self, reply: Reply, sent: int, k: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """A chunk's record (parameters before each backward, plus the end; the gradients),
+        copied out of the frame or of the shared memory the worker wrote it to."""
+        n = self.settings.n_params
+        rows = reply.header.get("record")
+        if rows is None:
+            return reply.arrays.get("params"), reply.arrays.get("grads")
+        box = self._live()
+        params = box.shared_floats(0, rows["params"] * n)
+        grads = box.shared_floats((sent + 1) * n, rows["grads"] * n)
+        if params is None or grads is None or rows["grads"] != k:
+            return None, None
+        return params.reshape(rows["params"], n), grads.reshape(k, n)
+
+    def _audit(self, x: np.ndarray, y: np.ndarray, yhat: np.ndarray,
+               record: tuple[np.ndarray | None, np.ndarray | None], ended_early: bool, offset: int,
                audit_at: np.ndarray, run: int) -> None:
         """Audit one chunk. Every step: the parameters moved as update(g, alpha) allows for the
         gradient g that backward returned (grader/trajectory.py). At the secret iterations:
@@ -381,10 +399,9 @@ class Session:
         k = len(x)
         if k == 0:
             return
-        params, grads = reply.arrays.get("params"), reply.arrays.get("grads")
+        params, grads = record
         n = self.settings.n_params
         complete = params is not None and params.shape == (k + 1, n)
-        ended_early = bool(reply.header.get("error"))
         if not (grads is not None and grads.shape == (k, n) and (
                 complete or (ended_early and params is not None and params.shape == (k, n)))):
             raise AuditFailed("the parameters and gradients recorded during training are missing or malformed")

@@ -553,3 +553,18 @@ def test_bubblewrap_command_shows_only_the_view(tmp_path):
     assert site and all(args[args.index(a) - 1] == "--tmpfs" for a in site)  # masked, not bound
     assert args[-2:] == ["--chdir", scratch]
     assert args.index("--remount-ro") > args.index(f"{tmp_path / 'sub'}")  # after the binds
+
+
+def test_the_shared_record_cannot_be_resized_by_the_child():
+    """The memory the worker writes a chunk's record to is sealed: a hostile child finds it
+    but can neither shrink it (the grader would die of SIGBUS reading it) nor grow it."""
+    n = 321
+    box = Sandbox(HOSTILE / "shrink_record.py", limits(), record_bytes=(2 * 10 + 1) * n * 8)
+    with box:
+        box.start()
+        box.call("construct", seed=0, **DIMS)
+        assert "FOUND /memfd:bptt-record" in box.output() and "RESIZED" not in box.output()
+        reply = box.call("train", arrays={"X": np.zeros((10, 8, 2)), "Y": np.zeros((10, 8, 1))}, alpha=0.1)
+        assert reply.header["record"] == {"params": 11, "grads": 10} and "params" not in reply.arrays
+        assert box.shared_floats(0, 11 * n).shape == (11 * n,)
+        assert box.shared_floats(0, 10**9) is None  # reads stay inside the mapping

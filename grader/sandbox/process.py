@@ -38,6 +38,7 @@ import fcntl
 import functools
 import json
 import math
+import mmap
 import os
 import secrets
 import select
@@ -232,8 +233,11 @@ class Sandbox:
     worker is still alive and usable.
     """
 
-    def __init__(self, module_path: Path, limits: Limits, *, extra_env: dict | None = None) -> None:
+    def __init__(self, module_path: Path, limits: Limits, *, extra_env: dict | None = None,
+                 record_bytes: int = 0) -> None:
         self.module_path = Path(module_path).resolve()
+        self.record_bytes = record_bytes  # sealed memory shared with the worker for a chunk's record
+        self._record: mmap.mmap | None = None
         self.limits = limits
         self.extra_env = {str(k): str(v) for k, v in (extra_env or {}).items()}
         self.machine = machine.isolation()
@@ -357,6 +361,12 @@ class Sandbox:
         if self._capture is not None:
             self._capture.close()
         self._cgroups.remove()
+        if self._record is not None:
+            try:
+                self._record.close()
+            except BufferError:  # a view of it is still alive somewhere: the collector frees it
+                pass
+            self._record = None
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
@@ -425,6 +435,29 @@ class Sandbox:
         # main thread: the parent-death signal fires when the *thread* that forked ends.
         return deathsig + cmd
 
+    def _shared_record(self) -> int | None:
+        """A memfd the worker writes each chunk's record into, sealed so that it can neither
+        shrink (a read past its end would kill the grader with SIGBUS) nor grow."""
+        if not self.record_bytes or not hasattr(os, "memfd_create"):
+            return None
+        fd = os.memfd_create("bptt-record", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+        try:
+            os.ftruncate(fd, self.record_bytes)
+            fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL)
+            self._record = mmap.mmap(fd, self.record_bytes)
+        except (OSError, AttributeError, ValueError):
+            os.close(fd)
+            return None
+        self._extra_fds.append(fd)
+        return fd
+
+    def shared_floats(self, start: int, count: int) -> np.ndarray | None:
+        """A copy of `count` float64 of the shared record from `start` (None if out of range):
+        copied at once, so the child cannot change what the grader goes on to check."""
+        if self._record is None or start < 0 or count < 0 or (start + count) * 8 > self.record_bytes:
+            return None
+        return np.frombuffer(self._record, dtype=np.float64, count=count, offset=start * 8).copy()
+
     def _seccomp_fd(self) -> int:
         """The filter for bubblewrap, in a file of this sandbox's scratch folder."""
         path = os.path.join(self._tmp, "seccomp.bpf")
@@ -459,6 +492,11 @@ class Sandbox:
         worker = [sys.executable, "-I", "-B", "-X", f"pycache_prefix={NO_PYCACHE}", worker_py,
                   str(cmd_r), str(reply_w), module, json.dumps(self._worker_config())]
         self._extra_fds: list[int] = []
+        config = self._worker_config()
+        fd = self._shared_record()
+        if fd is not None:
+            config.update(record_fd=fd, record_bytes=self.record_bytes)
+        worker[-1] = json.dumps(config)
         try:
             cmd = self._command(worker)
             proc = subprocess.Popen(
