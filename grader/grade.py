@@ -21,6 +21,7 @@ from grader import __version__
 from grader.checks import DISALLOWED, REGISTRY, policy_message, scan_imports
 from grader.replies import malformed
 from grader.similarity import fingerprint
+from grader.suspicions import complex_arithmetic, slow_backward
 from grader.results import CHECK_NAMES, CheckResult, GradeResult, SubmissionInfo, median_or_none
 from grader.rubric import award, total
 from grader.session import Fail, Session, TimedOut
@@ -90,7 +91,11 @@ def grade(path: Path, settings: Settings, workdir: Path | None = None) -> GradeR
         results["discover"] = CheckResult(
             name="discover", status="passed", message=f"graded module: {submission.module_display}"
         )
-        static = scan_imports(_read_sources(submission.root))
+        sources = _read_sources(submission.root)
+        static = scan_imports(sources)
+        complex_at = complex_arithmetic(sources)
+        if complex_at:
+            result.suspicions = [f"complex arithmetic at {', '.join(complex_at)}: complex-step gradients?"]
         session = Session(
             submission.module_path,
             settings,
@@ -106,6 +111,9 @@ def grade(path: Path, settings: Settings, workdir: Path | None = None) -> GradeR
         finally:
             session.close()
             result.output = session.output()[-20000:]
+            slow = slow_backward(session.call_seconds["forward"], session.call_seconds["backward"])
+            if slow:
+                result.suspicions = [*result.suspicions, slow]
             result.sandbox, result.sandbox_note = session.isolation, session.isolation_note
         return _finish(result, results, settings, session, started)
 

@@ -128,6 +128,7 @@ class GradeResult(_Model):
     max_score: float = 0.0
     timings: dict[str, float] = Field(default_factory=dict)
     output: Text = Field("", description="the submission's captured stdout/stderr (head + tail)")
+    suspicions: list[Text] = Field(default_factory=list, description="signs of gradients not from BPTT")
 
     def check(self, name: str) -> CheckResult | None:
         return next((c for c in self.checks if c.name == name), None)
@@ -147,6 +148,8 @@ class GradeResult(_Model):
             found.append("naming")
         if self.sandbox and not self.sandbox_strong:
             found.append("sandbox")
+        if self.suspicions:
+            found.append("numeric_gradients")
         return found
 
     @property

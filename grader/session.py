@@ -146,7 +146,8 @@ class Session:
         self.accuracy_exhaustive: float | None = None
         self._construct_args: dict[str, int] | None = None
         self._outputs: list[str] = []
-        self._auditor: Sandbox | None = None  # a second sandbox: backward where training cannot interfere
+        self._auditor: Sandbox | None = None
+        self.call_seconds: dict[str, list[float]] = {"forward": [], "backward": []}  # suspicions.py  # a second sandbox: backward where training cannot interfere
 
     # ------------------------------------------------------------ process
 
@@ -254,11 +255,15 @@ class Session:
         return arr
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        started = time.perf_counter()
         reply = self._call("forward", arrays={"x": x})
+        self.call_seconds["forward"].append(time.perf_counter() - started)
         return self._array(reply, "yhat", (len(x), self.settings.output_dim), "forward(x)")
 
     def backward(self, y: np.ndarray) -> dict[str, np.ndarray]:
+        started = time.perf_counter()
         reply = self._call("backward", arrays={"y": y})
+        self.call_seconds["backward"].append(time.perf_counter() - started)
         header = reply.header
         if header.get("bad_return"):
             raise Fail(f"backward(y) returned {header['bad_return']}; the contract wants a dict of arrays")
