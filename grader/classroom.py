@@ -24,6 +24,7 @@ from reference.spec import Settings
 CLASS_FILES, CLASS_BYTES = 20000, 4 << 30  # a whole class's archive, not one student's
 SIMILAR_ABOVE = 0.5  # independent solutions share about 0.1 of their fingerprints, copies 0.8 and more
 REFERENCE = Path(__file__).resolve().parents[1] / "reference" / "rnn.py"
+KNOWN = Path(__file__).resolve().parent / "known_solutions"  # public solutions, written out
 
 
 def _display_component(name: str, fallback: str) -> str:
@@ -84,6 +85,8 @@ def similarity_flags(results: dict[batch.Item, GradeResult], csv: Path, threshol
     by_file = {item.file: item for item in results}
     prints = {item.file: r.submission.fingerprint for item, r in results.items() if r.submission.fingerprint}
     known = {"reference": fingerprint(REFERENCE.read_text(encoding="utf-8"))}
+    known.update({f"known:{p.stem}": fingerprint(p.read_text(encoding="utf-8"))
+                  for p in sorted(KNOWN.glob("*.py")) if p.name != "__init__.py"})
     pairs = similar_pairs(prints, threshold, known)
 
     def who(file: str) -> str:

@@ -83,16 +83,19 @@ def test_pairs_are_sorted_and_compared_with_the_known_solutions():
 def test_batch_writes_similarity_csv_and_flags_the_partners(tmp_path):
     klass = tmp_path / "class"
     klass.mkdir()
+    blog = (ROOT / "grader" / "known_solutions" / "blog_post.py").read_text()
     for sid, source in (("310551101", BCE), ("310551102", renamed(BCE)), ("310551103", VECTORISED + "\nRNN = Correct\n"),
-                        ("310551104", renamed(REFERENCE))):
+                        ("310551104", renamed(REFERENCE)), ("310551105", renamed(blog))):
         with zipfile.ZipFile(klass / f"DLP_LAB4_{sid}_S.zip", "w") as z:
             z.writestr(f"DLP_LAB4_{sid}_S/rnn.py", source)
     out = tmp_path / "out"
     short = Settings().with_overrides(runs=1, iterations=300, accuracy_window=100, audits_per_run=20)
     grade_class(klass, out, short, jobs=2, progress=False)
     pairs = pd.read_csv(out / "similarity.csv", dtype={"student_a": str, "student_b": str})
-    assert sorted(zip(pairs["student_a"], pairs["student_b"])) == [("310551101", "310551102"), ("310551104", "reference")]
+    assert sorted(zip(pairs["student_a"], pairs["student_b"])) == [
+        ("310551101", "310551102"), ("310551104", "reference"), ("310551105", "known:blog_post")]
     table = pd.read_csv(out / "grades.csv", dtype={"student_id": str}).set_index("student_id")
     assert "similar:310551102" in table.loc["310551101", "flags"]
     assert "similar:reference" in table.loc["310551104", "flags"]
+    assert "similar:known:blog_post" in table.loc["310551105", "flags"]
     assert "similar" not in str(table.loc["310551103", "flags"])
