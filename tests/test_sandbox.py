@@ -203,9 +203,9 @@ def test_reference_round_trip_matches_in_process_exactly():
         box.call("update", arrays=back.arrays, alpha=0.1)  # copies of the gradients
         local.update({k: grads[k].copy() for k in PARAMS}, 0.1)
         box.call("forward", arrays={"x": x})
-        box.call("backward", arrays={"y": y})
+        back = box.call("backward", arrays={"y": y})
         local.forward(x)
-        box.call("update", use_last=True, alpha=0.1)  # the very dict backward returned
+        box.call("update", arrays=back.arrays, alpha=0.1)
         local.update(local.backward(y), 0.1)
         remote = box.call("get_params").arrays
         for k in PARAMS:

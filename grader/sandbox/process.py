@@ -166,8 +166,8 @@ class SandboxTimeout(Exception):
 class SandboxCrashed(Exception):
     """The child ended (or had to be ended) without a proper reply."""
 
-    def __init__(self, exit_description: str, output_tail: str = "", op: str = "") -> None:
-        self.exit_description, self.output_tail, self.op = exit_description, output_tail, op
+    def __init__(self, exit_description: str, op: str = "") -> None:
+        self.exit_description, self.op = exit_description, op
         if exit_description.startswith("exited during"):
             text = f"the submission {exit_description}"
         else:
@@ -277,7 +277,7 @@ class Sandbox:
         hello = self._receive("startup", STARTUP_SECONDS, expect_id=None)
         if "fatal" in hello.header:
             raise self._die(SandboxCrashed(f"worker could not start: {_one_line(hello.header['fatal'], 300)}",
-                                           self._tail(), "startup"))
+                                           "startup"))
         if hello.header.get("hello") is not True:
             raise self._die(ProtocolError("the worker did not say hello"))
         notes = hello.header.get("notes")
@@ -313,7 +313,7 @@ class Sandbox:
         if self._proc is None:
             raise RuntimeError("call start() first")
         if self._closed:
-            raise SandboxCrashed(f"not running ({self._dead_reason or 'closed'})", "", op)
+            raise SandboxCrashed(f"not running ({self._dead_reason or 'closed'})", op)
         limit = self.limits.call_seconds if timeout is None else float(timeout)
         rid = secrets.randbits(62)
         to_send = {k: np.asarray(v, dtype=np.float64, order="C") for k, v in (arrays or {}).items()}
@@ -336,7 +336,7 @@ class Sandbox:
         header = reply.header
         if "exit" in header:
             how = _one_line(header["exit"], 120)
-            raise self._die(SandboxCrashed(f"exited during {op} ({how})", self._tail(), op))
+            raise self._die(SandboxCrashed(f"exited during {op} ({how})", op))
         if "fault" in header:
             raise ProtocolError(f"the worker refused {op}: {_one_line(header['fault'], 300)}")
         if "error" in header and op != "train":
@@ -563,9 +563,6 @@ class Sandbox:
             return self._die(ProtocolError(f"{op}: malformed error report"))
         return StudentError(error["kind"][:100], error["message"][:500], error["trace"][:2000], op)
 
-    def _tail(self, chars: int = 2000) -> str:
-        return self.output()[-chars:]
-
     def _crashed(self, op: str) -> Exception:
         """End of file on a pipe: the child died, or the submission closed our pipe."""
         try:
@@ -576,14 +573,12 @@ class Sandbox:
             description = f"exited during {op} (exit code 0)"
         else:
             description = describe_status(returncode, self._shell_status)
-        return self._die(SandboxCrashed(description, self._tail(), op))
+        return self._die(SandboxCrashed(description, op))
 
     def _die(self, exc: Exception) -> Exception:
         """Kill everything, remember why, and hand back `exc` for raising."""
         self._dead_reason = _one_line(str(exc), 200)
         self.close()
-        if isinstance(exc, SandboxCrashed):
-            exc.output_tail = self._tail()  # complete now: close() drained the pipe
         return exc
 
     # ---- killing ----

@@ -65,18 +65,6 @@ def _is_index(value: object) -> bool:
     return type(value) is int and value >= 0
 
 
-def plain_array(a: object) -> np.ndarray | None:
-    """`a` as a fresh C-contiguous float64 array, or None if it is not a plain numeric one.
-
-    Only an exact `np.ndarray` (no subclass, whose methods are someone else's code) of a
-    bool/int/uint/float dtype is accepted; object, complex, string and structured arrays
-    are refused, and so is anything merely convertible (lists, `__array__` objects).
-    """
-    if type(a) is not np.ndarray or a.dtype.kind not in "biuf":
-        return None
-    return np.array(a, dtype=_F8, copy=True, order="C")
-
-
 def _write_all(fileobj: Any, data: bytes | memoryview) -> None:
     view = memoryview(data).cast("B")
     while view.nbytes:

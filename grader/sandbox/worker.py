@@ -189,7 +189,6 @@ class Worker:
         self.stdout, self.stderr = sys.stdout, sys.stderr  # the real ones, kept before import
         self.module = None
         self.model = None
-        self.last_grads = None
         self.record = None  # the train loop's buffers for the record of a chunk
         self.shared = shared  # memory shared with the grader, where the record goes if it fits
         self.ops = {
@@ -425,7 +424,7 @@ class Worker:
         except AttributeError:
             raise AttributeError("the module defines no RNN") from None
         kwargs = {k: params[k] for k in ("input_dim", "hidden_dim", "output_dim", "seed") if k in params}
-        self.model = self.last_grads = self.record = None
+        self.model = self.record = None
         model = cls(**kwargs)
         self.model = model
         methods = {name: self.describe_method(model, name) for name in METHODS}
@@ -475,7 +474,6 @@ class Worker:
         model = self.need_model()
         y = self.need_array(arrays, "y")
         grads = model.backward(y)
-        self.last_grads = grads
         if not issubclass(type(grads), dict):
             return {"bad_return": self.describe_value(grads)}, {}
         items = list(dict.items(grads))  # the stored entries, whatever the subclass overrides
@@ -507,13 +505,7 @@ class Worker:
         alpha = params.get("alpha")
         if type(alpha) not in (int, float):
             raise _Fault("update needs a numeric alpha")
-        if params.get("use_last"):
-            if self.last_grads is None:
-                raise _Fault("use_last: backward has not returned anything yet")
-            grads = self.last_grads
-        else:
-            grads = dict(arrays)
-        model.update(grads, float(alpha))
+        model.update(dict(arrays), float(alpha))
         return {}, {}
 
     def op_train(self, params: dict, arrays: dict):
@@ -553,7 +545,6 @@ class Worker:
         header: dict = {"layout": [[name, list(shape)] for name, shape, _ in layout]}
         stage = "methods"
         done = 0
-        grads = None
         ndarray, kinds, f8 = self.ndarray, "biuf", self.f8
         # The loop's own cost per iteration (beyond the submission's three calls) is a few
         # microseconds, most of it the five snapshot copies: keep it lean.
@@ -605,8 +596,6 @@ class Worker:
             header["error"] = self.describe_exception(exc)
             header["error"]["op"] = stage
         header["seconds"] = self.perf_counter() - started  # the loop, without the transfers
-        if grads is not None:
-            self.last_grads = grads
         end = 0
         for name, shape, view in plist:  # the parameters the last update left (for its audit)
             value = getattr(model, name, None)
