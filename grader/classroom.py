@@ -81,7 +81,8 @@ def duplicate_flags(results: dict[batch.Item, GradeResult]) -> dict[batch.Item, 
 
 def similarity_flags(results: dict[batch.Item, GradeResult], csv: Path, threshold: float) -> dict[batch.Item, list[str]]:
     """Pairs of graded modules that are one program under other names (or a copy of the
-    reference), written to `csv` for a person to look at; each gets `similar:<partner>`."""
+    reference), written to `csv` for a person to look at; each gets `similar:<closest
+    partner>` (`+N` more partners in the CSV)."""
     by_file = {item.file: item for item in results}
     prints = {item.file: r.submission.fingerprint for item, r in results.items() if r.submission.fingerprint}
     known = {"reference": fingerprint(REFERENCE.read_text(encoding="utf-8"))}
@@ -93,11 +94,13 @@ def similarity_flags(results: dict[batch.Item, GradeResult], csv: Path, threshol
         item = by_file.get(file)
         return (results[item].submission.student_id or file) if item else file
 
-    flags: dict[batch.Item, list[str]] = defaultdict(list)
+    partners: dict[batch.Item, list[str]] = defaultdict(list)  # most similar first
     for a, b, _ in pairs:
-        flags[by_file[a]].append(f"similar:{who(b)}")
+        partners[by_file[a]].append(who(b))
         if b in by_file:
-            flags[by_file[b]].append(f"similar:{who(a)}")
+            partners[by_file[b]].append(who(a))
+    flags = {item: [f"similar:{names[0]}" + (f"+{len(names) - 1}" if len(names) > 1 else "")]
+             for item, names in partners.items()}
     table = pd.DataFrame([{"file_a": a, "student_a": who(a), "file_b": b, "student_b": who(b), "similarity": s}
                           for a, b, s in pairs], columns=["file_a", "student_a", "file_b", "student_b", "similarity"])
     write_atomic(csv, table.apply(lambda column: column.map(safe_cell)).to_csv(index=False, lineterminator="\n"), 0o644)
