@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from grader.diagnose import bptt, name_the_bug, relative_errors
+from grader.results import CHECK_NAMES
 from grader.session import EARLY_WINDOW, Fail, Session, flatten, unflatten
 from reference.data import all_pairs
 from reference.rnn import PARAMS, forward_batch, sequence_loss
@@ -58,6 +59,11 @@ def check(name: str, *needs: str) -> Callable[[Callable[[Session], str]], Callab
     """Register a check that runs only once every check in `needs` has passed."""
 
     def register(func: Callable[[Session], str]) -> Callable[[Session], str]:
+        earlier = {"discover", "policy", "import"} | {c.name for c in REGISTRY}  # grade.py runs the first three
+        unknown = [n for n in needs if n not in earlier]
+        if name not in CHECK_NAMES or unknown:
+            raise ValueError(f"check {name!r}: {'unknown name' if name not in CHECK_NAMES else ''}"
+                             f"{' needs ' + ', '.join(unknown) + ', which is not an earlier check' if unknown else ''}")
         REGISTRY.append(Check(name, func, needs))
         return func
 

@@ -37,7 +37,6 @@ _MD_ESCAPES = {
     ">": "&gt;",
 }
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]|\x1b\[[0-9;?]*[A-Za-z]")
-_NEEDS = re.compile(r"needs (.+?) to pass first")
 
 
 # ---------------------------------------------------------------- Markdown helpers
@@ -163,19 +162,12 @@ def _fix_first(result: GradeResult) -> str:
             f"The grader itself failed in {md_text(', '.join(errors))}: not your fault, "
             "tell your instructor."
         )
-    waiting = [(c.name, _waits_for(c.message)) for c in result.checks if c.status == "skipped"]
+    waiting = [(c.name, ", ".join(c.waiting_for) or c.message.removeprefix("skipped:").strip() or "an earlier check")
+               for c in result.checks if c.status == "skipped"]
     if waiting:
         lines.append("\nSkipped checks (they run once what they wait for passes):\n")
         lines.extend(f"- {md_text(name)}: waits for {md_text(why)}" for name, why in waiting)
     return "\n".join(lines)
-
-
-def _waits_for(message: str) -> str:
-    """The checks a skipped check needs, from its message, or the message's reason."""
-    found = _NEEDS.search(message)
-    if found:
-        return found.group(1)
-    return message.removeprefix("skipped:").strip() or "an earlier check"
 
 
 def _runs_table(result: GradeResult) -> str:

@@ -47,9 +47,8 @@ def _read_sources(root: Path) -> dict[str, str]:
 def _run_check(session: Session, name: str, func, needs: tuple[str, ...]) -> CheckResult:  # noqa: ANN001
     missing = [n for n in needs if not session.passed(n)]
     if missing:
-        return CheckResult(
-            name=name, status="skipped", message=f"skipped: needs {', '.join(missing)} to pass first"
-        )
+        return CheckResult(name=name, status="skipped", waiting_for=missing,
+                           message=f"skipped: needs {', '.join(missing)} to pass first")
     started = time.perf_counter()
     try:
         message = func(session)

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 CheckStatus = Literal["passed", "failed", "skipped", "error"]
-RESULT_SCHEMA = 3  # 2: `sandbox` names the mode and its guarantees; 3: the module's fingerprint
+RESULT_SCHEMA = 4  # 2: sandbox guarantees; 3: the module's fingerprint; 4: waiting_for
 STRONG_GUARANTEES = ("files", "user")  # without them a submission can reach others' grades
 
 CHECK_NAMES = (
@@ -72,6 +72,7 @@ class CheckResult(_Model):
     points: float = 0.0
     max_points: float = 0.0
     message: Text = ""
+    waiting_for: list[str] = Field(default_factory=list, description="a skipped check's unmet prerequisites")
     details: Annotated[dict[str, object], AfterValidator(_neutralise_deep)] = Field(default_factory=dict)
     seconds: float = 0.0
 

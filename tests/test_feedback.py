@@ -90,8 +90,10 @@ def hostile() -> GradeResult:
     checks = [
         CheckResult(name="discover", status="passed", message="graded module: rnn.py"),
         CheckResult(name="api", status="failed", message=HOSTILE),
-        CheckResult(name="forward_shape", status="skipped", message="skipped: needs api to pass first"),
-        CheckResult(name="forward_values", status="skipped", message="skipped: needs api, forward_shape to pass first"),
+        CheckResult(name="forward_shape", status="skipped", message="skipped: needs api to pass first",
+                    waiting_for=["api"]),
+        CheckResult(name="forward_values", status="skipped", message="skipped: needs api, forward_shape to pass first",
+                    waiting_for=["api", "forward_shape"]),
         CheckResult(name="update", status="error", message="grader error in update: KeyError: 'x|y'"),
     ]
     sub = SubmissionInfo(

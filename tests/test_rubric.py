@@ -43,3 +43,12 @@ def test_every_check_can_carry_points():
     award(results, Settings().model_copy(update={"points": points}), 1.0)
     assert (results["integrity"].points, results["policy"].points, results["generalize"].points) == (2.0, 1.0, 0.0)
     assert total(results) == (33.0, 34.0)
+
+
+def test_a_misspelt_prerequisite_is_refused_when_the_check_is_registered():
+    from grader.checks import check
+
+    with pytest.raises(ValueError, match="gradient_referense"):
+        check("generalize", "gradient_referense")(lambda s: "never")
+    with pytest.raises(ValueError, match="unknown name"):
+        check("generalise", "train")(lambda s: "never")
