@@ -84,7 +84,9 @@ def worker_loop(path: Path, X: np.ndarray, Y: np.ndarray, chunk: int) -> float:
 
 
 def sandboxed(path: Path, X: np.ndarray, Y: np.ndarray, chunk: int) -> tuple[float, Sandbox]:
-    box = Sandbox(path, Limits(call_seconds=600, total_seconds=3600))
+    """As grading trains: the chunk's record (parameters and gradients) in shared memory."""
+    n = sum(int(np.prod(s)) for s in ((16, 2), (16, 16), (1, 16), (16,), (1,)))
+    box = Sandbox(path, Limits(call_seconds=600, total_seconds=3600), record_bytes=(2 * chunk + 1) * n * 8)
     box.start()
     box.call("construct", input_dim=2, hidden_dim=16, output_dim=1, seed=1)
     started = time.perf_counter()
