@@ -178,22 +178,23 @@ def check_api(s: Session) -> str:
 @check("forward_shape", "api")
 def check_forward_shape(s: Session) -> str:
     """forward(x) returns yhat of shape (T, output_dim) with values in [0, 1]."""
-    for steps in (8, 3):
-        x, _ = random_sequence(s.settings, s.rng, steps)
-        yhat = s.forward(x)
-        if yhat.min() < 0 or yhat.max() > 1:
-            raise Fail(
-                f"yhat has values outside [0, 1] (min {yhat.min():.3g}, max {yhat.max():.3g}): "
-                "apply the sigmoid to o_t = c + V h_t"
-            )
-    return "shape (T, output_dim) for T = 8 and T = 3, values in [0, 1]"
+    steps = s.settings.bits  # the assignment's length; other lengths are forward_lengths'
+    x, _ = random_sequence(s.settings, s.rng, steps)
+    yhat = s.forward(x)
+    if yhat.min() < 0 or yhat.max() > 1:
+        raise Fail(
+            f"yhat has values outside [0, 1] (min {yhat.min():.3g}, max {yhat.max():.3g}): "
+            "apply the sigmoid to o_t = c + V h_t"
+        )
+    return f"shape (T, output_dim) for T = {steps}, values in [0, 1]"
 
 
 @check("forward_values", "forward_shape")
 def check_forward_values(s: Session) -> str:
     """With parameters set by the grader, forward matches the reference model."""
     atol = s.settings.tolerances.forward_atol
-    for steps in (1, 8, 12):
+    steps = s.settings.bits
+    for _ in range(3):
         params = grader_params(s.settings, s.rng, 0.5)
         x, _ = random_sequence(s.settings, s.rng, steps)
         s.set_params(params)
@@ -213,7 +214,7 @@ def check_forward_values(s: Session) -> str:
                 f"{where}. forward must compute from the public U, W, V, b, c",
                 max_abs_diff=float(diff.max()),
             )
-    return f"matches the reference to {atol:g} for T = 1, 8, 12"
+    return f"matches the reference to {atol:g} for T = {steps}, under three sets of parameters"
 
 
 @check("forward_stateless", "forward_shape")
@@ -231,6 +232,29 @@ def check_forward_stateless(s: Session) -> str:
             "calls. Start every forward from h_(-1) = 0"
         )
     return "same output for the same input after another call"
+
+
+@check("forward_lengths", "forward_values")
+def check_forward_lengths(s: Session) -> str:
+    """forward works for any T, not only the assignment's (the contract: any T >= 1); it
+    gates nothing by default, so a length hard-coded in the model costs only this check."""
+    atol = s.settings.tolerances.forward_atol
+    lengths = (1, 3, 12)
+    for steps in lengths:
+        params = grader_params(s.settings, s.rng, 0.5)
+        x, _ = random_sequence(s.settings, s.rng, steps)
+        s.set_params(params)
+        try:
+            got = s.forward(x)
+        except Fail as exc:
+            raise Fail(f"forward works for T = {s.settings.bits} but not for T = {steps} ({exc.message}): "
+                       f"is a length hard-coded (a reshape to ({s.settings.bits}, ...) or range({s.settings.bits}))? "
+                       "use len(x)") from None
+        diff = float(np.abs(got - forward_batch(params, x[None])[0]).max())
+        if diff > atol:
+            raise Fail(f"forward differs from the reference by up to {diff:.2e} for T = {steps} "
+                       f"(it matches for T = {s.settings.bits}): is a length hard-coded? use len(x)")
+    return f"matches the reference for T = {', '.join(map(str, lengths))} too"
 
 
 @check("backward_shape", "forward_shape")
@@ -299,7 +323,7 @@ def check_gradient_reference(s: Session) -> str:
     """Gradients equal the reference BPTT gradients for one of the accepted losses."""
     settings, rtol = s.settings, s.settings.tolerances.gradient_rtol
     params = grader_params(settings, s.rng, 0.1)
-    sequences = [random_sequence(settings, s.rng, steps) for steps in (8, 5, 12)]
+    sequences = [random_sequence(settings, s.rng, settings.bits) for _ in range(3)]
     s.set_params(params)
     student = []
     for x, y in sequences:

@@ -24,6 +24,7 @@ CHECK_NAMES = (
     "forward_shape",
     "forward_values",
     "forward_stateless",
+    "forward_lengths",
     "backward_shape",
     "backward_pure",
     "gradient_numeric",

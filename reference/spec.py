@@ -69,6 +69,7 @@ class Points(_Strict):
     forward_shape: float = Field(0.0, ge=0)
     forward_values: float = Field(0.0, ge=0)
     forward_stateless: float = Field(0.0, ge=0)
+    forward_lengths: float = Field(0.0, ge=0)
     backward_shape: float = Field(0.0, ge=0)
     backward_pure: float = Field(0.0, ge=0)
     gradient_numeric: float = Field(0.0, ge=0)
@@ -92,7 +93,7 @@ class Report(_Strict):
 
 # The checks that may gate the performance points (tests keep this within the grader's
 # list of checks): every check that runs before or after training, but not `train` itself.
-Gate = Literal["policy", "api", "forward_shape", "forward_values", "forward_stateless", "backward_shape",
+Gate = Literal["policy", "api", "forward_shape", "forward_values", "forward_stateless", "forward_lengths", "backward_shape",
                "backward_pure", "gradient_numeric", "gradient_reference", "update", "integrity", "generalize"]
 
 
