@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 CheckStatus = Literal["passed", "failed", "skipped", "error"]
-RESULT_SCHEMA = 4  # 2: sandbox guarantees; 3: the module's fingerprint; 4: waiting_for
+RESULT_SCHEMA = 5  # 2: sandbox guarantees; 3: the module's fingerprint; 4: waiting_for; 5: forward_lengths
 STRONG_GUARANTEES = ("files", "user")  # without them a submission can reach others' grades
 
 CHECK_NAMES = (
