@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -31,13 +32,14 @@ from dataclasses import asdict, dataclass, field
 
 from grader.results import STRONG_GUARANTEES
 
-from . import cgroups
+from . import cgroups, seccomp
 from .view import Mount, as_json, bwrap_args, python_view, sandbox_mounts, scratch_dir
 
 PATH = "/usr/local/bin:/usr/bin:/bin"
 JAIL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jail.py")
 BLAS_MACHINE_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_VERBOSE")
 MODES = ("namespaces", "bwrap", "none")
+FRESH_UIDS = (1 << 30, 1 << 24)  # as root, each sandbox runs as base + a random offset
 CHOOSE_VAR = "BPTT_GRADER_ISOLATION"  # one of MODES: use that mode or none (tests, instructors)
 STRONG = STRONG_GUARANTEES  # what `batch` needs unless weak isolation is allowed
 ISOLATED = ("files", "user", "network", "pids", "ipc")
@@ -89,10 +91,10 @@ def base_env(home: str) -> dict[str, str]:
     return env
 
 
-def _run(cmd: list[str], timeout: float = 30.0) -> tuple[int, str]:
+def _run(cmd: list[str], timeout: float = 30.0, pass_fds: tuple[int, ...] = ()) -> tuple[int, str]:
     try:
         done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
-                              env=base_env("/"), cwd="/")
+                              env=base_env("/"), cwd="/", pass_fds=pass_fds)
     except (OSError, subprocess.SubprocessError) as exc:
         return -1, str(exc)
     text = (done.stderr or done.stdout or b"").decode("utf-8", "replace").strip()
@@ -108,8 +110,41 @@ def jail_command(spec: dict, folder: str, command: list[str]) -> list[str]:
     return [sys.executable, "-I", "-S", "-B", JAIL, path, "--", *command]
 
 
+def jail_spec(view: tuple[Mount, ...], submission: str | os.PathLike, root: str, scratch_mb: int, *,
+              env: dict[str, str] | None = None, cgroups: list[str] | None = None,
+              pdeathsig: bool = False) -> dict:
+    """What jail.py builds: the view plus this sandbox's mounts, the user it becomes (a
+    fresh uid as root, the grader's own mapped into a user namespace otherwise), its
+    environment (base_env plus `env`), cgroups and the seccomp filter."""
+    userns = os.geteuid() != 0
+    uid = 0 if userns else FRESH_UIDS[0] + secrets.randbelow(FRESH_UIDS[1])
+    scratch = scratch_dir(view)
+    return {"root": root, "mounts": as_json(sandbox_mounts(view, submission, scratch_mb, uid)),
+            "userns": userns, "uid": uid, "gid": uid, "cgroups": list(cgroups or []), "cwd": scratch,
+            "env": {**base_env(scratch), **(env or {})}, "pdeathsig": pdeathsig, "parent_pid": os.getpid(),
+            "seccomp": seccomp.program().hex() if seccomp.supported() else ""}
+
+
+def bwrap_command(bwrap: str, view: tuple[Mount, ...], submission: str | os.PathLike, scratch_mb: int,
+                  size_ok: bool, seccomp_fd: int | None) -> list[str]:
+    """bubblewrap's arguments for the same sandbox (the seccomp filter read from `seccomp_fd`)."""
+    args = bwrap_args(bwrap, sandbox_mounts(view, submission, scratch_mb, os.getuid()), size_ok)
+    return args + (["--seccomp", str(seccomp_fd)] if seccomp_fd is not None else [])
+
+
+def seccomp_file(folder: str) -> int | None:
+    """The seccomp filter in a file of `folder`, open at its start (for bubblewrap), or None."""
+    if not seccomp.supported():
+        return None
+    fd = os.open(os.path.join(folder, "seccomp.bpf"), os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    os.write(fd, seccomp.program())
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
 def _try(mode: str, bwrap: str | None, size_ok: bool, view: tuple[Mount, ...]) -> tuple[int, str]:
-    """Import NumPy inside a real sandbox of `mode` with an empty submission folder."""
+    """Import NumPy inside a real sandbox of `mode`, built as every sandbox is (seccomp filter
+    included), with an empty submission folder."""
     with tempfile.TemporaryDirectory(prefix="bptt-probe-") as tmp:
         os.chmod(tmp, 0o755)
         submission, root = os.path.join(tmp, "submission"), os.path.join(tmp, "root")
@@ -118,14 +153,14 @@ def _try(mode: str, bwrap: str | None, size_ok: bool, view: tuple[Mount, ...]) -
         probe = [sys.executable, "-I", "-B", "-c", "import numpy"]
         try:
             if mode == "bwrap":
-                mounts = sandbox_mounts(view, submission, 16, os.getuid())
-                return _run(bwrap_args(bwrap, mounts, size_ok) + ["--", *probe])
-            userns = os.geteuid() != 0
-            uid = 0 if userns else 2**30 + 1
-            spec = {"root": root, "mounts": as_json(sandbox_mounts(view, submission, 16, uid)),
-                    "userns": userns, "uid": uid, "gid": uid, "cgroups": [], "cwd": scratch_dir(view),
-                    "env": base_env(scratch_dir(view)), "pdeathsig": False, "parent_pid": os.getpid()}
-            return _run(jail_command(spec, tmp, probe))
+                fd = seccomp_file(tmp)
+                try:
+                    return _run(bwrap_command(bwrap, view, submission, 16, size_ok, fd) + ["--", *probe],
+                                pass_fds=() if fd is None else (fd,))
+                finally:
+                    if fd is not None:
+                        os.close(fd)
+            return _run(jail_command(jail_spec(view, submission, root, 16), tmp, probe))
         except OSError as exc:
             return -1, str(exc)
 

@@ -60,20 +60,11 @@ import numpy as np
 from reference.spec import Limits
 
 from . import probe as machine
-from . import seccomp
 from .cgroups import Cgroups
 from .leftovers import of_dead_graders
 from .pipes import Capture, Died, Expired, Pipe
 from .protocol import ChannelClosed, ProtocolError, read_frame, write_frame
-from .view import (
-    SUBMISSION_DIR,
-    WORKER_DIR,
-    as_json,
-    bwrap_args,
-    sandbox_mounts,
-    scratch_dir,
-    worker_files,
-)
+from .view import SUBMISSION_DIR, WORKER_DIR, scratch_dir, worker_files
 
 __all__ = [
     "ProtocolError",
@@ -90,7 +81,6 @@ KILL_WAIT = 5.0
 TOKEN_VAR = "BPTT_GRADER_SANDBOX"  # marks every process of one sandbox (for the sweep)
 SCRATCH_PREFIX = "bptt-sandbox-"  # + grader pid: temporary directories
 NO_PYCACHE = f"{WORKER_DIR}/no-pycache"  # never exists: bytecode is neither read nor written
-FRESH_UIDS = (1 << 30, 1 << 24)  # as root, each sandbox runs as base + a random offset
 PIPE_BYTES = 1 << 20  # the default /proc/sys/fs/pipe-max-size
 COPY_LIMITS = (2000, 64 << 20)  # files, bytes of the submission's folder copied in
 HELPERS = 3  # the launcher, init and the worker, counted in the pids cgroup
@@ -242,7 +232,6 @@ class Sandbox:
         self.extra_env = {str(k): str(v) for k, v in (extra_env or {}).items()}
         self.machine = machine.isolation()
         remove_stale_scratch()
-        self.isolation: str = self.machine.mode
         self.isolation_note: str = self.machine.note
         self._proc: subprocess.Popen | None = None
         self._capture: Capture | None = None
@@ -257,6 +246,11 @@ class Sandbox:
         self._dead_reason = ""
 
     # ---- public ----
+
+    @property
+    def isolation(self) -> str:
+        """The mode this sandbox runs in ("namespaces", "bwrap" or "none")."""
+        return self.machine.mode
 
     def output(self) -> str:
         """Captured stdout+stderr: head and tail within limits.output_kb, with a marker."""
@@ -407,30 +401,22 @@ class Sandbox:
         deathsig = [shutil.which("setpriv", path=machine.PATH) or "setpriv", "--pdeathsig", "SIGKILL"]
         deathsig = deathsig if iso.pdeathsig and main_thread else []
         if iso.mode == "none":  # a shell in between: the submission's getppid() is not the grader
-            cmd = ["/bin/sh", "-c", '"$@"; exit $?', "-", *deathsig, *worker]
-        elif iso.mode == "bwrap":
-            mounts = sandbox_mounts(iso.view, self._copy, scratch_mb, os.getuid())
-            cmd = bwrap_args(shutil.which("bwrap", path=machine.PATH) or "bwrap", mounts, iso.bwrap_size)
-            if seccomp.supported():
-                cmd += ["--seccomp", str(self._seccomp_fd())]
-            cmd += ["--", *worker]
-            self._cgroups = Cgroups.create(iso.cgroup_bases, self._token, limits.memory_mb,
-                                           limits.max_processes + HELPERS)
-            if self._cgroups.paths:  # bubblewrap joins no cgroup: a shell does, then becomes it
-                cmd = ["/bin/sh", "-c", JOIN_CGROUPS, "sh", *self._cgroups.paths, "--", *cmd]
-        else:
-            userns = os.geteuid() != 0
-            uid = 0 if userns else FRESH_UIDS[0] + secrets.randbelow(FRESH_UIDS[1])
+            return deathsig + ["/bin/sh", "-c", '"$@"; exit $?', "-", *deathsig, *worker]
+        self._cgroups = Cgroups.create(iso.cgroup_bases, self._token, limits.memory_mb,
+                                       limits.max_processes + HELPERS)
+        if iso.mode == "namespaces":
             root = os.path.join(self._tmp, "root")
             os.mkdir(root, 0o700)
-            self._cgroups = Cgroups.create(iso.cgroup_bases, self._token, limits.memory_mb,
-                                           limits.max_processes + HELPERS)
-            spec = {"root": root, "mounts": as_json(sandbox_mounts(iso.view, self._copy, scratch_mb, uid)),
-                    "userns": userns, "uid": uid, "gid": uid, "cgroups": self._cgroups.paths,
-                    "cwd": scratch_dir(iso.view), "env": self._env(scratch_dir(iso.view)), "pdeathsig": main_thread,
-                    "parent_pid": os.getpid(),
-                    "seccomp": seccomp.program().hex() if seccomp.supported() else ""}
+            spec = machine.jail_spec(iso.view, self._copy, root, scratch_mb, env=self._env(),
+                                     cgroups=self._cgroups.paths, pdeathsig=main_thread)
             return machine.jail_command(spec, self._tmp, worker)
+        fd = machine.seccomp_file(self._tmp)
+        if fd is not None:
+            self._extra_fds.append(fd)
+        bwrap = shutil.which("bwrap", path=machine.PATH) or "bwrap"
+        cmd = machine.bwrap_command(bwrap, iso.view, self._copy, scratch_mb, iso.bwrap_size, fd) + ["--", *worker]
+        if self._cgroups.paths:  # bubblewrap joins no cgroup: a shell does, then becomes it
+            cmd = ["/bin/sh", "-c", JOIN_CGROUPS, "sh", *self._cgroups.paths, "--", *cmd]
         # If the grader dies (a batch runner's SIGKILL), its children die too. Only from the
         # main thread: the parent-death signal fires when the *thread* that forked ends.
         return deathsig + cmd
@@ -458,20 +444,9 @@ class Sandbox:
             return None
         return np.frombuffer(self._record, dtype=np.float64, count=count, offset=start * 8).copy()
 
-    def _seccomp_fd(self) -> int:
-        """The filter for bubblewrap, in a file of this sandbox's scratch folder."""
-        path = os.path.join(self._tmp, "seccomp.bpf")
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        os.write(fd, seccomp.program())
-        os.lseek(fd, 0, os.SEEK_SET)
-        self._extra_fds.append(fd)
-        return fd
-
-    def _env(self, home: str) -> dict[str, str]:
-        env = machine.base_env(home)
-        env[TOKEN_VAR] = self._token
-        env.update(self.extra_env)
-        return env
+    def _env(self) -> dict[str, str]:
+        """What the child's environment adds to base_env: this sandbox's token, the caller's."""
+        return {TOKEN_VAR: self._token, **self.extra_env}
 
     def _spawn(self) -> None:
         self._tmp = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
@@ -489,20 +464,20 @@ class Sandbox:
             worker_py, module = str(worker_files()["worker.py"]), str(self._copy / self.module_path.name)
             home = os.path.join(self._tmp, "work")
             os.mkdir(home, 0o700)
-        worker = [sys.executable, "-I", "-B", "-X", f"pycache_prefix={NO_PYCACHE}", worker_py,
-                  str(cmd_r), str(reply_w), module, json.dumps(self._worker_config())]
         self._extra_fds: list[int] = []
         config = self._worker_config()
         fd = self._shared_record()
         if fd is not None:
             config.update(record_fd=fd, record_bytes=self.record_bytes)
-        worker[-1] = json.dumps(config)
+        worker = [sys.executable, "-I", "-B", "-X", f"pycache_prefix={NO_PYCACHE}", worker_py,
+                  str(cmd_r), str(reply_w), module, json.dumps(config)]
         try:
             cmd = self._command(worker)
             proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
                 pass_fds=(cmd_r, reply_w, *self._extra_fds),
-                env=self._env(home), cwd=home if not isolated else "/", start_new_session=True,
+                env={**machine.base_env(home), **self._env()}, cwd=home if not isolated else "/",
+                start_new_session=True,
                 close_fds=True,
             )
         except BaseException:
@@ -512,7 +487,6 @@ class Sandbox:
             raise
         for fd in (cmd_r, reply_w, out_w, *self._extra_fds):
             os.close(fd)
-        self._shell_status = True  # the shell, the launcher and bwrap report a signal as 128 + n
         self._proc = proc
         _LIVE.add(self)
         self._capture = Capture(out_r, self.limits.output_kb * 1024)
@@ -572,7 +546,7 @@ class Sandbox:
         if returncode == 0:
             description = f"exited during {op} (exit code 0)"
         else:
-            description = describe_status(returncode, self._shell_status)
+            description = describe_status(returncode, True)  # shell, launcher and bwrap say 128 + n
         return self._die(SandboxCrashed(description, op))
 
     def _die(self, exc: Exception) -> Exception:
