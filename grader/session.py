@@ -53,14 +53,20 @@ def flatten(params: dict[str, np.ndarray]) -> np.ndarray:
     return np.concatenate([params[k].ravel() for k in PARAMS])
 
 
-def unflatten(vector: np.ndarray, settings: Settings) -> dict[str, np.ndarray]:
-    """The inverse of `flatten`, with the shapes of the settings."""
-    out, start = {}, 0
+def segments(settings: Settings) -> list[tuple[str, slice]]:
+    """Each parameter's columns in a flattened vector, in the contract's order U, W, V, b, c."""
+    out, start = [], 0
     for name, shape in settings.param_shapes().items():
         size = int(np.prod(shape))
-        out[name] = vector[start : start + size].reshape(shape)
+        out.append((name, slice(start, start + size)))
         start += size
     return out
+
+
+def unflatten(vector: np.ndarray, settings: Settings) -> dict[str, np.ndarray]:
+    """The inverse of `flatten`, with the shapes of the settings."""
+    shapes = settings.param_shapes()
+    return {name: vector[cols].reshape(shapes[name]) for name, cols in segments(settings)}
 
 
 class Fail(Exception):
@@ -146,8 +152,8 @@ class Session:
         self.accuracy_exhaustive: float | None = None
         self._construct_args: dict[str, int] | None = None
         self._outputs: list[str] = []
-        self._auditor: Sandbox | None = None
-        self.call_seconds: dict[str, list[float]] = {"forward": [], "backward": []}  # suspicions.py  # a second sandbox: backward where training cannot interfere
+        self._auditor: Sandbox | None = None  # a second sandbox: backward where training cannot interfere
+        self.call_seconds: dict[str, list[float]] = {"forward": [], "backward": []}  # for suspicions.py
 
     # ------------------------------------------------------------ process
 
@@ -332,12 +338,13 @@ class Session:
                 except Malformed as exc:
                     raise AuditFailed(exc.message) from None
                 pending = None
-                got, k = reply.arrays.get("yhat"), reply.header.get("done")
-                if type(k) is not int or not 0 <= k <= TRAIN_CHUNK or got is None or got.shape != (k, *y.shape[1:]):
-                    raise AuditFailed("training sent back a malformed reply (no count of finished iterations, "
+                sent = min(TRAIN_CHUNK, s.iterations - start)
+                got, k = reply.arrays.get("yhat"), reply.header["done"]  # an int: replies.TrainReply
+                if k > sent or got is None or got.shape != (k, *y.shape[1:]):
+                    raise AuditFailed("training sent back a malformed reply (more iterations than it was sent, "
                                       "or predictions of the wrong shape)")
                 error_reply = reply.header.get("error")
-                record = self._record_of(reply, min(TRAIN_CHUNK, s.iterations - start), k)  # before the next chunk
+                record = self._record_of(reply, sent, k)  # before the next chunk is sent
                 if j + 1 < len(starts) and not error_reply:  # the child trains on while this chunk is audited
                     pending = self._send_chunk(x, y, starts[j + 1])
                 self._audit(x[start : start + k], y[start : start + k], got, record, bool(error_reply), start,
@@ -411,7 +418,7 @@ class Session:
                 complete or (ended_early and params is not None and params.shape == (k, n)))):
             raise AuditFailed("the parameters and gradients recorded during training are missing or malformed")
         steps = len(params) - 1
-        for row, why in unexplained_steps(params[:steps], params[1:], grads[:steps], self._segments(),
+        for row, why in unexplained_steps(params[:steps], params[1:], grads[:steps], segments(self.settings),
                                           self.settings.alpha):
             self.audits.jumps.append((offset + row, run, why))
         self.audits.steps += steps
@@ -437,14 +444,6 @@ class Session:
         for i, row_off in zip(chosen, off):
             if (row_off > 0).any():
                 self.audits.forged.append((int(offset + i), run, float(np.nanmax(row_off))))
-
-    def _segments(self) -> list[tuple[str, slice]]:
-        out, start = [], 0
-        for name, shape in self.settings.param_shapes().items():
-            size = int(np.prod(shape))
-            out.append((name, slice(start, start + size)))
-            start += size
-        return out
 
     def _audited_gradients(self, rows: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """backward's gradients at recorded parameters, from the auditor: a sandbox of its own."""
