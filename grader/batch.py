@@ -43,11 +43,15 @@ class Item:
     file: str
     sha256: str
 
+    @property
+    def identity(self) -> str:
+        """This submission under this name: identical zips of two students are two of them."""
+        named = self.file.encode("utf-8", "surrogateescape") + b"\0" + self.sha256.encode()
+        return hashlib.sha256(named).hexdigest()[:20]
+
     def key(self, settings: Settings) -> str:
-        """The store's key: content, name (identical zips of two students are two results,
-        each with its own name and id), settings and grader version."""
-        named = hashlib.sha256(self.file.encode("utf-8", "surrogateescape") + b"\0" + self.sha256.encode()).hexdigest()
-        return f"{named[:20]}-{settings.digest()}-{__version__}"
+        """The store's key: the identity, the settings and the grader version."""
+        return f"{self.identity}-{settings.digest()}-{__version__}"
 
 
 @dataclass
@@ -199,7 +203,7 @@ def _fill(pool: ThreadPoolExecutor, pending: Iterator[Item], running: dict, jobs
         item = next(pending, None)
         if item is None:
             return
-        log = logs / f"{item.key(settings).split('-')[0]}.log"
+        log = logs / f"{item.identity}.log"
         future = pool.submit(grade_in_process, item, settings, isolation, log)
         running[future] = (item, time.monotonic())
 

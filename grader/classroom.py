@@ -62,16 +62,15 @@ def duplicate_flags(results: dict[batch.Item, GradeResult]) -> dict[batch.Item, 
     """`duplicate`: the file or graded module is byte-identical to another's; `shared_id`:
     another row carries the same student id (a classmate's id in a file name, or two
     uploads of one student), so whose grade it is needs a person."""
-    groups: dict[str, list[batch.Item]] = defaultdict(list)
+    groups: dict[tuple[str, str], list[batch.Item]] = defaultdict(list)  # (flag, what they share)
     for item, result in results.items():
-        groups["duplicate:file:" + item.sha256].append(item)
+        groups["duplicate", "file:" + item.sha256].append(item)
         if result.submission.module_sha256:
-            groups["duplicate:module:" + result.submission.module_sha256].append(item)
+            groups["duplicate", "module:" + result.submission.module_sha256].append(item)
         if result.submission.student_id:
-            groups["shared_id:" + result.submission.student_id].append(item)
+            groups["shared_id", result.submission.student_id].append(item)
     flags: dict[batch.Item, list[str]] = defaultdict(list)
-    for key, members in groups.items():
-        flag = key.split(":", 1)[0]
+    for (flag, _), members in groups.items():
         if len({m.file for m in members}) > 1:
             for item in members:
                 if flag not in flags[item]:
@@ -127,7 +126,7 @@ def grade_class(
     only: set[str] | None = None,
     progress: bool = True,
     isolation: Isolation | None = None,
-    similar_above: float = SIMILAR_ABOVE,
+    similar_above: float | None = None,
 ) -> str:
     """Grade every submission in `source` into `out`; returns a short summary to print."""
     started = time.perf_counter()
@@ -139,7 +138,8 @@ def grade_class(
                         isolation=isolation)
     results = outcome.results
     dup = duplicate_flags(results)
-    for item, flags in similarity_flags(results, out / "similarity.csv", similar_above).items():
+    threshold = SIMILAR_ABOVE if similar_above is None else similar_above
+    for item, flags in similarity_flags(results, out / "similarity.csv", threshold).items():
         dup.setdefault(item, []).extend(flags)
     fb = private_dir(out / "feedback")
     rows, taken = [], set()

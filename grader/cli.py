@@ -207,8 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="regrade even what is already stored")
     p.add_argument("--only", action="append", metavar="ID", help="regrade this student id (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--similar-above", type=float, default=0.5, metavar="S",
-                   help="flag pairs of modules at least this similar (0..1; OUT/similarity.csv)")
+    p.add_argument("--similar-above", type=float, metavar="S",
+                   help="flag pairs of modules at least this similar (0..1, default 0.5; OUT/similarity.csv)")
     p.add_argument("--allow-weak-sandbox", action="store_true",
                    help="grade even where submissions cannot be isolated from each other and from you")
     add_settings_flags(p)

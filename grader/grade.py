@@ -170,14 +170,15 @@ def _policy(results: dict[str, CheckResult], static: dict[str, list[str]], runti
 
 
 def _info(sub: Submission) -> SubmissionInfo:
+    source = sub.module_path.read_bytes()
     return SubmissionInfo(
         source=str(sub.source),
         module=sub.module_display,
         student_id=sub.student_id,
         name=sub.name,
         sha256=sub.sha256,
-        module_sha256=hashlib.sha256(sub.module_path.read_bytes()).hexdigest(),
-        fingerprint=fingerprint(sub.module_path.read_text(encoding="utf-8", errors="replace")),
+        module_sha256=hashlib.sha256(source).hexdigest(),
+        fingerprint=fingerprint(source.decode("utf-8", errors="replace")),
         naming_ok=sub.naming_ok,
         notes=list(sub.notes) + ([sub.naming_note] if sub.naming_note else []),
         report_pdf=sub.report_pdf,

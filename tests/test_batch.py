@@ -151,7 +151,7 @@ def test_files_planted_in_out_neither_hang_nor_redirect_the_batch(tmp_path):
     out = tmp_path / "out"
     (out / "logs").mkdir(parents=True)
     (out / "results").mkdir()
-    log = out / "logs" / f"{item.key(SHORT).split('-')[0]}.log"
+    log = out / "logs" / f"{item.identity}.log"
     os.mkfifo(log)
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")
