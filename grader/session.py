@@ -447,7 +447,6 @@ class Session:
 
     def _audited_gradients(self, rows: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """backward's gradients at recorded parameters, from the auditor: a sandbox of its own."""
-        layout = [[k, list(v)] for k, v in self.settings.param_shapes().items()]
         try:
             if self._auditor is None:
                 limits = self.settings.limits.model_copy(update={"total_seconds": max(self.remaining(), 1.0)})
@@ -456,14 +455,15 @@ class Session:
                 self._guard("construct", self._auditor.call, "construct", drop=self._drop_auditor,
                             **{**(self._construct_args or {}), "seed": 0})
             reply = self._guard("gradients", self._auditor.call, "gradients", drop=self._drop_auditor,
-                                arrays={"params": rows, "X": x, "Y": y}, layout=layout,
+                                arrays={"params": rows, "X": x, "Y": y},
                                 timeout=min(self.remaining(), self.settings.limits.call_seconds * len(rows)))
         except Fail as exc:
             self._drop_auditor()
             raise AuditFailed(f"backward could not be run at the recorded parameters ({exc.message})") from None
         grads = reply.arrays.get("grads")
-        if reply.header.get("bad_return") or grads is None or grads.shape != rows.shape:
-            raise AuditFailed(f"backward at the recorded parameters returned {reply.header.get('bad_return') or 'nothing usable'}")
+        why = reply.header.get("bad_return") or "; ".join(f"{k} is {v}" for k, v in reply.header.get("bad", {}).items())
+        if why or grads is None or grads.shape != rows.shape:
+            raise AuditFailed(f"backward at the recorded parameters returned {why or 'nothing usable'}")
         return grads
 
     def _drop_auditor(self) -> None:

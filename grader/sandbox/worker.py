@@ -628,6 +628,30 @@ class Worker:
                 layout.append((name, tuple(value.shape), int(value.size)))
         return layout, bad
 
+    def kept_params(self, model: object, layout: list) -> dict:
+        """Copies of the model's parameters (views of a packed block too), for put_back."""
+        return {name: self.np.array(getattr(model, name), copy=True) for name, _, _ in layout}
+
+    @staticmethod
+    def put_back(model: object, kept: dict) -> None:
+        for name, value in kept.items():
+            setattr(model, name, value.copy())
+
+    @staticmethod
+    def set_flat(model: object, row: object, layout: list) -> None:
+        """The model's parameters from one flattened row, in the order and shapes of `layout`."""
+        offset = 0
+        for name, shape, size in layout:
+            setattr(model, name, row[offset : offset + size].reshape(shape).copy())
+            offset += size
+
+    def flat_layout(self, model: object, rows: object) -> tuple[list, dict]:
+        """The model's layout, and a fault unless `rows` hold flattened parameters of it."""
+        layout, bad = self.layout(model)
+        if not bad and rows.shape[1] != sum(size for _, _, size in layout):
+            raise _Fault(f"params rows have {rows.shape[1]} values, the model has {layout}")
+        return layout, bad
+
     def op_forward_params(self, params: dict, arrays: dict):
         """forward(x) under each row of flattened parameters (U, W, V, b, c order, the
         current shapes); the model's own parameters are put back afterwards."""
@@ -635,19 +659,14 @@ class Worker:
         model = self.need_model()
         rows = self.need_array(arrays, "params", 2)
         x = self.need_array(arrays, "x")
-        layout, bad = self.layout(model)
+        layout, bad = self.flat_layout(model, rows)
         if bad:
             return {"bad_params": bad}, {}
-        if rows.shape[1] != sum(size for _, _, size in layout):
-            raise _Fault(f"params rows have {rows.shape[1]} values, the model has {layout}")
-        saved = {name: np.array(getattr(model, name), copy=True) for name, _, _ in layout}
+        kept = self.kept_params(model, layout)
         out = None
         try:
             for i in range(len(rows)):
-                offset = 0
-                for name, shape, size in layout:
-                    setattr(model, name, rows[i, offset : offset + size].reshape(shape).copy())
-                    offset += size
+                self.set_flat(model, rows[i], layout)
                 value = model.forward(x.copy())
                 if (type(value) is not np.ndarray or value.dtype.kind not in "biuf"
                         or (out is not None and value.shape != out.shape[1:])
@@ -657,49 +676,40 @@ class Worker:
                     out = np.empty((len(rows),) + value.shape)
                 out[i] = value
         finally:
-            for name, value in saved.items():
-                setattr(model, name, value.copy())
+            self.put_back(model, kept)
         return {}, {"yhat": out if out is not None else np.empty((0,))}
 
     def op_gradients(self, params: dict, arrays: dict):
         """backward's gradient at given parameters, for the audit of training (run in a fresh
-        worker that never trained): for each k, parameters <- rows[k] (in the order and shapes
-        of `layout`), forward(X[k]), backward(Y[k]); the gradients come back as rows."""
+        worker that never trained): for each k, the parameters from rows[k] (flattened as
+        forward_params takes them), forward(X[k]), backward(Y[k]); gradients come back as rows."""
         np = self.np
         model = self.need_model()
         rows = self.need_array(arrays, "params", 2)
         X, Y = self.need_array(arrays, "X", 3), self.need_array(arrays, "Y", 3)
-        layout = params.get("layout")
-        if not (isinstance(layout, list) and all(
-                isinstance(e, list) and len(e) == 2 and e[0] in PARAMS and isinstance(e[1], list)
-                and all(type(d) is int and 0 < d <= 4096 for d in e[1]) for e in layout)):
-            raise _Fault("gradients needs a layout [[name, shape], ...]")
-        sizes = [int(np.prod(shape)) for _, shape in layout]
-        if rows.shape != (len(X), sum(sizes)) or len(Y) != len(X):
+        layout, bad = self.flat_layout(model, rows)
+        if bad:
+            return {"done": 0, "bad": bad}, {}
+        if len(rows) != len(X) or len(Y) != len(X):
             raise _Fault("gradients needs params (K, n), X (K, T, I) and Y (K, T, O)")
         out = np.empty(rows.shape)
-        saved = {name: getattr(model, name, None) for name, _ in layout}
-        saved = {k: v.copy() if issubclass(type(v), np.ndarray) else v for k, v in saved.items()}  # views too
+        kept = self.kept_params(model, layout)
         try:
             for k in range(len(X)):
-                offset = 0
-                for (name, shape), size in zip(layout, sizes):
-                    setattr(model, name, rows[k, offset : offset + size].reshape(shape).copy())
-                    offset += size
+                self.set_flat(model, rows[k], layout)
                 model.forward(X[k])
                 grads = model.backward(Y[k])
                 offset = 0
-                for (name, shape), size in zip(layout, sizes):
+                for name, shape, size in layout:
                     value = dict.get(grads, name) if issubclass(type(grads), dict) else None
                     array, why = self.convert(value)
-                    if array is None or array.shape != tuple(shape):
+                    if array is None or array.shape != shape:
                         got = why or f"shape {array.shape}"
                         return {"done": k, "bad_return": f"gradient {name} is {got}"}, {}
                     out[k, offset : offset + size] = array.ravel()
                     offset += size
-        finally:  # put the parameters back
-            for name, value in saved.items():
-                setattr(model, name, value)
+        finally:
+            self.put_back(model, kept)
         return {"done": len(X)}, {"grads": out}
 
     def op_modules(self, params: dict, arrays: dict):
