@@ -18,6 +18,13 @@ from __future__ import annotations
 import numpy as np
 
 EPS = np.finfo(np.float64).eps
+# An entry of a step may differ from what the rule allows by REL x (1 + |g|), plus the
+# rounding of p - alpha * s seen through the division by alpha, for the row's largest |p|.
+REL, ROUNDING = 1e-9, 16 * EPS
+
+
+def _tolerance(size: np.ndarray, scale: float, alpha: float) -> np.ndarray:
+    return REL * (1.0 + size) + (ROUNDING / alpha) * scale
 
 
 def unexplained_steps(before: np.ndarray, after: np.ndarray, grads: np.ndarray,
@@ -35,8 +42,8 @@ def unexplained_steps(before: np.ndarray, after: np.ndarray, grads: np.ndarray,
         step /= alpha
         np.abs(grads, out=size)
         scale = np.maximum(np.abs(before, out=work).max(1), np.abs(after, out=tol).max(1))
-        np.multiply(size, 1e-9, out=tol)
-        tol += (1e-9 + (16 * EPS / alpha) * scale)[:, None]
+        np.multiply(size, REL, out=tol)  # _tolerance, in place and for every row at once
+        tol += (REL + (ROUNDING / alpha) * scale)[:, None]
         small = np.repeat(np.add.reduceat(np.square(grads, out=work), starts, axis=1) <= 1.0, sizes, axis=1)
         np.subtract(step, grads, out=work)
         wrong = small & (np.abs(work, out=work) > tol)
@@ -47,7 +54,7 @@ def unexplained_steps(before: np.ndarray, after: np.ndarray, grads: np.ndarray,
     suspect = sorted(np.flatnonzero(wrong.any(1) & finite).tolist() + np.flatnonzero(~finite).tolist())
     found = []
     for row in suspect:
-        why = _explain(before[row], after[row], grads[row], segments, alpha)
+        why = _explain(before[row], after[row], grads[row], segments, alpha, float(scale[row]))
         if why:
             found.append((row, why))
     return found
@@ -65,8 +72,9 @@ def _buffers(shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
 
 
 def _explain(b: np.ndarray, a: np.ndarray, g: np.ndarray, segments: list[tuple[str, slice]],
-             alpha: float) -> str:
-    """For one step: why no update of its gradient explains it ("" if one does)."""
+             alpha: float, scale: float) -> str:
+    """For one step: why no update of its gradient explains it ("" if one does), by the same
+    rule and tolerance as the whole-chunk pass (`scale`: the row's largest |p|)."""
     for name, cols in segments:
         pb, pa, pg = b[cols], a[cols], g[cols]
         if not (np.isfinite(pb).all() and np.isfinite(pa).all() and np.isfinite(pg).all()):
@@ -75,8 +83,7 @@ def _explain(b: np.ndarray, a: np.ndarray, g: np.ndarray, segments: list[tuple[s
                 return why
             continue
         step = (pb - pa) / alpha
-        scale = max(np.abs(pb).max(initial=0.0), np.abs(pa).max(initial=0.0))
-        tol = 1e-9 * (1.0 + np.abs(pg)) + (16 * EPS / alpha) * scale
+        tol = _tolerance(np.abs(pg), scale, alpha)
         if np.linalg.norm(pg) ** 2 <= 1.0:
             if (np.abs(step - pg) > tol).any():
                 return (f"{name} changed by up to {np.abs(pb - pa).max():.3g} where alpha x its gradient "

@@ -1,0 +1,50 @@
+"""The step rule, without a sandbox: what update(g, alpha) may and may not do to a row."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from grader.trajectory import unexplained_steps
+
+SEGMENTS = [("W", slice(0, 4)), ("c", slice(4, 5))]
+ALPHA = 0.1
+
+
+def check(before, grads, after):  # noqa: ANN001, ANN201
+    rows = [np.asarray(v, dtype=float)[None] for v in (before, after, grads)]
+    return unexplained_steps(rows[0], rows[1], rows[2], SEGMENTS, ALPHA)
+
+
+B = np.array([0.5, -1.0, 2.0, 0.0, 0.3])
+SMALL = np.array([0.1, -0.2, 0.05, 0.0, 0.4])  # norms <= 1: may not be clipped
+BIG = np.array([30.0, -40.0, 0.0, 0.0, 0.4])  # W's norm is 50
+
+
+@pytest.mark.parametrize("after", [
+    B - ALPHA * SMALL,  # exactly p - alpha g
+    B - ALPHA * np.where(np.arange(5) < 4, BIG * 5 / 50, BIG),  # W rescaled to norm 5
+    B - ALPHA * np.clip(BIG, -5, 5),  # W clipped element-wise
+    B - ALPHA * np.where(np.arange(5) < 4, 0.0, BIG),  # W not moved at all (a shrink to 0)
+])
+def test_what_update_may_do(after):
+    grads = SMALL if np.allclose(after, B - ALPHA * SMALL) else BIG
+    assert check(B, grads, after) == []
+
+
+@pytest.mark.parametrize("grads, after, why", [
+    (SMALL, B - 0.5 * ALPHA * SMALL, "too small to clip"),  # a small gradient clipped
+    (np.zeros(5), B + 1.0, "too small to clip"),  # weights swapped in while g = 0
+    (BIG, B + ALPHA * BIG, "against its gradient"),
+    (BIG, B - 2 * ALPHA * BIG, "further than alpha times its gradient"),
+    (np.full(5, np.nan), B + 1.0, "although its gradient is not finite"),
+])
+def test_what_no_update_explains(grads, after, why):
+    found = check(B, grads, after)
+    assert len(found) == 1 and why in found[0][1], found
+
+
+def test_nan_that_an_honest_update_makes_is_allowed_and_a_recovery_is_not():
+    nan = np.full(5, np.nan)
+    assert check(B, nan, B - ALPHA * nan) == []
+    assert "finite again" in check(nan, SMALL, B)[0][1]
