@@ -33,11 +33,19 @@ from dataclasses import asdict, dataclass, field
 from grader.results import STRONG_GUARANTEES
 
 from . import cgroups, seccomp
-from .view import Mount, as_json, bwrap_args, python_view, sandbox_mounts, scratch_dir
+from .view import (  # noqa: F401  (PATH, BLAS_MACHINE_VARS: part of this module's interface)
+    BLAS_MACHINE_VARS,
+    PATH,
+    Mount,
+    as_json,
+    base_env,
+    bwrap_args,
+    python_view,
+    sandbox_mounts,
+    scratch_dir,
+)
 
-PATH = "/usr/local/bin:/usr/bin:/bin"
 JAIL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jail.py")
-BLAS_MACHINE_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_VERBOSE")
 MODES = ("namespaces", "bwrap", "none")
 FRESH_UIDS = (1 << 30, 1 << 24)  # as root, each sandbox runs as base + a random offset
 CHOOSE_VAR = "BPTT_GRADER_ISOLATION"  # one of MODES: use that mode or none (tests, instructors)
@@ -76,19 +84,6 @@ class Isolation:
 
     def missing(self) -> list[str]:
         return [g for g in STRONG if g not in self.guarantees]
-
-
-def base_env(home: str) -> dict[str, str]:
-    """The child's whole environment (one BLAS thread, UTF-8, nothing of the grader's)."""
-    env = {
-        "PATH": PATH, "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-        "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-        "NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1",
-    }
-    # The machine's own BLAS settings: without /sys the child could not detect the same
-    # kernel, and its sums would differ from the grader's in the last bits.
-    env.update({k: v for k, v in os.environ.items() if k in BLAS_MACHINE_VARS})
-    return env
 
 
 def _run(cmd: list[str], timeout: float = 30.0, pass_fds: tuple[int, ...] = ()) -> tuple[int, str]:

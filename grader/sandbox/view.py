@@ -30,6 +30,22 @@ SCRATCH = "/tmp"  # the child's cwd, HOME and TMPDIR: the only place it may writ
 SCRATCH_ELSEWHERE = f"{SANDBOX_DIR}/tmp"  # when the interpreter itself lives under /tmp
 DEVICES = ("null", "zero", "full", "random", "urandom")
 MASKED = ("site-packages", "dist-packages")  # inside the standard library's folder
+PATH = "/usr/local/bin:/usr/bin:/bin"
+BLAS_MACHINE_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_VERBOSE")
+
+
+def base_env(home: str) -> dict[str, str]:
+    """The child's whole environment (one BLAS thread, UTF-8, nothing of the grader's); the
+    probe of mapped libraries runs in it too, so it maps the locale files the child will."""
+    env = {
+        "PATH": PATH, "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+        "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+        "NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1",
+    }
+    # The machine's own BLAS settings: without /sys the child could not detect the same
+    # kernel, and its sums would differ from the grader's in the last bits.
+    env.update({k: v for k, v in os.environ.items() if k in BLAS_MACHINE_VARS})
+    return env
 
 # Mapped by a process that imported NumPy and every extension module it could.
 _MAPS_PROBE = r"""
@@ -87,9 +103,8 @@ def _inside(path: str, folders: list[str]) -> bool:
 
 
 def _mapped_files() -> list[str]:
-    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "OPENBLAS_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-I", "-B", "-c", _MAPS_PROBE], capture_output=True,
-                          stdin=subprocess.DEVNULL, env=env, timeout=60, cwd="/", check=False)
+                          stdin=subprocess.DEVNULL, env=base_env("/"), timeout=60, cwd="/", check=False)
     if done.returncode != 0:
         raise OSError(f"cannot list NumPy's shared libraries: {done.stderr.decode(errors='replace')[-200:]}")
     return json.loads(done.stdout)
@@ -110,9 +125,8 @@ def python_view() -> tuple[Mount, ...]:
     files = {_resolve(sys.executable, links)}
     if sys.prefix != sys.base_prefix:
         files.add(_resolve(os.path.join(sys.prefix, "pyvenv.cfg"), links))
-    for cache in ("/etc/ld.so.cache",):
-        if os.path.exists(cache):
-            files.add(_resolve(cache, links))
+    if os.path.exists("/etc/ld.so.cache"):  # where the program loader looks libraries up
+        files.add(_resolve("/etc/ld.so.cache", links))
     for mapped in _mapped_files():
         if os.path.isfile(mapped) and not _inside(mapped, folders):
             files.add(_resolve(mapped, links))
