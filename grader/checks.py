@@ -8,6 +8,7 @@ A check whose prerequisites did not pass is skipped with the reason, never passe
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -95,13 +96,22 @@ def _fmt_errors(errors: dict[str, float], rtol: float) -> str:
 # ---------------------------------------------------------------- static checks
 
 
+@functools.lru_cache(maxsize=64)
+def parsed(text: str) -> ast.Module | None:
+    """A source's syntax tree, or None if it does not parse; parsed once for every static
+    check that reads it (the import scan, suspicions.complex_arithmetic)."""
+    try:
+        return ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError):
+        return None
+
+
 def scan_imports(sources: dict[str, str]) -> dict[str, list[str]]:
     """Disallowed top-level packages imported anywhere in the sources (AST, even in try)."""
     found: dict[str, list[str]] = {}
     for path, text in sources.items():
-        try:
-            tree = ast.parse(text)
-        except (SyntaxError, ValueError):
+        tree = parsed(text)
+        if tree is None:
             continue
         for node in ast.walk(tree):
             names: list[str] = []
