@@ -9,7 +9,7 @@ import shutil
 import textwrap
 import xml.etree.ElementTree as ET
 
-from grader.results import GradeResult
+from grader.results import GradeResult, one_line
 
 LABEL = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP", "error": "ERROR"}
 
@@ -18,13 +18,13 @@ def terminal(result: GradeResult, width: int | None = None) -> str:
     """The report a student can act on: one line per check, then runs and score."""
     width = width or min(shutil.get_terminal_size((100, 20)).columns, 120)
     sub = result.submission
-    who = _one_line(" ".join(p for p in (sub.student_id, sub.name) if p))
-    lines = [f"bptt-grader {result.grader_version}: {_one_line(sub.module or sub.source)}" + (f" ({who})" if who else "")]
+    who = one_line(" ".join(p for p in (sub.student_id, sub.name) if p))
+    lines = [f"bptt-grader {result.grader_version}: {one_line(sub.module or sub.source)}" + (f" ({who})" if who else "")]
     if result.sandbox:  # one plain line; what fell back and why is in --json (sandbox_note)
         weak = "" if result.sandbox_strong else "  (WEAK: the code ran with your rights)"
         lines.append(f"sandbox: {result.sandbox}{weak}")
     for note in sub.notes:
-        lines.append(f"note: {_one_line(note)}")
+        lines.append(f"note: {one_line(note)}")
     lines.append("")
     name_width = max(len(c.name) for c in result.checks) if result.checks else 10
     for c in result.checks:
@@ -36,7 +36,7 @@ def terminal(result: GradeResult, width: int | None = None) -> str:
     if result.runs:
         lines.append("")
         for i, run in enumerate(result.runs, 1):
-            extra = f"  ({_one_line(run.error)})" if run.error else ""
+            extra = f"  ({one_line(run.error)})" if run.error else ""
             lines.append(
                 f"run {i} (seed {run.seed}): accuracy {run.accuracy:.3f} over the last window, "
                 f"{run.iterations_done} iterations in {run.seconds:.1f} s{extra}"
@@ -52,7 +52,7 @@ def terminal(result: GradeResult, width: int | None = None) -> str:
     if facts:
         lines.append("   ".join(facts))
     if result.status != "graded":
-        lines.append(f"status: {result.status}: {_one_line(result.message)}")
+        lines.append(f"status: {result.status}: {one_line(result.message)}")
     lines.append(f"score: {result.score:g} / {result.max_score:g}")
     if result.output.strip():
         tail = result.output.strip().splitlines()[-5:]
@@ -60,11 +60,6 @@ def terminal(result: GradeResult, width: int | None = None) -> str:
         lines.append("your code printed (last lines):")
         lines.extend(f"  | {line[:200]}" for line in tail)
     return "\n".join(lines) + "\n"
-
-
-def _one_line(text: str) -> str:
-    """Student text inside a line of the report: its own newlines must not start new lines."""
-    return " ".join(text.split())
 
 
 def junit_xml(result: GradeResult) -> str:

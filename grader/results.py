@@ -57,6 +57,12 @@ def _neutralise_deep(value: object) -> object:
     return value
 
 
+def one_line(text: str, limit: int | None = None) -> str:
+    """Text on one line (its own newlines must not start lines of a report), cut to `limit`."""
+    text = " ".join(str(text).split())
+    return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."
+
+
 Text = Annotated[str, AfterValidator(neutralise)]  # any text that may carry the student's
 
 

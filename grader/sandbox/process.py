@@ -57,6 +57,7 @@ from typing import Any
 
 import numpy as np
 
+from grader.results import one_line
 from reference.spec import Limits
 
 from . import probe as machine
@@ -129,11 +130,6 @@ def private_copy(folder: Path, target: Path) -> Path:
 # ---- exceptions and replies -----------------------------------------------------------
 
 
-def _one_line(text: str, limit: int) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 class StudentError(Exception):
     """The submission's code raised. `kind` is the exception's type name, `message` its
     text, `trace` the last frames in the submission's files (all truncated)."""
@@ -141,7 +137,7 @@ class StudentError(Exception):
     def __init__(self, kind: str, message: str, trace: str = "", op: str = "") -> None:
         self.kind, self.message, self.trace, self.op = kind, message, trace, op
         where = f" in {op}" if op else ""
-        super().__init__(_one_line(f"{kind}{where}: {message}" if message else f"{kind}{where}", 300))
+        super().__init__(one_line(f"{kind}{where}: {message}" if message else f"{kind}{where}", 300))
 
 
 class SandboxTimeout(Exception):
@@ -270,7 +266,7 @@ class Sandbox:
         self._spawn()
         hello = self._receive("startup", STARTUP_SECONDS, expect_id=None)
         if "fatal" in hello.header:
-            raise self._die(SandboxCrashed(f"worker could not start: {_one_line(hello.header['fatal'], 300)}",
+            raise self._die(SandboxCrashed(f"worker could not start: {one_line(hello.header['fatal'], 300)}",
                                            "startup"))
         if hello.header.get("hello") is not True:
             raise self._die(ProtocolError("the worker did not say hello"))
@@ -329,10 +325,10 @@ class Sandbox:
         reply = self._receive(op, pending.limit, expect_id=pending.rid, deadline_set=True)
         header = reply.header
         if "exit" in header:
-            how = _one_line(header["exit"], 120)
+            how = one_line(header["exit"], 120)
             raise self._die(SandboxCrashed(f"exited during {op} ({how})", op))
         if "fault" in header:
-            raise ProtocolError(f"the worker refused {op}: {_one_line(header['fault'], 300)}")
+            raise ProtocolError(f"the worker refused {op}: {one_line(header['fault'], 300)}")
         if "error" in header and op != "train":
             raise self._student_error(header["error"], op)
         return reply
@@ -551,7 +547,7 @@ class Sandbox:
 
     def _die(self, exc: Exception) -> Exception:
         """Kill everything, remember why, and hand back `exc` for raising."""
-        self._dead_reason = _one_line(str(exc), 200)
+        self._dead_reason = one_line(str(exc), 200)
         self.close()
         return exc
 
