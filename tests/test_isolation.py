@@ -81,13 +81,11 @@ def _ordinary_user() -> Runner:
         shutil.rmtree(USER_VENV, ignore_errors=True)
         USER_VENV.mkdir(parents=True)
         os.chown(USER_VENV, user.pw_uid, user.pw_gid)
-        steps = [[base, "-m", "venv", str(USER_VENV)],
-                 [str(python), "-m", "pip", "install", "--quiet", "numpy", "pydantic>=2.5"]]
-        for step in steps:
-            done = subprocess.run(runner.command(*step[1:]) if step[0] == str(python) else
-                                  ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
-                                   "--init-groups", *step],
-                                  capture_output=True, timeout=600, env={"PATH": "/usr/bin:/bin", "HOME": user.pw_dir})
+        with_base = Runner(user.pw_uid, user.pw_gid, base, user.pw_dir)  # as the user, both steps
+        for step in (with_base.command("-m", "venv", str(USER_VENV)),
+                     runner.command("-m", "pip", "install", "--quiet", "numpy", "pydantic>=2.5")):
+            done = subprocess.run(step, capture_output=True, timeout=600,
+                                  env={"PATH": "/usr/bin:/bin", "HOME": user.pw_dir})
             if done.returncode != 0:
                 pytest.skip(f"could not make a venv for {PROBE_USER}: {done.stderr.decode()[-300:]}")
     return runner
