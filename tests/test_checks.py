@@ -20,6 +20,7 @@ from reference.spec import Settings
 
 CORPUS = Path(__file__).parent / "submissions"
 EXPECT = re.compile(r'^"""EXPECT: (?P<check>\w+)(?:: (?P<phrase>.+))?$', re.M)
+ALSO = re.compile(r"^ALSO: (?P<checks>.+)$", re.M)
 LONG = {"dishonest_mid_training.py", "trains_at_import.py"}
 SHORT = Settings().with_overrides(runs=1, iterations=1500, accuracy_window=500).model_copy(
     update={"limits": Settings().limits.model_copy(update={"import_seconds": 5.0, "total_seconds": 120.0})}
@@ -33,6 +34,13 @@ def expectations() -> list[tuple[str, str, str]]:
         assert match, f"{path.name} has no EXPECT line"
         cases.append((path.name, match["check"], (match["phrase"] or "").strip()))
     return cases
+
+
+def also_allowed(name: str) -> set[str]:
+    """The checks an entry's ALSO line lets fail besides its EXPECT check (README.md)."""
+    head = (CORPUS / name).read_text(encoding="utf-8", errors="replace").split('"""')[1]
+    match = ALSO.search(head)
+    return {c.strip() for c in match["checks"].split(",")} if match else set()
 
 
 CASES = expectations()
@@ -60,6 +68,9 @@ def test_corpus_submission_is_caught_by_the_right_check(graded, name, check, phr
     failed = result.check(check)
     assert failed is not None and failed.status == "failed", (check, statuses, failed)
     assert phrase.lower() in failed.message.lower(), failed.message
+    unexpected = {c.name: c.message for c in result.checks
+                  if c.status == "failed" and c.name != check and c.name not in also_allowed(name)}
+    assert not unexpected, f"failed but not in the EXPECT or ALSO line: {unexpected}"
     for c in result.checks:  # nothing downstream of a failure is passed by default
         if c.status == "skipped":
             assert c.message.startswith("skipped")

@@ -1,5 +1,5 @@
 """EXPECT: backward_pure: changed
-ALSO: gradient_reference
+ALSO: gradient_reference, integrity
 BUG: backward also takes the SGD step (alpha = 0.1) before returning the (correct)
 gradients, so every training iteration steps twice.
 
