@@ -400,13 +400,16 @@ def check_train(s: Session) -> str:
     accuracies = [r.accuracy for r in s.runs]
     median = float(np.median(accuracies))
     runs = ", ".join(f"{a:.3f}" for a in accuracies)
-    text = f"median accuracy {median:.3f} over {len(accuracies)} runs ({runs})"
+    times = ", ".join(f"{r.seconds:.1f}" for r in s.runs)
+    text = (f"median accuracy {median:.3f} over {len(accuracies)} runs ({runs}; {times} s each)"
+            if len(accuracies) > 1 else f"accuracy {median:.3f} (one run, {times} s)")
     unaudited = {run for run, _ in s.audits.failures}  # integrity's to report
     unfinished = [(i, r) for i, r in enumerate(s.runs, 1) if r.error and i not in unaudited]
     if unfinished:  # an exception, the time limit, a bad return value
         i, run = unfinished[0]
-        raise Fail(f"{len(unfinished)} of {len(s.runs)} runs did not finish (run {i} stopped after "
-                   f"{run.iterations_done} of {settings.iterations} iterations: {run.error}); {text}",
+        which = f"{len(unfinished)} of {len(s.runs)} runs" if len(s.runs) > 1 else "the run"
+        raise Fail(f"{which} did not finish: run {i} stopped after {run.iterations_done} of "
+                   f"{settings.iterations} iterations: {run.error}. Scored as they stand: {text}",
                    unfinished=len(unfinished))
     early = [r.accuracy_first for r in s.runs]
     if max(early) > PRETRAINED:

@@ -72,6 +72,7 @@ def cmd_settings(args: argparse.Namespace) -> int:
     """Print the settings (defaults, or a file's) as TOML, and their hash."""
     settings = settings_from_args(args)
     print(f"# bptt-grader settings, hash {settings.digest()}")
+    print(f"# {settings.time_budget()}")
     print(settings.to_toml(), end="")
     return EXIT_OK
 

@@ -92,6 +92,7 @@ class RunResult(_Model):
     accuracy: float = Field(description="correct answers in the last window / window")
     accuracy_first: float = Field(0.0, description="fraction correct in the first 200 iterations")
     seconds: float
+    ms_per_iteration: float | None = Field(None, description="the training loop's time per finished iteration")
     curve_block: int = Field(description="iterations per point of the curves below")
     accuracy_curve: list[float] = Field(description="fraction correct in each block")
     bit_error_curve: list[float] = Field(description="mean wrong bits per answer in each block")

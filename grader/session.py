@@ -32,6 +32,8 @@ from reference.spec import Settings
 from reference.train import Curves
 
 TRAIN_CHUNK = 2000  # iterations per round trip to the child
+FIRST_CHUNK = 100  # a run's first round trip: short, so a model's speed is known early
+HOPELESS = 2.0  # a run predicted to need this many times its limit is stopped at once
 EARLY_WINDOW = 200  # iterations in which a freshly initialised model cannot add yet
 CURVE_BLOCK = 100  # iterations per point of the stored learning curves
 
@@ -113,6 +115,12 @@ class AuditFailed(Fail):
     """The audit of a training chunk could not be done: its predictions do not count."""
 
 
+def train_chunks(iterations: int) -> list[tuple[int, int]]:
+    """(start, stop) of each round trip of a run: a short first one, then TRAIN_CHUNK each."""
+    starts = [0, *range(min(FIRST_CHUNK, iterations), iterations, TRAIN_CHUNK)]
+    return list(zip(starts, [*starts[1:], iterations]))
+
+
 def audit_positions(rng: np.random.Generator, settings: Settings) -> np.ndarray:
     """Which iterations of a run are audited (secret): `audits_per_run` drawn uniformly, plus
     one in every chunk and a fifth of them in the accuracy window, so that no part of
@@ -153,7 +161,7 @@ class Session:
         self._construct_args: dict[str, int] | None = None
         self._outputs: list[str] = []
         self._auditor: Sandbox | None = None  # a second sandbox: backward where training cannot interfere
-        self.call_seconds: dict[str, list[float]] = {"forward": [], "backward": []}  # for suspicions.py
+        self.call_seconds: dict[str, list[float]] = {"forward": [], "backward": [], "update": []}  # suspicions.py
 
     # ------------------------------------------------------------ process
 
@@ -219,7 +227,7 @@ class Session:
             hint = ""
             if op == "import":
                 hint = ": does it train at import time? Put training under if __name__ == \"__main__\":"
-            raise TimedOut(f"{what} did not finish within {exc.seconds:g} s{hint}") from None
+            raise TimedOut(f"{what} did not finish within {exc.seconds:g} s{hint}", op=op) from None
         except SandboxCrashed as exc:
             drop()
             raise Fail(f"the submission's process died during {what}: {exc.exit_description}") from None
@@ -307,7 +315,9 @@ class Session:
         self._call("set_params", arrays=params)
 
     def update(self, grads: dict[str, np.ndarray], alpha: float) -> None:
+        started = time.perf_counter()
         self._call("update", arrays=grads, alpha=alpha)
+        self.call_seconds["update"].append(time.perf_counter() - started)
 
     def forward_many(self, probes: np.ndarray, x: np.ndarray) -> np.ndarray:
         """forward(x) under each row of flattened parameters (for finite differences)."""
@@ -319,45 +329,56 @@ class Session:
     # ------------------------------------------------------------ training
 
     def train_run(self, seed: int) -> RunResult:
-        """One run of the contract: the grader's stream, predictions audited at random."""
+        """One run of the contract: the grader's stream, predictions audited at random, within
+        the run's own time limit (Settings.run_seconds)."""
         s = self.settings
         started = time.perf_counter()
         x, y = sample_stream(seed, s.iterations, s)
         audit_at = audit_positions(self.audit_rng, s)
         yhat = np.full(y.shape, np.nan)
-        done, error = 0, ""
+        done, error, loop_seconds = 0, "", 0.0
         params: dict[str, np.ndarray] | None = None
         run = len(self.runs) + 1
+        diverged: str | None = None  # where NaN or inf first showed in the record
         try:
             self.construct(seed)
-            starts = list(range(0, s.iterations, TRAIN_CHUNK))
-            pending = self._send_chunk(x, y, starts[0])
-            for j, start in enumerate(starts):
+            deadline = time.monotonic() + s.run_seconds  # this run's own limit
+            chunks = train_chunks(s.iterations)
+            pending = self._send_chunk(x, y, chunks[0], deadline)
+            for j, (start, stop) in enumerate(chunks):
                 try:
                     reply = self._guard("train", self._live().receive, pending)
                 except Malformed as exc:
                     raise AuditFailed(exc.message) from None
                 pending = None
-                sent = min(TRAIN_CHUNK, s.iterations - start)
+                sent = stop - start
                 got, k = reply.arrays.get("yhat"), reply.header["done"]  # an int: replies.TrainReply
                 if k > sent or got is None or got.shape != (k, *y.shape[1:]):
                     raise AuditFailed("training sent back a malformed reply (more iterations than it was sent, "
                                       "or predictions of the wrong shape)")
+                loop_seconds += float(reply.header.get("seconds", 0.0))
                 error_reply = reply.header.get("error")
                 record = self._record_of(reply, sent, k)  # before the next chunk is sent
-                if j + 1 < len(starts) and not error_reply:  # the child trains on while this chunk is audited
-                    pending = self._send_chunk(x, y, starts[j + 1])
+                diverged = diverged or self._first_non_finite(record, start)
+                hopeless = k > 0 and loop_seconds / (start + k) * s.iterations > HOPELESS * s.run_seconds
+                if j + 1 < len(chunks) and not error_reply and not hopeless:  # trains on during the audit
+                    pending = self._send_chunk(x, y, chunks[j + 1], deadline)
                 self._audit(x[start : start + k], y[start : start + k], got, record, bool(error_reply), start,
                             audit_at, run)
                 yhat[start : start + k] = got  # counted only once audited
                 done = start + k
                 if error_reply:
-                    raise Fail(f"at iteration {done} {_describe_error(error_reply)}")
+                    raise Fail(_describe_error(error_reply) + _diverged_hint(diverged))
+                if hopeless and done < s.iterations:
+                    raise TimedOut("it cannot finish in time", op="train", hopeless=True)
             params = self.get_params()
         except AuditFailed as exc:
             error = exc.message
             self.audits.failures.append((run, f"at iteration {done}: {exc.message}"))
             self._drop()  # a chunk may still be in flight: start afresh rather than read it
+        except TimedOut as exc:
+            error = (self._too_slow(done, loop_seconds, bool(exc.details.get("hopeless")))
+                     if exc.details.get("op") == "train" else exc.message)
         except Fail as exc:
             error = exc.message
         curves = Curves.from_predictions(np.nan_to_num(yhat, nan=-1.0), y, self.loss_recognised or s.reference_loss)
@@ -368,6 +389,7 @@ class Session:
             accuracy=float(curves.correct[-window:].mean()),
             accuracy_first=float(curves.correct[:EARLY_WINDOW].mean()),
             seconds=time.perf_counter() - started,
+            ms_per_iteration=round(1000 * loop_seconds / done, 4) if done else None,
             curve_block=CURVE_BLOCK,
             accuracy_curve=_blocks(curves.correct, CURVE_BLOCK),
             bit_error_curve=_blocks(curves.bit_errors, CURVE_BLOCK),
@@ -378,13 +400,56 @@ class Session:
         self.final_params.append(params if params is not None else {})
         return result
 
-    def _send_chunk(self, x: np.ndarray, y: np.ndarray, start: int) -> Pending:
+    def _send_chunk(self, x: np.ndarray, y: np.ndarray, chunk: tuple[int, int], deadline: float) -> Pending:
         s = self.settings
-        stop = min(start + TRAIN_CHUNK, s.iterations)
-        if self.remaining() <= 0:
-            raise TimedOut(f"the time limit of {s.limits.total_seconds:g} s is used up")
+        start, stop = chunk
+        left = min(self.remaining(), deadline - time.monotonic())
+        if left <= 0:
+            raise TimedOut("the time limit is used up", op="train")
         return self._guard("train", self._live().send, "train", arrays={"X": x[start:stop], "Y": y[start:stop]},
-                           alpha=s.alpha, timeout=min(self.remaining(), s.limits.call_seconds * (stop - start)))
+                           alpha=s.alpha, timeout=min(left, s.limits.call_seconds * (stop - start)))
+
+    def _too_slow(self, done: int, loop_seconds: float, hopeless: bool) -> str:
+        """Why a run stopped at a time limit, with the figures a student can act on."""
+        s = self.settings
+        per = 1000 * loop_seconds / done if done else None
+        run_limit = (f"a run may take {s.run_seconds:g} s ({s.limits.iteration_ms:g} ms per iteration, "
+                     "limits.iteration_ms)")
+        if hopeless and per is not None:
+            what = (f"at {per:.1f} ms per iteration its {s.iterations} iterations would take "
+                    f"{per * s.iterations / 1000:.0f} s, and {run_limit}")
+        elif self.remaining() <= 0:
+            what = f"the submission's time limit of {s.limits.total_seconds:g} s (limits.total_seconds) was used up"
+        else:
+            what = f"it reached its time limit: {run_limit}"
+            what += f"; it trained at {per:.1f} ms per iteration" if per is not None else ""
+        calls = {op: float(np.median(t)) * 1000 for op, t in self.call_seconds.items() if t}
+        measured = ", ".join(f"{op} {ms:.1f} ms" for op, ms in calls.items())
+        return (f"{what}. Make forward, backward and update faster"
+                + (f" (a call took about: {measured})" if measured else "")
+                + ": NumPy products of whole vectors and matrices, no Python loops over their elements")
+
+    def _first_non_finite(self, record: tuple[np.ndarray | None, np.ndarray | None], offset: int) -> str | None:
+        """Where a chunk's record first holds NaN or inf: backward's gradient, or the
+        parameters, with the iteration and the entry."""
+        found = []
+        for what, rows in (("backward's gradient", record[1]), ("the parameters", record[0])):
+            if rows is None or not len(rows):
+                continue
+            bad = np.flatnonzero(~np.isfinite(rows).all(axis=1))
+            if len(bad):
+                row = rows[bad[0]]
+                col = int(np.flatnonzero(~np.isfinite(row))[0])
+                found.append((int(bad[0]), f"{what} at iteration {offset + int(bad[0])} ({self._entry(col)} = {row[col]})"))
+        return min(found)[1] if found else None
+
+    def _entry(self, col: int) -> str:
+        """The parameter entry of a column of a flattened vector, as `W[3, 4]`."""
+        for name, cols in segments(self.settings):
+            if cols.start <= col < cols.stop:
+                index = np.unravel_index(col - cols.start, self.settings.param_shapes()[name])
+                return f"{name}[{', '.join(map(str, index))}]"
+        return f"entry {col}"
 
     def _record_of(self, reply: Reply, sent: int, k: int) -> tuple[np.ndarray | None, np.ndarray | None]:
         """A chunk's record (parameters before each backward, plus the end; the gradients),
@@ -427,9 +492,10 @@ class Session:
             return
         atol = self.settings.tolerances.forward_atol
         for i in chosen:
-            row = params[i]
-            want = forward_batch(unflatten(row, self.settings), x[i][None])[0]
-            diff = float(np.abs(want - yhat[i]).max()) if np.isfinite(row).all() else np.inf
+            with np.errstate(all="ignore"):  # diverged parameters compute NaN, and so must forward
+                want = forward_batch(unflatten(params[i], self.settings), x[i][None])[0]
+                gap = np.where(np.isnan(want) & np.isnan(yhat[i]), 0.0, np.abs(want - yhat[i]))
+            diff = float(np.nan_to_num(gap, nan=np.inf).max())
             self.audits.checked += 1
             if not diff <= atol:
                 self.audits.mismatches.append((int(offset + i), run, diff))
@@ -483,6 +549,13 @@ class Session:
     def passed(self, name: str) -> bool:
         result = self.results.get(name)
         return result is not None and result.status == "passed"
+
+
+def _diverged_hint(diverged: str | None) -> str:
+    if diverged is None:
+        return ""
+    return (f"; the first NaN or inf was in {diverged}: training diverged. Look for a division by zero or "
+            "an overflow in backward, and clip each gradient's norm in update")
 
 
 def _blocks(values: np.ndarray, block: int) -> list[float]:

@@ -50,6 +50,10 @@ class Limits(_Strict):
     import_seconds: float = Field(20.0, gt=0, description="wall time to import the module")
     call_seconds: float = Field(10.0, gt=0, description="wall time of one method call")
     total_seconds: float = Field(600.0, gt=0, description="wall time for the whole submission")
+    iteration_ms: float = Field(
+        8.0, gt=0, description="average wall time of one training iteration (forward, backward, update); "
+        "a run may take iterations x this"
+    )
     memory_mb: int = Field(2048, ge=256, description="address space of the child (MiB)")
     max_processes: int = Field(64, ge=1, description="processes the child may have")
     max_file_mb: int = Field(64, ge=1, description="largest file the child may write (MiB)")
@@ -156,6 +160,17 @@ class Settings(_Strict):
     def run_seeds(self) -> tuple[int, ...]:
         """The seed of each training run (model init and data stream)."""
         return self.seeds if self.seeds is not None else tuple(self.seed + i for i in range(self.runs))
+
+    @property
+    def run_seconds(self) -> float:
+        """Each training run's own time limit, so one slow run cannot use up the others'."""
+        return self.iterations * self.limits.iteration_ms / 1000.0
+
+    def time_budget(self) -> str:
+        """What the limits allow, in words (`settings --dump` and the train check say it)."""
+        return (f"a training run may take {self.run_seconds:g} s ({self.iterations} iterations x "
+                f"{self.limits.iteration_ms:g} ms, limits.iteration_ms), the whole submission "
+                f"{self.limits.total_seconds:g} s (limits.total_seconds)")
 
     @property
     def n_params(self) -> int:

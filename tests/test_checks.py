@@ -118,3 +118,22 @@ def test_training_at_import_hits_the_import_limit():
     result = grade(CORPUS / "trains_at_import.py", SHORT)
     assert result.check("import").status == "failed"
     assert result.status == "timeout" and "if __name__" in result.check("import").message
+
+
+def test_each_run_has_its_own_time_limit(tmp_path):
+    """A run that is slow (here: only the first run's model) stops at its own limit with the
+    figures; the next run still gets its full limit and finishes."""
+    source = (CORPUS / "slow_update.py").read_text(encoding="utf-8")
+    source = source.replace("        time.sleep(0.02)\n",
+                            "        if self.slow:\n            time.sleep(0.02)\n")
+    source = source.replace("class RNN(_Correct):\n",
+                            "class RNN(_Correct):\n    def __init__(self, *args, seed=None, **kw):\n"
+                            "        super().__init__(*args, seed=seed, **kw)\n        self.slow = seed == 2026\n\n")
+    path = tmp_path / "rnn.py"
+    path.write_text(source, encoding="utf-8")
+    result = grade(path, SHORT.with_overrides(runs=2, seeds=(2026, 2027)))
+    slow, fast = result.runs
+    assert slow.iterations_done < SHORT.iterations and "ms per iteration" in slow.error
+    assert fast.iterations_done == SHORT.iterations and fast.error == ""
+    train = result.check("train")
+    assert train.status == "failed" and "1 of 2 runs did not finish: run 1" in train.message
