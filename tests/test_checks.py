@@ -137,3 +137,33 @@ def test_each_run_has_its_own_time_limit(tmp_path):
     assert fast.iterations_done == SHORT.iterations and fast.error == ""
     train = result.check("train")
     assert train.status == "failed" and "1 of 2 runs did not finish: run 1" in train.message
+
+
+def _wrong(message: str) -> set[str]:
+    """The parameters a gradient check's message marks as wrong."""
+    return set(re.findall(r"\b([UWVbc]) [0-9.e+-]+ \(wrong\)", message))
+
+
+def test_both_gradient_checks_name_the_same_closest_loss_and_the_same_right_parameters(graded):
+    """Truncated BPTT: V and c are exactly right under bce, so both checks say bce, and
+    gradient_numeric no longer calls all five wrong under mse."""
+    result = graded["bptt_no_recurrent.py"]
+    numeric, reference = result.check("gradient_numeric"), result.check("gradient_reference")
+    assert "(closest: bce)" in numeric.message and "closest loss: bce" in reference.message
+    assert _wrong(numeric.message) == _wrong(reference.message) == {"U", "W", "b"}
+
+
+def test_loss_is_recognised_from_finite_differences_when_forward_is_not_the_contracts(tmp_path):
+    """forward is sigmoid(2 o), not the contract's, and backward its exact mse gradient:
+    gradient_reference fails, yet the loss is known (mse) from gradient_numeric."""
+    source = (CORPUS / "correct_mse.py").read_text(encoding="utf-8")
+    source = source.replace("self.yhat[t] = sigmoid(o)", "self.yhat[t] = sigmoid(2.0 * o)")
+    source = source.replace("return (self.yhat - y) * self.yhat * (1.0 - self.yhat)",
+                            "return 2.0 * (self.yhat - y) * self.yhat * (1.0 - self.yhat)")
+    path = tmp_path / "rnn.py"
+    path.write_text(source, encoding="utf-8")
+    result = grade(path, SHORT)
+    assert result.check("forward_values").status == "failed"
+    assert result.check("gradient_numeric").status == "passed", result.check("gradient_numeric").message
+    assert result.check("gradient_reference").status == "failed"
+    assert result.loss_recognised == "mse"
