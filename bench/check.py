@@ -59,7 +59,7 @@ def main() -> None:
         print(f"  bptt-grader check        {checked:8.2f} s   (training inside it {train_s:.2f} s)")
         print(f"  ratio check / in-process {checked / local:8.2f}")
         print(f"  harness cost             {(checked - local) / iterations * 1e6:8.1f} us per training iteration")
-        print(f"  score {result.score:g}/{result.max_score:g}, accuracy {result.accuracy_last1000}, "
+        print(f"  score {result.score:g}/{result.max_score:g}, accuracy {result.accuracy}, "
               f"sandbox {result.sandbox}" + (f", not passed: {failed}" if failed else ""))
         slow = sorted(((c.seconds, c.name) for c in result.checks), reverse=True)[:4]
         print("  slowest checks           " + ", ".join(f"{n} {s:.2f}s" for s, n in slow) + "\n")

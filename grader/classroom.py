@@ -148,9 +148,8 @@ def grade_class(
         rows.append(row(result, item.file, item.sha256, settings, dup.get(item, [])))
         name = _feedback_name(result, item, taken)
         png = fb / f"{name}.png"
-        has_png = feedback.learning_curve_png(result, png, settings.accuracy_window)
-        write_atomic(fb / f"{name}.md", feedback.student_markdown(
-            result, png.name if has_png else None, settings.accuracy_window), 0o644)
+        has_png = feedback.learning_curve_png(result, png)
+        write_atomic(fb / f"{name}.md", feedback.student_markdown(result, png.name if has_png else None), 0o644)
     table = write_csv(rows, out / "grades.csv")
     histogram = out / "scores.png"
     has_hist = feedback.score_histogram_png(table, histogram)

@@ -23,7 +23,6 @@ from grader.safe_files import write_atomic
 STATUSES = ("passed", "failed", "skipped", "error")
 OUTPUT_LINES = 20
 OUTPUT_WIDTH = 200
-WINDOW = 1000
 FIGSIZE = (9, 6)  # inches at DPI: 900 x 600 px
 DPI = 100
 _MD_ESCAPES = {
@@ -85,13 +84,10 @@ def _image(alt: str, path: str) -> str:
 # ---------------------------------------------------------------- one student
 
 
-def student_markdown(result: GradeResult, curve_png: str | None, window: int = WINDOW) -> str:
-    """The feedback file a student gets back: the same facts as the terminal report, as Markdown.
-
-    `window` is the settings' accuracy window, only used to say what the accuracy covers.
-    """
+def student_markdown(result: GradeResult, curve_png: str | None) -> str:
+    """The feedback file a student gets back: the same facts as the terminal report, as Markdown."""
     parts = [
-        _header(result, window),
+        _header(result),
         "## Checks\n\n" + _checks_table(result),
         "## What to fix first\n\n" + _fix_first(result),
     ]
@@ -107,12 +103,17 @@ def student_markdown(result: GradeResult, curve_png: str | None, window: int = W
     return "\n\n".join(parts) + "\n"
 
 
-def _header(result: GradeResult, window: int) -> str:
+def _window(result: GradeResult) -> str:
+    """What a run's accuracy counts, in words."""
+    return f"last {result.accuracy_window} iterations" if result.accuracy_window else "last iterations"
+
+
+def _header(result: GradeResult) -> str:
     """Who, what was graded and the headline numbers, one bullet each."""
     sub = result.submission
     status = md_text(result.status) + (f": {md_text(result.message)}" if result.message else "")
     runs = len(result.accuracy_runs)
-    accuracy = f"Accuracy, last {window} iterations (median of {runs} runs)"
+    accuracy = f"Accuracy, {_window(result)} (median of {runs} runs)"
     lines = [
         f"# Lab 4 (BPTT) feedback: {md_text(sub.student_id or 'unknown student')}",
         "",
@@ -121,7 +122,7 @@ def _header(result: GradeResult, window: int) -> str:
         f"- **Module graded:** {md_text(sub.module or Path(sub.source).name) or '—'}",
         f"- **Status:** {status}",
         f"- **Score:** {result.score:g} / {result.max_score:g}",
-        f"- **{accuracy}:** {_num(result.accuracy_last1000)}",
+        f"- **{accuracy}:** {_num(result.accuracy)}",
         f"- **Accuracy on all pairs:** {_num(result.accuracy_exhaustive, '.4f')}",
         f"- **Loss recognised:** {md_text(result.loss_recognised) or '—'}",
         f"- **Grader:** {md_text(result.grader_version)}, "
@@ -148,7 +149,7 @@ def _points(points: float, max_points: float) -> str:
 
 def _fix_first(result: GradeResult) -> str:
     """The one thing to work on next, then what the skipped checks are waiting for."""
-    failed = next((c for c in result.checks if c.status == "failed"), None)
+    failed = result.fix_first()
     errors = [c.name for c in result.checks if c.status == "error"]
     lines = []
     if failed is not None:
@@ -198,18 +199,16 @@ def _plain(text: str) -> str:
     return text.replace("$", r"\$")[:80]
 
 
-def learning_curve_png(result: GradeResult, path: Path, window: int = WINDOW) -> bool:
-    """Accuracy and bit errors per block for each run, so a student sees how training went.
-
-    `window` (the settings' accuracy window) is shaded: the iterations the score comes from.
-    """
+def learning_curve_png(result: GradeResult, path: Path) -> bool:
+    """Accuracy and bit errors per block for each run, so a student sees how training went;
+    the accuracy window is shaded: the iterations the score comes from."""
     runs = [r for r in result.runs if r.accuracy_curve or r.bit_error_curve]
     if not runs:
         return False
     fig, (acc_ax, bit_ax) = _figure(2)
     last = max(max(r.iterations_done, r.curve_block * len(r.accuracy_curve)) for r in runs)
     for ax in (acc_ax, bit_ax):
-        ax.axvspan(max(last - window, 0), last, color="0.88", zorder=0)
+        ax.axvspan(max(last - (result.accuracy_window or 0), 0), last, color="0.88", zorder=0)
         ax.grid(alpha=0.3)
     for k, r in enumerate(runs):
         color = f"C{k % 10}"
@@ -218,7 +217,7 @@ def learning_curve_png(result: GradeResult, path: Path, window: int = WINDOW) ->
         _curve(bit_ax, r.bit_error_curve, r.curve_block, color)
     acc_ax.set(ylabel=f"fraction correct\n(per {runs[0].curve_block} iterations)")
     acc_ax.set_ylim(-0.02, 1.02)
-    acc_ax.plot([], [], color="0.88", linewidth=8, label=f"last {window} iterations (scored)")
+    acc_ax.plot([], [], color="0.88", linewidth=8, label=f"{_window(result)} (scored)")
     acc_ax.legend(loc="lower right", fontsize="small")
     bit_ax.set(ylabel="wrong bits per answer", xlabel="iteration")
     bit_ax.set_ylim(bottom=0)
@@ -322,7 +321,9 @@ def _accuracy_table(table: pd.DataFrame) -> str:
     """Quantiles of the scored and the all-pairs accuracy, over submissions that have one."""
     quantiles = (0.0, 0.25, 0.5, 0.75, 1.0)
     rows = []
-    columns = (("last 1000, median of runs", "accuracy_last1000"), ("all pairs", "accuracy_exhaustive"))
+    windows = _numbers(table, "accuracy_window").dropna()
+    window = f"last {int(windows.iloc[0])}" if len(windows) else "last iterations"
+    columns = ((f"{window}, median of runs", "accuracy"), ("all pairs", "accuracy_exhaustive"))
     for label, name in columns:
         values = _numbers(table, name).dropna()
         cells = [_num(values.quantile(q)) if not values.empty else "—" for q in quantiles]

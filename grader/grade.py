@@ -198,10 +198,11 @@ def _finish(
         result.runs = session.runs
         result.accuracy_runs = [r.accuracy for r in session.runs]
         accuracy = median_or_none(result.accuracy_runs)
-        result.accuracy_last1000 = accuracy
+        result.accuracy = accuracy
         result.accuracy_exhaustive = session.accuracy_exhaustive
         result.loss_recognised = session.loss_recognised
         result.timings = {name: r.seconds for name, r in results.items() if r.seconds}
+    result.accuracy_window = settings.accuracy_window
     award(results, settings, accuracy)
     result.checks = [results[name] for name in CHECK_NAMES if name in results]
     result.score, result.max_score = total(results)

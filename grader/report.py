@@ -43,8 +43,8 @@ def terminal(result: GradeResult, width: int | None = None) -> str:
             )
     lines.append("")
     facts = []
-    if result.accuracy_last1000 is not None:
-        facts.append(f"accuracy (median of {len(result.accuracy_runs)} runs): {result.accuracy_last1000:.3f}")
+    if result.accuracy is not None:
+        facts.append(f"accuracy (median of {len(result.accuracy_runs)} runs): {result.accuracy:.3f}")
     if result.accuracy_exhaustive is not None:
         facts.append(f"all pairs: {result.accuracy_exhaustive:.4f}")
     if result.loss_recognised:
@@ -53,6 +53,9 @@ def terminal(result: GradeResult, width: int | None = None) -> str:
         lines.append("   ".join(facts))
     if result.status != "graded":
         lines.append(f"status: {result.status}: {one_line(result.message)}")
+    first = result.fix_first()
+    if first is not None:
+        lines.append(f"fix first: {first.name} (above)")
     lines.append(f"score: {result.score:g} / {result.max_score:g}")
     if result.output.strip():
         tail = result.output.strip().splitlines()[-5:]

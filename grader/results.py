@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 CheckStatus = Literal["passed", "failed", "skipped", "error"]
-RESULT_SCHEMA = 5  # 2: sandbox guarantees; 3: the module's fingerprint; 4: waiting_for; 5: forward_lengths
+RESULT_SCHEMA = 6  # 2: sandbox guarantees; 3: fingerprint; 4: waiting_for; 5: forward_lengths; 6: accuracy(_window)
 STRONG_GUARANTEES = ("files", "user")  # without them a submission can reach others' grades
 
 CHECK_NAMES = (
@@ -129,7 +129,8 @@ class GradeResult(_Model):
     sandbox_note: Text = ""
     checks: list[CheckResult] = Field(default_factory=list)
     runs: list[RunResult] = Field(default_factory=list)
-    accuracy_last1000: float | None = Field(None, description="median over the runs")
+    accuracy: float | None = Field(None, description="median over the runs of each run's accuracy_window")
+    accuracy_window: int | None = Field(None, description="the last iterations a run's accuracy counts")
     accuracy_runs: list[float] = Field(default_factory=list)
     accuracy_exhaustive: float | None = None
     loss_recognised: str | None = None
@@ -141,6 +142,21 @@ class GradeResult(_Model):
 
     def check(self, name: str) -> CheckResult | None:
         return next((c for c in self.checks if c.name == name), None)
+
+    def fix_first(self) -> CheckResult | None:
+        """The failed check to work on first: the earliest that names its bug (gradient_reference
+        often does, after gradient_numeric failed vaguely), else the earliest."""
+        failed = [c for c in self.checks if c.status == "failed"]
+        return min(failed, key=lambda c: not c.details.get("bug"), default=None)
+
+    @property
+    def explanation(self) -> str:
+        """Why this submission got what it got, in one message: what stopped grading, else
+        the failed check to fix first (the CSV's `message`)."""
+        if self.message or self.status != "graded":
+            return self.message
+        first = self.fix_first()
+        return f"{first.name}: {first.message}" if first is not None else ""
 
     @property
     def flags(self) -> list[str]:

@@ -44,7 +44,7 @@ def row(result: GradeResult, file: str, sha256: str, settings: Settings, extra_f
         "file": file,
         "sha256": sha256,
         "status": result.status,
-        "message": result.message,
+        "message": result.explanation,
     }
     checks = {c.name: c for c in result.checks}
     for name in CHECK_NAMES:
@@ -54,7 +54,8 @@ def row(result: GradeResult, file: str, sha256: str, settings: Settings, extra_f
     for i in range(settings.runs):
         out[f"accuracy_run{i + 1}"] = result.accuracy_runs[i] if i < len(result.accuracy_runs) else None
     out.update(
-        accuracy_last1000=result.accuracy_last1000,
+        accuracy=result.accuracy,
+        accuracy_window=result.accuracy_window,
         accuracy_exhaustive=result.accuracy_exhaustive,
         loss_recognised=result.loss_recognised or "",
         score=result.score,

@@ -79,13 +79,13 @@ def test_corpus_submission_is_caught_by_the_right_check(graded, name, check, phr
 def test_correct_submission_scores_full_marks_and_recognises_its_loss(graded):
     bce, mse = graded["correct_bce.py"], graded["correct_mse.py"]
     assert bce.loss_recognised == "bce" and mse.loss_recognised == "mse"
-    assert bce.accuracy_last1000 is not None and bce.score == pytest.approx(30 * bce.accuracy_last1000)
+    assert bce.accuracy is not None and bce.score == pytest.approx(30 * bce.accuracy)
 
 
 def test_exact_adder_gets_no_performance_points(graded):
     result = graded["exact_adder.py"]
     train = result.check("train")
-    assert result.accuracy_last1000 == 1.0, "it does answer correctly"
+    assert result.accuracy == 1.0, "it does answer correctly"
     assert train.points == 0 and "forward_values" in train.message
     assert result.score == 0
 
@@ -167,3 +167,22 @@ def test_loss_is_recognised_from_finite_differences_when_forward_is_not_the_cont
     assert result.check("gradient_numeric").status == "passed", result.check("gradient_numeric").message
     assert result.check("gradient_reference").status == "failed"
     assert result.loss_recognised == "mse"
+
+
+def test_what_to_fix_first_is_the_named_bug_in_feedback_csv_and_terminal(graded):
+    """gradient_numeric fails first but vaguely; gradient_reference names the bug, so the
+    feedback's "What to fix first", the CSV's message and the terminal point at it."""
+    from grader.feedback import student_markdown
+    from grader.report import terminal
+    from grader.table import row
+
+    result = graded["bptt_no_recurrent.py"]
+    first = result.fix_first()
+    assert first.name == "gradient_reference" and "Likely:" in first.message
+    fix = student_markdown(result, None).split("## What to fix first")[1]
+    assert fix.lstrip().startswith("**gradient_reference**")
+    assert row(result, "x.py", "", SHORT, [])["message"].startswith("gradient_reference: gradients of U, W, b")
+    assert "fix first: gradient_reference" in terminal(result)
+    for name in ("nan_gradients.py", "forward_shape_flat.py"):  # no named bug: the earliest failure
+        failed = [c for c in graded[name].checks if c.status == "failed"]
+        assert graded[name].explanation == f"{failed[0].name}: {failed[0].message}"

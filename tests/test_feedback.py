@@ -63,7 +63,7 @@ def graded() -> GradeResult:
         checks=checks,
         runs=runs,
         accuracy_runs=[r.accuracy for r in runs],
-        accuracy_last1000=float(np.median([r.accuracy for r in runs])),
+        accuracy=float(np.median([r.accuracy for r in runs])),
         accuracy_exhaustive=0.99871,
         loss_recognised="bce",
         score=29.1,
@@ -169,7 +169,7 @@ def test_graded_feedback_has_the_facts(graded: GradeResult) -> None:
     md = student_markdown(graded, "A123_curves.png")
     for fact in ("A123", "Ann", "rnn.py", "graded", "29.1 / 30", "0.9987", "bce", "Nothing: every check"):
         assert fact in md, fact
-    assert f"{graded.accuracy_last1000:.3f}" in md
+    assert f"{graded.accuracy:.3f}" in md
     assert "![learning curves](A123_curves.png)" in md
     assert "## Training runs" in md and md.count("| 20000 |") == 3
     assert "iter 200 loss 4.0" in md
@@ -234,9 +234,9 @@ def test_learning_curve_png(graded: GradeResult, tmp_path) -> None:
     assert not list(path.parent.glob("*.tmp"))
 
 
-def test_the_accuracy_window_is_the_settings_one(graded: GradeResult, tmp_path) -> None:
-    assert "Accuracy, last 200 iterations (median of 3 runs)" in student_markdown(graded, None, window=200)
-    assert learning_curve_png(graded, tmp_path / "w.png", window=200) is True
+def test_the_accuracy_window_is_the_results_one(graded: GradeResult, tmp_path) -> None:
+    graded = graded.model_copy(update={"accuracy_window": 200})
+    assert "Accuracy, last 200 iterations (median of 3 runs)" in student_markdown(graded, None)
 
 
 def test_learning_curve_png_without_runs(import_failed: GradeResult, tmp_path) -> None:
@@ -268,7 +268,7 @@ def table() -> pd.DataFrame:
     for i, (status, score, a) in enumerate(zip(statuses, scores, acc)):
         row = {
             "student_id": f"S{i}", "name": f"name{i}", "status": status, "score": score, "max_score": 30.0,
-            "accuracy_last1000": a, "accuracy_exhaustive": None if a is None else a - 0.01,
+            "accuracy": a, "accuracy_window": 1000, "accuracy_exhaustive": None if a is None else a - 0.01,
             "loss_recognised": ["bce", "mse", "bce", "", None][i],
             "flags": ["", "policy;naming", "", "sandbox", float("nan")][i],
         }
@@ -296,7 +296,7 @@ def test_summary_stats_match_pandas(table: pd.DataFrame) -> None:
     s = table["score"]
     for stat, value in (("mean", s.mean()), ("median", s.median()), ("min", s.min()), ("max", s.max()), ("std", s.std())):
         assert _row(md, stat)[1] == f"{value:.2f}", stat
-    q = table["accuracy_last1000"].dropna().quantile([0, 0.25, 0.5, 0.75, 1])
+    q = table["accuracy"].dropna().quantile([0, 0.25, 0.5, 0.75, 1])
     assert _row(md, "last 1000, median of runs")[1:] == ["4", *(f"{v:.3f}" for v in q)]
     assert _row(md, "train") == ["train", "3", "1", "1", "0"]
     assert _row(md, "import") == ["import", "4", "1", "0", "0"]

@@ -76,9 +76,8 @@ def test_csv_cells_are_plain_one_line_and_never_formulas():
     assert safe_cell("\x1b=cmd") == "'=cmd"  # a control character does not hide a formula
 
 
-@pytest.mark.parametrize("window", [1000])
-def test_feedback_markdown_is_plain(window):
-    assert_plain(feedback.student_markdown(hostile_result(), None, window))
+def test_feedback_markdown_is_plain():
+    assert_plain(feedback.student_markdown(hostile_result(), None))
 
 
 def test_a_submission_that_draws_a_fake_report_shows_as_plain_text(tmp_path):

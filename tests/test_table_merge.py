@@ -18,7 +18,7 @@ def result(student_id, score, message="", status="graded"):
         message=message,
         checks=[CheckResult(name="train", status="passed", points=score, max_points=30)],
         accuracy_runs=[1.0, 0.99, 0.98],
-        accuracy_last1000=0.99,
+        accuracy=0.99,
         score=score,
         max_score=30,
     )
