@@ -12,7 +12,6 @@ import json
 import re
 import xml.etree.ElementTree as ET
 
-import pytest
 
 from grader import feedback
 from grader.report import junit_xml, terminal
