@@ -12,7 +12,6 @@ import json
 import re
 import xml.etree.ElementTree as ET
 
-
 from grader import feedback
 from grader.report import junit_xml, terminal
 from grader.results import CHECK_NAMES, CheckResult, GradeResult, RunResult, SubmissionInfo
