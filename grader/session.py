@@ -285,17 +285,25 @@ class Session:
         expected = [repr(k) for k in PARAMS]
         missing = [k for k, r in zip(PARAMS, expected) if r not in keys]
         extra = [k for k in keys if k not in expected]
-        if missing or extra:
-            parts = []
-            if missing:
-                parts.append(f"missing {', '.join(missing)}")
-            if extra:
-                parts.append(f"unexpected {', '.join(extra)}")
-            raise Fail(f"backward's dict has {'; '.join(parts)}; it must have exactly the keys U, W, V, b, c")
-        for name, why in (header.get("bad") or {}).items():
-            raise Fail(f"backward's gradient {name} is {why}; it must be a float64 numpy array")
+        problems = [f"missing {', '.join(missing)}"] if missing else []
+        problems += [f"unexpected {', '.join(extra)}"] if extra else []
+        if problems:
+            raise Fail(f"backward's dict has {'; '.join(problems)}; it must have exactly the keys U, W, V, b, c")
+        bad = header.get("bad") or {}
         shapes = self.settings.param_shapes()
-        return {k: self._array(reply, k, shapes[k], f"backward's gradient {k}") for k in PARAMS}
+        for k in PARAMS:  # every gradient's problem at once, not one per run
+            arr = reply.arrays.get(k)
+            if k in bad:
+                problems.append(f"{k} is {bad[k]} (must be a float64 numpy array)")
+            elif arr is None:
+                problems.append(f"{k} is missing from the reply")
+            elif arr.shape != shapes[k]:
+                problems.append(f"{k} has shape {arr.shape} (its parameter's is {shapes[k]})")
+            elif not np.isfinite(arr).all():
+                problems.append(f"{k} has NaN or inf values")
+        if problems:
+            raise Fail(f"backward's gradients: {'; '.join(problems)}", problems=problems)
+        return {k: reply.arrays[k] for k in PARAMS}
 
     def get_params(self) -> dict[str, np.ndarray]:
         reply = self._call("get_params")

@@ -186,3 +186,12 @@ def test_what_to_fix_first_is_the_named_bug_in_feedback_csv_and_terminal(graded)
     for name in ("nan_gradients.py", "forward_shape_flat.py"):  # no named bug: the earliest failure
         failed = [c for c in graded[name].checks if c.status == "failed"]
         assert graded[name].explanation == f"{failed[0].name}: {failed[0].message}"
+
+
+def test_shape_problems_of_every_parameter_come_in_one_message(graded):
+    backward = graded["backward_shapes_three.py"].check("backward_shape").message
+    for part in ("U has shape (2, 16)", "V has shape (16,)", "b has shape (16, 1)"):
+        assert part in backward, backward
+    api = graded["row_vector_layout.py"].check("api").message
+    for name in "UVbc":
+        assert f"{name} has shape" in api, api
