@@ -138,6 +138,38 @@ def scan_imports(sources: dict[str, str]) -> dict[str, list[str]]:
     return found
 
 
+def _is_main_guard(node: ast.stmt) -> bool:
+    """`if __name__ == "__main__":`, the place for code that must not run at import."""
+    test = getattr(node, "test", None)
+    return isinstance(node, ast.If) and isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) \
+        and test.left.id == "__name__"
+
+
+def import_time_work(text: str) -> tuple[int, str] | None:
+    """(line, code) of the first loop or bare call that runs when the module is imported
+    (at top level, outside `if __name__ == "__main__":`): where training at import starts."""
+    tree = parsed(text)
+    if tree is None:
+        return None
+    todo = list(tree.body)
+    while todo:
+        node = todo.pop(0)
+        if isinstance(node, (ast.For, ast.While)) or (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)):
+            return node.lineno, (ast.get_source_segment(text, node) or "").splitlines()[0][:80]
+        if isinstance(node, (ast.If, ast.Try, ast.With)) and not _is_main_guard(node):
+            todo[:0] = [*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", [])]
+    return None
+
+
+def import_advice(text: str) -> str:
+    """Where the module's import-time work is, for a slow or timed-out import."""
+    where = import_time_work(text)
+    if where is None:
+        return "does it train when imported? Put training under if __name__ == \"__main__\":"
+    line, code = where
+    return f"line {line} (`{code}`) runs when the module is imported: move it under if __name__ == \"__main__\":"
+
+
 def policy_message(found: dict[str, list[str]], how: str) -> str:
     parts = [f"{DISALLOWED[top]} ({top}) {how} at {', '.join(where[:3])}" for top, where in found.items()]
     return (

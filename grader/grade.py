@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from grader import __version__
-from grader.checks import DISALLOWED, REGISTRY, policy_message, scan_imports
+from grader.checks import DISALLOWED, REGISTRY, import_advice, policy_message, scan_imports
 from grader.replies import malformed
 from grader.similarity import fingerprint
 from grader.suspicions import complex_arithmetic, slow_backward
@@ -27,6 +27,9 @@ from grader.rubric import award, total
 from grader.session import Fail, Session, TimedOut
 from grader.submission import Submission, SubmissionError, open_submission
 from reference.spec import Settings
+
+
+SLOW_IMPORT = 2.0  # seconds: far more than NumPy's import, so the module does work at import
 
 
 def _skip_rest(results: dict[str, CheckResult], reason: str) -> None:
@@ -103,7 +106,7 @@ def grade(path: Path, settings: Settings, workdir: Path | None = None) -> GradeR
         )
         session.results = results
         try:
-            _run_all(session, results, static, result)
+            _run_all(session, results, static, result, sources.get(str(submission.module_path.relative_to(submission.root)), ""))
         except Exception as exc:  # a grader bug: this submission's row says so, the batch goes on
             result.status, result.message = "grader_error", f"grader error: {type(exc).__name__}: {exc}"[:500]
             _skip_rest(results, "skipped: grading stopped (grader error)")
@@ -117,15 +120,20 @@ def grade(path: Path, settings: Settings, workdir: Path | None = None) -> GradeR
         return _finish(result, results, settings, session, started)
 
 
-def _run_all(session: Session, results: dict[str, CheckResult], static: dict, result: GradeResult) -> None:
+def _run_all(session: Session, results: dict[str, CheckResult], static: dict, result: GradeResult,
+             module_text: str) -> None:
     started = time.perf_counter()
     try:
         reply = session.start()
         seconds = float(reply.header.get("seconds", time.perf_counter() - started))
-        results["import"] = CheckResult(
-            name="import", status="passed", message=f"imported in {seconds:.2f} s", seconds=round(seconds, 4)
-        )
+        message = f"imported in {seconds:.2f} s"
+        if seconds > SLOW_IMPORT:  # passes, but every grading and every classmate's waits for it
+            message += f", slowly: {import_advice(module_text)}"
+        results["import"] = CheckResult(name="import", status="passed", message=message, seconds=round(seconds, 4),
+                                        details={"slow": True} if seconds > SLOW_IMPORT else {})
     except Fail as exc:
+        if isinstance(exc, TimedOut):
+            exc.message += f": {import_advice(module_text)}"
         results["import"] = CheckResult(name="import", status="failed", message=exc.message)
         result.status = "timeout" if isinstance(exc, TimedOut) else "import_failed"
         result.message = exc.message

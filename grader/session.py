@@ -224,10 +224,7 @@ class Session:
             raise Fail(f"{what} raised {exc.kind}{detail}", trace=exc.trace) from None
         except SandboxTimeout as exc:
             drop()
-            hint = ""
-            if op == "import":
-                hint = ": does it train at import time? Put training under if __name__ == \"__main__\":"
-            raise TimedOut(f"{what} did not finish within {exc.seconds:g} s{hint}", op=op) from None
+            raise TimedOut(f"{what} did not finish within {exc.seconds:g} s", op=op) from None
         except SandboxCrashed as exc:
             drop()
             raise Fail(f"the submission's process died during {what}: {exc.exit_description}") from None

@@ -195,3 +195,12 @@ def test_shape_problems_of_every_parameter_come_in_one_message(graded):
     api = graded["row_vector_layout.py"].check("api").message
     for name in "UVbc":
         assert f"{name} has shape" in api, api
+
+
+def test_a_slow_import_passes_and_names_the_line_to_move(graded):
+    source = (CORPUS / "slow_import.py").read_text(encoding="utf-8").splitlines()
+    line = next(i for i, text in enumerate(source, 1) if text.startswith("while "))
+    message = graded["slow_import.py"].check("import").message
+    assert "slowly" in message and f"line {line} (`while time.perf_counter()" in message, message
+    assert 'if __name__ == "__main__"' in message
+    assert "slowly" not in graded["correct_bce.py"].check("import").message
