@@ -436,9 +436,8 @@ def check_train(s: Session) -> str:
     accuracies = [r.accuracy for r in s.runs]
     median = float(np.median(accuracies))
     runs = ", ".join(f"{a:.3f}" for a in accuracies)
-    times = ", ".join(f"{r.seconds:.1f}" for r in s.runs)
-    text = (f"median accuracy {median:.3f} over {len(accuracies)} runs ({runs}; {times} s each)"
-            if len(accuracies) > 1 else f"accuracy {median:.3f} (one run, {times} s)")
+    text = (f"median accuracy {median:.3f} over {len(accuracies)} runs ({runs})"
+            if len(accuracies) > 1 else f"accuracy {median:.3f} (one run)")
     unaudited = {run for run, _ in s.audits.failures}  # integrity's to report
     unfinished = [(i, r) for i, r in enumerate(s.runs, 1) if r.error and i not in unaudited]
     if unfinished:  # an exception, the time limit, a bad return value

@@ -35,11 +35,13 @@ def terminal(result: GradeResult, width: int | None = None) -> str:
         lines.extend(" " * len(head) + more for more in wrapped[1:])
     if result.runs:
         lines.append("")
+        window = f"{result.accuracy_window} iterations" if result.accuracy_window else "window"
         for i, run in enumerate(result.runs, 1):
-            extra = f"  ({one_line(run.error)})" if run.error else ""
+            extra = "  (did not finish: see train)" if run.error else ""
+            per = f" ({run.ms_per_iteration:.2f} ms per iteration)" if run.ms_per_iteration else ""
             lines.append(
-                f"run {i} (seed {run.seed}): accuracy {run.accuracy:.3f} over the last window, "
-                f"{run.iterations_done} iterations in {run.seconds:.1f} s{extra}"
+                f"run {i} (seed {run.seed}): accuracy {run.accuracy:.3f} over the last {window}, "
+                f"{run.iterations_done} iterations in {run.seconds:.1f} s{per}{extra}"
             )
     lines.append("")
     facts = []
