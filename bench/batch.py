@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader import batch  # noqa: E402
+from grader.classroom import runner as batch  # noqa: E402
 from grader.sandbox import probe  # noqa: E402
 from reference.spec import Settings  # noqa: E402
 

@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 import naive_rnn  # noqa: E402
 
-from grader.grade import grade  # noqa: E402
+from grader.checks.pipeline import grade  # noqa: E402
 from reference import rnn  # noqa: E402
 from reference.spec import Settings  # noqa: E402
 from reference.train import train  # noqa: E402

@@ -94,8 +94,8 @@ def cmd_template(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Grade one submission, print the report; exit 0 if it passes, 1 if not, 2 if unreadable."""
-    from grader.grade import grade
-    from grader.report import junit_xml, terminal
+    from grader.checks.pipeline import grade
+    from grader.outputs.terminal import junit_xml, terminal
     from grader.sandbox import isolation
     from grader.sandbox.probe import FIX
 
@@ -128,10 +128,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_batch(args: argparse.Namespace) -> int:
     """Grade a folder of submissions into OUT: grades.csv, feedback/, summary.md."""
-    from grader.classroom import grade_class
+    from grader.classroom.grade_class import grade_class
+    from grader.intake.submission import SubmissionError
     from grader.sandbox import isolation
     from grader.sandbox.probe import FIX
-    from grader.submission import SubmissionError
 
     settings = settings_from_args(args)
     source = Path(args.submissions)
@@ -161,7 +161,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 def cmd_merge(args: argparse.Namespace) -> int:
     """Add the manually scored report columns to grades.csv and write final.csv."""
-    from grader.merge import MergeError, merge, write
+    from grader.outputs.merge import MergeError, merge, write
 
     settings = settings_from_args(args)
     grades = Path(args.grades)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 import zipfactory as zf
-from grader.classroom import grade_class
+
+from grader.classroom.grade_class import grade_class
 from reference.spec import Settings
 
 CORPUS = Path(__file__).parent / "submissions"
@@ -122,8 +123,8 @@ def test_class_archive_keeps_student_names_and_bad_archive_is_a_usage_error(tmp_
 
 
 def test_identical_files_or_modules_are_flagged_as_duplicates(tmp_path):
-    from grader.batch import Item
-    from grader.classroom import duplicate_flags
+    from grader.classroom.grade_class import duplicate_flags
+    from grader.classroom.runner import Item
     from grader.results import GradeResult, SubmissionInfo
 
     def result(module_sha: str) -> GradeResult:
@@ -142,7 +143,7 @@ def test_files_planted_in_out_neither_hang_nor_redirect_the_batch(tmp_path):
     """A FIFO under the next log's name and a symlink under a stored result's name (what a
     submission could leave where it can write): the batch finishes, the link's target is
     untouched, the outputs are regular files in private folders."""
-    from grader import batch
+    from grader.classroom import runner as batch
 
     klass = tmp_path / "class"
     klass.mkdir()
@@ -195,7 +196,7 @@ def test_batch_refuses_a_weak_sandbox_unless_allowed_and_then_flags_every_row(tm
 def test_one_student_id_on_two_rows_is_flagged_and_never_totalled(tmp_path):
     """A zip named with a classmate's id: both rows are flagged and merge refuses to guess
     whose report scores they are."""
-    from grader.merge import merge
+    from grader.outputs.merge import merge
 
     klass = tmp_path / "class"
     klass.mkdir()

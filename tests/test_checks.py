@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.grade import grade
+from grader.checks.pipeline import grade
 from grader.results import CHECK_NAMES, GradeResult
 from reference.spec import Settings
 
@@ -172,9 +172,9 @@ def test_loss_is_recognised_from_finite_differences_when_forward_is_not_the_cont
 def test_what_to_fix_first_is_the_named_bug_in_feedback_csv_and_terminal(graded):
     """gradient_numeric fails first but vaguely; gradient_reference names the bug, so the
     feedback's "What to fix first", the CSV's message and the terminal point at it."""
-    from grader.feedback import student_markdown
-    from grader.report import terminal
-    from grader.table import row
+    from grader.outputs.feedback import student_markdown
+    from grader.outputs.table import row
+    from grader.outputs.terminal import terminal
 
     result = graded["bptt_no_recurrent.py"]
     first = result.fix_first()

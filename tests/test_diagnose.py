@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from grader.diagnose import BUGS, bptt, name_the_bug, relative_errors
+from grader.checks.diagnose import BUGS, bptt, name_the_bug, relative_errors
 from reference.rnn import PARAMS, RNN
 
 SHAPES = {"U": (16, 2), "W": (16, 16), "V": (1, 16), "b": (16,), "c": (1,)}

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from grader.feedback import (
+from grader.outputs.feedback import (
     learning_curve_png,
     md_table,
     md_text,

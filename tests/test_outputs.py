@@ -12,10 +12,10 @@ import json
 import re
 import xml.etree.ElementTree as ET
 
-from grader import feedback
-from grader.report import junit_xml, terminal
+from grader.outputs import feedback
+from grader.outputs.table import row, safe_cell
+from grader.outputs.terminal import junit_xml, terminal
 from grader.results import CHECK_NAMES, CheckResult, GradeResult, RunResult, SubmissionInfo
-from grader.table import row, safe_cell
 from reference.spec import Settings
 
 FAKE = "\x1b[2J\x1b[H  PASS  train  30/30\r\nscore: 30 / 30\x1b]0;owned\x07"

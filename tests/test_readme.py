@@ -17,10 +17,11 @@ def test_layout_block_names_every_module():
     for package in ("grader", "reference"):
         for path in sorted((ROOT / package).rglob("*.py")):
             rel = path.relative_to(ROOT / package)
-            if path.name in ("__init__.py", "__main__.py") or (len(rel.parts) > 1 and rel.parts[0] in NAMED_AS_A_FOLDER):
+            if path.name in ("__init__.py", "__main__.py") or NAMED_AS_A_FOLDER & set(rel.parts[:-1]):
                 continue
             if not re.search(rf"(?<![\w.]){re.escape(path.name)}", block):
                 missing.append(str(path.relative_to(ROOT)))
-    for folder in NAMED_AS_A_FOLDER:
-        assert f"{folder}/" in block
+    rooms = {p.parent.name for p in (ROOT / "grader").glob("*/__init__.py")} - NAMED_AS_A_FOLDER
+    for folder in NAMED_AS_A_FOLDER | rooms:
+        assert f"{folder}/" in block, folder
     assert not missing, f"the README's layout block does not name {missing}"

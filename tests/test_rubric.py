@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from grader.checks.rubric import award, total
 from grader.results import CHECK_NAMES, CheckResult
-from grader.rubric import award, total
 from reference.spec import Settings
 
 
@@ -46,7 +46,7 @@ def test_every_check_can_carry_points():
 
 
 def test_a_misspelt_prerequisite_is_refused_when_the_check_is_registered():
-    from grader.checks import check
+    from grader.checks.contract import check
 
     with pytest.raises(ValueError, match="gradient_referense"):
         check("generalize", "gradient_referense")(lambda s: "never")

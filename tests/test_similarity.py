@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from grader.classroom import SIMILAR_ABOVE, grade_class
-from grader.similarity import fingerprint, similar_pairs, similarity
+from grader.checks.similarity import fingerprint, similar_pairs, similarity
+from grader.classroom.grade_class import SIMILAR_ABOVE, grade_class
 from reference.spec import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,7 +83,7 @@ def test_pairs_are_sorted_and_compared_with_the_known_solutions():
 def test_batch_writes_similarity_csv_and_flags_the_partners(tmp_path):
     klass = tmp_path / "class"
     klass.mkdir()
-    blog = (ROOT / "grader" / "known_solutions" / "blog_post.py").read_text()
+    blog = (ROOT / "grader" / "classroom" / "known_solutions" / "blog_post.py").read_text()
     for sid, source in (("310551101", BCE), ("310551102", renamed(BCE)), ("310551103", VECTORISED + "\nRNN = Correct\n"),
                         ("310551104", renamed(REFERENCE)), ("310551105", renamed(blog))):
         with zipfile.ZipFile(klass / f"DLP_LAB4_{sid}_S.zip", "w") as z:

@@ -10,10 +10,11 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-
 import zipfactory as zf
-from grader import notebook as nb
-from grader.submission import (
+from test_unzip import Box
+
+from grader.intake import notebook as nb
+from grader.intake.submission import (
     Submission,
     SubmissionError,
     count_pdf_pages,
@@ -21,7 +22,6 @@ from grader.submission import (
     open_submission,
     parse_name,
 )
-from test_unzip import Box
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.grade import grade
-from grader.suspicions import complex_arithmetic, slow_backward
+from grader.checks.pipeline import grade
+from grader.checks.suspicions import complex_arithmetic, slow_backward
 from reference.spec import Settings
 
 HERE = Path(__file__).parent

@@ -3,9 +3,9 @@
 import pandas as pd
 import pytest
 
-from grader.merge import MergeError, merge
+from grader.outputs.merge import MergeError, merge
+from grader.outputs.table import CELL_MAX, row, safe_cell, write_csv
 from grader.results import CheckResult, GradeResult, SubmissionInfo
-from grader.table import CELL_MAX, row, safe_cell, write_csv
 from reference.spec import Settings
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.trajectory import unexplained_steps
+from grader.checks.trajectory import unexplained_steps
 
 SEGMENTS = [("W", slice(0, 4)), ("c", slice(4, 5))]
 ALPHA = 0.1

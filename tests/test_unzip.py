@@ -9,10 +9,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 import zipfactory as zf
-from grader.submission import SubmissionError, open_submission
-from grader.unzip import (
+
+from grader.intake.submission import SubmissionError, open_submission
+from grader.intake.unzip import (
     MAX_MEMBERS,
     Budget,
     SafeNames,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ast
 
-from grader.checks import parsed
+from grader.checks.static import parsed
 
 SLOW_FACTOR = 30.0  # BPTT is a few forwards; differences over 321 parameters are hundreds
 SLOW_SECONDS = 0.005  # below this, round trips dominate and the ratio means nothing

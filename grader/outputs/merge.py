@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from grader.outputs.table import report_columns, safe_cell
 from grader.safe_files import write_atomic
-from grader.table import report_columns, safe_cell
 from reference.spec import Settings
 
 

@@ -7,40 +7,17 @@ A check whose prerequisites did not pass is skipped with the reason, never passe
 
 from __future__ import annotations
 
-import ast
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from grader.diagnose import bptt, name_the_bug, relative_errors
+from grader.checks.diagnose import bptt, name_the_bug, relative_errors
+from grader.checks.session import EARLY_WINDOW, Fail, Session, flatten, unflatten
 from grader.results import CHECK_NAMES
-from grader.session import EARLY_WINDOW, Fail, Session, flatten, unflatten
 from reference.data import all_pairs
 from reference.rnn import PARAMS, forward_batch, sequence_loss
 from reference.spec import Settings
-
-DISALLOWED = {
-    "torch": "PyTorch",
-    "tensorflow": "TensorFlow",
-    "jax": "JAX",
-    "jaxlib": "JAX",
-    "autograd": "autograd",
-    "sklearn": "scikit-learn",
-    "scipy": "SciPy",
-    "keras": "Keras",
-    "mxnet": "MXNet",
-    "paddle": "PaddlePaddle",
-    "theano": "Theano",
-    "chainer": "Chainer",
-    "cupy": "CuPy",
-    "numba": "Numba",
-    "tinygrad": "tinygrad",
-    "micrograd": "micrograd",
-    "reference": "the grader's reference RNN",
-    "grader": "the grader itself",
-}
 
 
 @dataclass
@@ -61,7 +38,7 @@ def check(name: str, *needs: str) -> Callable[[Callable[[Session], str]], Callab
     """Register a check that runs only once every check in `needs` has passed."""
 
     def register(func: Callable[[Session], str]) -> Callable[[Session], str]:
-        earlier = {"discover", "policy", "import"} | {c.name for c in REGISTRY}  # grade.py runs the first three
+        earlier = {"discover", "policy", "import"} | {c.name for c in REGISTRY}  # pipeline.py runs the first three
         unknown = [n for n in needs if n not in earlier]
         if name not in CHECK_NAMES or unknown:
             raise ValueError(f"check {name!r}: {'unknown name' if name not in CHECK_NAMES else ''}"
@@ -97,86 +74,6 @@ def closest_loss(report: dict[str, dict[str, float]], rtol: float) -> str:
 def _fmt_errors(errors: dict[str, float], rtol: float) -> str:
     return ", ".join(
         f"{k} {e:.1e}" + ("" if e < rtol else " (wrong)") for k, e in errors.items()
-    )
-
-
-# ---------------------------------------------------------------- static checks
-
-
-@functools.lru_cache(maxsize=64)
-def parsed(text: str) -> ast.Module | None:
-    """A source's syntax tree, or None if it does not parse; parsed once for every static
-    check that reads it (the import scan, suspicions.complex_arithmetic)."""
-    try:
-        return ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError):
-        return None
-
-
-def scan_imports(sources: dict[str, str]) -> dict[str, list[str]]:
-    """Disallowed top-level packages imported anywhere in the sources (AST, even in try)."""
-    found: dict[str, list[str]] = {}
-    for path, text in sources.items():
-        tree = parsed(text)
-        if tree is None:
-            continue
-        for node in ast.walk(tree):
-            names: list[str] = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names = [node.module]
-            elif isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
-                func = node.func.id if isinstance(node.func, ast.Name) else node.func.attr
-                if func in ("__import__", "import_module") and node.args:
-                    arg = node.args[0]
-                    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-                        names = [arg.value]
-            for name in names:
-                top = name.split(".")[0]
-                if top in DISALLOWED:
-                    found.setdefault(top, []).append(f"{path}:{getattr(node, 'lineno', '?')}")
-    return found
-
-
-def _is_main_guard(node: ast.stmt) -> bool:
-    """`if __name__ == "__main__":`, the place for code that must not run at import."""
-    test = getattr(node, "test", None)
-    return isinstance(node, ast.If) and isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) \
-        and test.left.id == "__name__"
-
-
-def import_time_work(text: str) -> tuple[int, str] | None:
-    """(line, code) of the first loop or bare call that runs when the module is imported
-    (at top level, outside `if __name__ == "__main__":`): where training at import starts."""
-    tree = parsed(text)
-    if tree is None:
-        return None
-    todo = list(tree.body)
-    while todo:
-        node = todo.pop(0)
-        if isinstance(node, (ast.For, ast.While)) or (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)):
-            return node.lineno, (ast.get_source_segment(text, node) or "").splitlines()[0][:80]
-        if isinstance(node, (ast.If, ast.Try, ast.With)) and not _is_main_guard(node):
-            todo[:0] = [*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", [])]
-    return None
-
-
-def import_advice(text: str) -> str:
-    """Where the module's import-time work is, for a slow or timed-out import."""
-    where = import_time_work(text)
-    if where is None:
-        return "does it train when imported? Put training under if __name__ == \"__main__\":"
-    line, code = where
-    return f"line {line} (`{code}`) runs when the module is imported: move it under if __name__ == \"__main__\":"
-
-
-def policy_message(found: dict[str, list[str]], how: str) -> str:
-    parts = [f"{DISALLOWED[top]} ({top}) {how} at {', '.join(where[:3])}" for top, where in found.items()]
-    return (
-        "only NumPy and the standard library may be used: "
-        + "; ".join(parts)
-        + ". Remove the import and write the math with NumPy."
     )
 
 

@@ -1,6 +1,6 @@
 """One submission graded in a process of its own: the batch's unit of work.
 
-    python -m grader.gradeproc < request.json
+    python -m grader.classroom.gradeproc < request.json
 
 The request names the submission, the settings, where to write the result, and the
 isolation the batch found out (so that no grader process probes the machine again, and
@@ -29,7 +29,7 @@ class GradeRequest(BaseModel):
 
 
 def main() -> int:
-    from grader.grade import grade
+    from grader.checks.pipeline import grade
     from grader.safe_files import write_atomic
     from grader.sandbox import probe
 

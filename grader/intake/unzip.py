@@ -12,7 +12,7 @@ Names stored without the UTF-8 flag are decoded explicitly: the raw bytes (which
 `zipfile` shows as cp437) are tried as UTF-8, then as cp950, GBK and Shift-JIS, and the
 choice is recorded in the notes.
 
-The folder and single-file intake in `grader.submission` share the ignore rules, the
+The folder and single-file intake in `grader.intake.submission` share the ignore rules, the
 size limits and the safe names defined here.
 """
 
@@ -498,7 +498,7 @@ class _Member:
     is_dir: bool
 
 
-def _check(
+def _vetted_members(
     z: zipfile.ZipFile, name: str, name_hint: str | None, budget: Budget, notes: list[str]
 ) -> list[_Member]:
     """Every check on the central directory; returns the members, none written yet."""
@@ -648,7 +648,7 @@ def unpack_zip(
     z = _open_zip(path)
     with z:
         try:
-            members = _check(z, label, name_hint, budget, out.notes)
+            members = _vetted_members(z, label, name_hint, budget, out.notes)
         except SubmissionError:
             raise
         except Exception as e:  # a central directory zipfile accepted but cannot describe

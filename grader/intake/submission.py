@@ -2,9 +2,9 @@
 
 `open_submission(path, workdir)` takes what the instructor points at (a `.py` file, a
 folder or a `.zip`), copies the useful files into a folder of the grader's under
-`workdir` (under safe names, see `grader.unzip`), picks the graded module by the rules of
+`workdir` (under safe names, see `grader.intake.unzip`), picks the graded module by the rules of
 STUDENT_API.md using `ast` only (`rnn.py` anywhere, else the one `.py` with a top-level
-`class RNN`, else a notebook converted by `grader.notebook`), re-encodes sources that
+`class RNN`, else a notebook converted by `grader.intake.notebook`), re-encodes sources that
 are not UTF-8, and notes what a person grading should know (report PDF and its pages,
 name encodings, ignored junk, notebook conversion). Anything it cannot take raises
 `SubmissionError` with a status and one sentence the student can act on.
@@ -26,8 +26,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from grader import notebook as nb
-from grader.unzip import (
+from grader.intake import notebook as nb
+from grader.intake.unzip import (
     MAX_MEMBER,
     MAX_MEMBERS,
     MAX_TOTAL,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from grader.results import CheckResult
 from reference.spec import Settings
 
+
 def max_points(name: str, settings: Settings) -> float:
     if name == "train":
         return settings.points.performance

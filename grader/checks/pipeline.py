@@ -18,16 +18,16 @@ from pathlib import Path
 import numpy as np
 
 from grader import __version__
-from grader.checks import DISALLOWED, REGISTRY, import_advice, policy_message, scan_imports
-from grader.replies import malformed
-from grader.similarity import fingerprint
-from grader.suspicions import complex_arithmetic, slow_backward
+from grader.checks.contract import REGISTRY
+from grader.checks.replies import malformed
+from grader.checks.rubric import award, total
+from grader.checks.session import Fail, Session, TimedOut
+from grader.checks.similarity import fingerprint
+from grader.checks.static import DISALLOWED, import_advice, policy_message, scan_imports
+from grader.checks.suspicions import complex_arithmetic, slow_backward
+from grader.intake.submission import Submission, SubmissionError, open_submission
 from grader.results import CHECK_NAMES, CheckResult, GradeResult, SubmissionInfo, median_or_none
-from grader.rubric import award, total
-from grader.session import Fail, Session, TimedOut
-from grader.submission import Submission, SubmissionError, open_submission
 from reference.spec import Settings
-
 
 SLOW_IMPORT = 2.0  # seconds: far more than NumPy's import, so the module does work at import
 

@@ -12,18 +12,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from grader import batch, feedback
+from grader.checks.similarity import fingerprint, similar_pairs
+from grader.classroom import runner
+from grader.intake.unzip import Budget, unpack_zip
+from grader.outputs import feedback
+from grader.outputs.table import row, safe_cell, write_csv
 from grader.results import GradeResult
 from grader.safe_files import private_dir, write_atomic
 from grader.sandbox import Isolation
-from grader.similarity import fingerprint, similar_pairs
-from grader.table import row, safe_cell, write_csv
-from grader.unzip import Budget, unpack_zip
+from reference import rnn as reference_rnn
 from reference.spec import Settings
 
 CLASS_FILES, CLASS_BYTES = 20000, 4 << 30  # a whole class's archive, not one student's
 SIMILAR_ABOVE = 0.5  # independent solutions share about 0.1 of their fingerprints, copies 0.8 and more
-REFERENCE = Path(__file__).resolve().parents[1] / "reference" / "rnn.py"
+REFERENCE = Path(reference_rnn.__file__)
 KNOWN = Path(__file__).resolve().parent / "known_solutions"  # public solutions, written out
 
 
@@ -58,18 +60,18 @@ def unpack_class_archive(archive: Path, intake: Path) -> Path:
     return intake
 
 
-def duplicate_flags(results: dict[batch.Item, GradeResult]) -> dict[batch.Item, list[str]]:
+def duplicate_flags(results: dict[runner.Item, GradeResult]) -> dict[runner.Item, list[str]]:
     """`duplicate`: the file or graded module is byte-identical to another's; `shared_id`:
     another row carries the same student id (a classmate's id in a file name, or two
     uploads of one student), so whose grade it is needs a person."""
-    groups: dict[tuple[str, str], list[batch.Item]] = defaultdict(list)  # (flag, what they share)
+    groups: dict[tuple[str, str], list[runner.Item]] = defaultdict(list)  # (flag, what they share)
     for item, result in results.items():
         groups["duplicate", "file:" + item.sha256].append(item)
         if result.submission.module_sha256:
             groups["duplicate", "module:" + result.submission.module_sha256].append(item)
         if result.submission.student_id:
             groups["shared_id", result.submission.student_id].append(item)
-    flags: dict[batch.Item, list[str]] = defaultdict(list)
+    flags: dict[runner.Item, list[str]] = defaultdict(list)
     for (flag, _), members in groups.items():
         if len({m.file for m in members}) > 1:
             for item in members:
@@ -78,7 +80,7 @@ def duplicate_flags(results: dict[batch.Item, GradeResult]) -> dict[batch.Item, 
     return flags
 
 
-def similarity_flags(results: dict[batch.Item, GradeResult], csv: Path, threshold: float) -> dict[batch.Item, list[str]]:
+def similarity_flags(results: dict[runner.Item, GradeResult], csv: Path, threshold: float) -> dict[runner.Item, list[str]]:
     """Pairs of graded modules that are one program under other names (or a copy of the
     reference), written to `csv` for a person to look at; each gets `similar:<closest
     partner>` (`+N` more partners in the CSV)."""
@@ -93,7 +95,7 @@ def similarity_flags(results: dict[batch.Item, GradeResult], csv: Path, threshol
         item = by_file.get(file)
         return (results[item].submission.student_id or file) if item else file
 
-    partners: dict[batch.Item, list[str]] = defaultdict(list)  # most similar first
+    partners: dict[runner.Item, list[str]] = defaultdict(list)  # most similar first
     for a, b, _ in pairs:
         partners[by_file[a]].append(who(b))
         if b in by_file:
@@ -106,7 +108,7 @@ def similarity_flags(results: dict[batch.Item, GradeResult], csv: Path, threshol
     return flags
 
 
-def _feedback_name(result: GradeResult, item: batch.Item, taken: set[str]) -> str:
+def _feedback_name(result: GradeResult, item: runner.Item, taken: set[str]) -> str:
     """A file-system safe, unique base name: the student id, else the file's stem."""
     base = result.submission.student_id or Path(item.file).stem
     base = re.sub(r"[^\w.-]+", "_", base).strip("._") or "submission"
@@ -133,8 +135,8 @@ def grade_class(
     private_dir(out)
     if source.is_file():
         source = unpack_class_archive(source, out / "intake")
-    items = batch.find_submissions(source)
-    outcome = batch.run(items, settings, out, jobs, force=force, only=only, progress=progress,
+    items = runner.find_submissions(source)
+    outcome = runner.run(items, settings, out, jobs, force=force, only=only, progress=progress,
                         isolation=isolation)
     results = outcome.results
     dup = duplicate_flags(results)

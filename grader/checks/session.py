@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from grader.checks.diagnose import bptt
+from grader.checks.replies import malformed
+from grader.checks.trajectory import unexplained_steps
 from grader.results import CheckResult, RunResult
-from grader.diagnose import bptt
-from grader.replies import malformed
-from grader.trajectory import unexplained_steps
 from grader.sandbox import (
     Pending,
     ProtocolError,
@@ -87,7 +87,7 @@ class TimedOut(Fail):
 @dataclass
 class Audits:
     """Training, audited: every step against what `update` may do with the gradient backward
-    returned (grader/trajectory.py); at secret iterations, the prediction against the
+    returned (grader/checks/trajectory.py); at secret iterations, the prediction against the
     reference forward on that moment's parameters and the gradient against backward's in a
     fresh sandbox."""
 
@@ -474,7 +474,7 @@ class Session:
                record: tuple[np.ndarray | None, np.ndarray | None], ended_early: bool, offset: int,
                audit_at: np.ndarray, run: int) -> None:
         """Audit one chunk. Every step: the parameters moved as update(g, alpha) allows for the
-        gradient g that backward returned (grader/trajectory.py). At the secret iterations:
+        gradient g that backward returned (grader/checks/trajectory.py). At the secret iterations:
         the prediction is the reference forward of that moment's parameters, and g is what
         backward gives at those parameters (the reference's where gradient_reference passed,
         else a fresh sandbox's that never trained)."""

@@ -3,7 +3,7 @@
 Each result is stored atomically under a key made of the submission's content hash, the
 settings hash and the grader version, the moment it is known; a batch killed at any point
 and run again grades only what is missing. One grader process per submission
-(grader/gradeproc.py, under the isolation this batch checked) means a crash of any kind
+(grader/classroom/gradeproc.py, under the isolation this batch checked) means a crash of any kind
 costs that submission's row, never the batch; each has a deadline, so nothing a
 submission does can hang the batch. Every file is written with grader/safe_files.py.
 """
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader import __version__
-from grader.gradeproc import GradeRequest
+from grader.classroom.gradeproc import GradeRequest
 from grader.results import RESULT_SCHEMA, GradeResult, SubmissionInfo, neutralise
 from grader.safe_files import open_fresh, private_dir, read_regular, write_atomic
 from grader.sandbox.probe import Isolation
@@ -122,7 +122,7 @@ def _failed(item: Item, settings: Settings, status: str, message: str) -> GradeR
 
 
 def grade_in_process(item: Item, settings: Settings, isolation: Isolation, log: Path) -> GradeResult:
-    """Grade one submission in a fresh grader process (grader/gradeproc.py)."""
+    """Grade one submission in a fresh grader process (grader/classroom/gradeproc.py)."""
     timeout = settings.limits.total_seconds + MARGIN_SECONDS
     with tempfile.TemporaryDirectory(prefix="bptt-batch-") as tmp:
         out = Path(tmp) / "result.json"
@@ -131,7 +131,7 @@ def grade_in_process(item: Item, settings: Settings, isolation: Isolation, log: 
         started = time.perf_counter()
         fd = open_fresh(log)
         try:
-            proc = subprocess.run([sys.executable, "-m", "grader.gradeproc"], input=request.model_dump_json().encode(),
+            proc = subprocess.run([sys.executable, "-m", "grader.classroom.gradeproc"], input=request.model_dump_json().encode(),
                                   stdout=fd, stderr=subprocess.STDOUT, env=ENV, timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
             return _failed(item, settings, "timeout", f"grading took longer than {timeout:g} s")

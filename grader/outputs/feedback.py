@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from grader.report import LABEL
+from grader.outputs.terminal import LABEL
 from grader.results import CHECK_NAMES, GradeResult
 from grader.safe_files import write_atomic
 
