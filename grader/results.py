@@ -12,28 +12,13 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from grader.checks import registry
+
 CheckStatus = Literal["passed", "failed", "skipped", "error"]
 RESULT_SCHEMA = 6  # 2: sandbox guarantees; 3: fingerprint; 4: waiting_for; 5: forward_lengths; 6: accuracy(_window)
 STRONG_GUARANTEES = ("files", "user")  # without them a submission can reach others' grades
 
-CHECK_NAMES = (
-    "discover",
-    "policy",
-    "import",
-    "api",
-    "forward_shape",
-    "forward_values",
-    "forward_stateless",
-    "forward_lengths",
-    "backward_shape",
-    "backward_pure",
-    "gradient_numeric",
-    "gradient_reference",
-    "update",
-    "train",
-    "integrity",
-    "generalize",
-)
+CHECK_NAMES = registry.CHECK_NAMES  # the order of every output
 
 
 # Characters that make a terminal, an XML parser or a spreadsheet do something other than
@@ -162,7 +147,7 @@ class GradeResult(_Model):
     def flags(self) -> list[str]:
         """Short labels for what an instructor should look at."""
         found = []
-        for name in ("policy", "integrity"):
+        for name in registry.FLAGGED:
             c = self.check(name)
             if c is not None and c.status == "failed":
                 found.append(name)

@@ -13,7 +13,9 @@ import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+
+from grader.checks.registry import GATES, POINT_FIELDS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -61,28 +63,19 @@ class Limits(_Strict):
     output_kb: int = Field(64, ge=1, description="captured stdout+stderr kept (head + tail)")
 
 
-class Points(_Strict):
-    """Points of each automatic check.
+Points = create_model(
+    "Points",
+    __base__=_Strict,
+    __doc__="""Points of each automatic check (its field is named in grader/checks/registry.py).
 
-    The lab's automatic part is performance only (30 x accuracy); the correctness checks
-    default to 0 points: they gate the performance points (see `train`) and tell the
+    The lab's automatic part is performance only (30 x accuracy, the `train` check); the
+    correctness checks default to 0 points: they gate the performance points and tell the
     student what to fix. Give them points here to weigh them into the score.
-    """
-
-    api: float = Field(0.0, ge=0)
-    forward_shape: float = Field(0.0, ge=0)
-    forward_values: float = Field(0.0, ge=0)
-    forward_stateless: float = Field(0.0, ge=0)
-    forward_lengths: float = Field(0.0, ge=0)
-    backward_shape: float = Field(0.0, ge=0)
-    backward_pure: float = Field(0.0, ge=0)
-    gradient_numeric: float = Field(0.0, ge=0)
-    gradient_reference: float = Field(0.0, ge=0)
-    update: float = Field(0.0, ge=0)
-    integrity: float = Field(0.0, ge=0)
-    generalize: float = Field(0.0, ge=0)
-    policy: float = Field(0.0, ge=0)
-    performance: float = Field(30.0, ge=0, description="the `train` check: accuracy x this")
+    """,
+    **{field: (float, Field(30.0 if field == "performance" else 0.0, ge=0,
+                            description="the `train` check: accuracy x this" if field == "performance" else None))
+       for field in POINT_FIELDS},
+)
 
 
 class Report(_Strict):
@@ -95,10 +88,9 @@ class Report(_Strict):
     code: float = Field(10.0, ge=0)
 
 
-# The checks that may gate the performance points (tests keep this within the grader's
-# list of checks): every check that runs before or after training, but not `train` itself.
-Gate = Literal["policy", "api", "forward_shape", "forward_values", "forward_stateless", "forward_lengths", "backward_shape",
-               "backward_pure", "gradient_numeric", "gradient_reference", "update", "integrity", "generalize"]
+# The checks that may gate the performance points: from the registry, every check but
+# `discover`, `import` and `train` itself.
+Gate = Literal[GATES]  # type: ignore[valid-type]
 
 
 class Settings(_Strict):

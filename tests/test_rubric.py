@@ -45,10 +45,39 @@ def test_every_check_can_carry_points():
     assert total(results) == (33.0, 34.0)
 
 
-def test_a_misspelt_prerequisite_is_refused_when_the_check_is_registered():
-    from grader.checks.contract import check
+def test_the_registry_refuses_a_misspelt_or_later_prerequisite():
+    from grader.checks.registry import CheckSpec, _validated
 
     with pytest.raises(ValueError, match="gradient_referense"):
-        check("generalize", "gradient_referense")(lambda s: "never")
-    with pytest.raises(ValueError, match="unknown name"):
-        check("generalise", "train")(lambda s: "never")
+        _validated((CheckSpec("train"), CheckSpec("generalize", ("gradient_referense",))))
+    with pytest.raises(ValueError, match="needs generalize, which is not an earlier check"):
+        _validated((CheckSpec("train", ("generalize",)), CheckSpec("generalize")))
+
+
+def test_every_contract_check_of_the_registry_has_one_function():
+    from grader.checks.contract import check, contract_checks
+    from grader.checks.registry import CHECKS
+
+    assert [spec.name for spec, _ in contract_checks()] == [s.name for s in CHECKS if not s.pipeline]
+    with pytest.raises(ValueError, match="not in the registry"):
+        check("generalise")(lambda s: "never")
+    with pytest.raises(ValueError, match="registered twice"):
+        check("generalize")(lambda s: "never")
+    with pytest.raises(ValueError, match="run by the pipeline"):
+        check("import")(lambda s: "never")
+
+
+def test_points_gates_and_flags_derive_from_the_registry():
+    import typing
+
+    from grader.checks.registry import CHECKS
+    from reference.spec import Gate, Points
+
+    assert list(Points.model_fields) == [s.points for s in CHECKS if s.points]
+    assert Points().performance == 30 and not any(v for k, v in Points().model_dump().items() if k != "performance")
+    assert set(typing.get_args(Gate)) == {s.name for s in CHECKS} - {"discover", "import", "train"}
+    results = checks({"integrity", "policy", "generalize"})
+    from grader.results import GradeResult, SubmissionInfo
+    flagged = GradeResult(grader_version="t", settings_hash="t", submission=SubmissionInfo(source="x"),
+                          status="graded", checks=list(results.values())).flags
+    assert {"integrity", "policy"} <= set(flagged) and "generalize" not in flagged

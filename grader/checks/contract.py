@@ -8,45 +8,46 @@ A check whose prerequisites did not pass is skipped with the reason, never passe
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
 from grader.checks.diagnose import bptt, name_the_bug, relative_errors
 from grader.checks.session import EARLY_WINDOW, Fail, Session, flatten, unflatten
-from grader.results import CHECK_NAMES
+from grader.checks.registry import CHECKS, SPECS, CheckSpec
 from reference.data import all_pairs
 from reference.rnn import PARAMS, forward_batch, sequence_loss
 from reference.spec import Settings
 
 
-@dataclass
-class Check:
-    name: str
-    run: Callable[[Session], str]
-    needs: tuple[str, ...]
-
-
-REGISTRY: list[Check] = []
 # A fresh RNN cannot add: the reference, 20 seeds x 2 losses, was right on at most 8% of
 # its first 200 answers; far more than that means the weights were trained before grading.
 PRETRAINED = 0.5
 SPOT_CHECKS = 16  # operand pairs on which generalize compares the student's forward
 
+Run = Callable[[Session], str]
+_RUNNERS: dict[str, Run] = {}
 
-def check(name: str, *needs: str) -> Callable[[Callable[[Session], str]], Callable[[Session], str]]:
-    """Register a check that runs only once every check in `needs` has passed."""
 
-    def register(func: Callable[[Session], str]) -> Callable[[Session], str]:
-        earlier = {"discover", "policy", "import"} | {c.name for c in REGISTRY}  # pipeline.py runs the first three
-        unknown = [n for n in needs if n not in earlier]
-        if name not in CHECK_NAMES or unknown:
-            raise ValueError(f"check {name!r}: {'unknown name' if name not in CHECK_NAMES else ''}"
-                             f"{' needs ' + ', '.join(unknown) + ', which is not an earlier check' if unknown else ''}")
-        REGISTRY.append(Check(name, func, needs))
+def check(name: str) -> Callable[[Run], Run]:
+    """The function that runs the registry's check `name` (its prerequisites are the registry's)."""
+
+    def register(func: Run) -> Run:
+        spec = SPECS.get(name)
+        if spec is None or spec.pipeline or name in _RUNNERS:
+            why = "not in the registry" if spec is None else "run by the pipeline" if spec.pipeline else "registered twice"
+            raise ValueError(f"check {name!r}: {why}")
+        _RUNNERS[name] = func
         return func
 
     return register
+
+
+def contract_checks() -> list[tuple[CheckSpec, Run]]:
+    """The contract's checks in the registry's order, each with its function."""
+    missing = [s.name for s in CHECKS if not s.pipeline and s.name not in _RUNNERS]
+    if missing:
+        raise ValueError(f"no function runs the registry's checks {', '.join(missing)}")
+    return [(s, _RUNNERS[s.name]) for s in CHECKS if not s.pipeline]
 
 
 # ---------------------------------------------------------------- helpers
@@ -121,7 +122,7 @@ def check_api(s: Session) -> str:
     return "class, methods and parameter shapes follow the contract"
 
 
-@check("forward_shape", "api")
+@check("forward_shape")
 def check_forward_shape(s: Session) -> str:
     """forward(x) returns yhat of shape (T, output_dim) with values in [0, 1]."""
     steps = s.settings.bits  # the assignment's length; other lengths are forward_lengths'
@@ -135,7 +136,7 @@ def check_forward_shape(s: Session) -> str:
     return f"shape (T, output_dim) for T = {steps}, values in [0, 1]"
 
 
-@check("forward_values", "forward_shape")
+@check("forward_values")
 def check_forward_values(s: Session) -> str:
     """With parameters set by the grader, forward matches the reference model."""
     atol = s.settings.tolerances.forward_atol
@@ -163,7 +164,7 @@ def check_forward_values(s: Session) -> str:
     return f"matches the reference to {atol:g} for T = {steps}, under three sets of parameters"
 
 
-@check("forward_stateless", "forward_shape")
+@check("forward_stateless")
 def check_forward_stateless(s: Session) -> str:
     """Each forward call starts from h_{-1} = 0: the same input gives the same output."""
     x1, _ = random_sequence(s.settings, s.rng, 8)
@@ -180,7 +181,7 @@ def check_forward_stateless(s: Session) -> str:
     return "same output for the same input after another call"
 
 
-@check("forward_lengths", "forward_values")
+@check("forward_lengths")
 def check_forward_lengths(s: Session) -> str:
     """forward works for any T, not only the assignment's (the contract: any T >= 1); it
     gates nothing by default, so a length hard-coded in the model costs only this check."""
@@ -203,7 +204,7 @@ def check_forward_lengths(s: Session) -> str:
     return f"matches the reference for T = {', '.join(map(str, lengths))} too"
 
 
-@check("backward_shape", "forward_shape")
+@check("backward_shape")
 def check_backward_shape(s: Session) -> str:
     """backward(y) returns a dict with exactly U, W, V, b, c, each its parameter's shape, finite."""
     x, y = random_sequence(s.settings, s.rng, 8)
@@ -212,7 +213,7 @@ def check_backward_shape(s: Session) -> str:
     return "keys U, W, V, b, c with the parameters' shapes"
 
 
-@check("backward_pure", "backward_shape")
+@check("backward_pure")
 def check_backward_pure(s: Session) -> str:
     """backward computes gradients only: the parameters are unchanged by it."""
     x, y = random_sequence(s.settings, s.rng, 8)
@@ -229,7 +230,7 @@ def check_backward_pure(s: Session) -> str:
     return "parameters unchanged by backward"
 
 
-@check("gradient_numeric", "backward_shape")
+@check("gradient_numeric")
 def check_gradient_numeric(s: Session) -> str:
     """Gradients agree with centred finite differences of the loss of your own forward."""
     settings, tol = s.settings, s.settings.tolerances
@@ -264,7 +265,7 @@ def check_gradient_numeric(s: Session) -> str:
     return f"agrees with finite differences ({loss} loss), worst relative error {worst:.1e}"
 
 
-@check("gradient_reference", "backward_shape")
+@check("gradient_reference")
 def check_gradient_reference(s: Session) -> str:
     """Gradients equal the reference BPTT gradients for one of the accepted losses."""
     settings, rtol = s.settings, s.settings.tolerances.gradient_rtol
@@ -299,7 +300,7 @@ def check_gradient_reference(s: Session) -> str:
     )
 
 
-@check("update", "api")
+@check("update")
 def check_update(s: Session) -> str:
     """update(grads, alpha) takes exactly the step p - alpha * g (small gradients, no clipping)."""
     atol = s.settings.tolerances.update_atol
@@ -324,7 +325,7 @@ def check_update(s: Session) -> str:
     return "p - alpha * g exactly, for alpha = 0.1 and 0.03"
 
 
-@check("train", "forward_shape", "backward_shape", "update")
+@check("train")
 def check_train(s: Session) -> str:
     """Trained by the grader on its own data: median last-window accuracy of the runs."""
     settings = s.settings
@@ -359,7 +360,7 @@ def check_train(s: Session) -> str:
     return text
 
 
-@check("integrity", "train", "forward_values")
+@check("integrity")
 def check_integrity(s: Session) -> str:
     """At secret iterations of training: the prediction is what that moment's parameters
     compute, and the step to the next parameters is update(backward(y), alpha)."""
@@ -400,7 +401,7 @@ def check_integrity(s: Session) -> str:
             "chosen predictions and gradients match the parameters")
 
 
-@check("generalize", "train")
+@check("generalize")
 def check_generalize(s: Session) -> str:
     """The trained parameters on all operand pairs, and your forward on some of them."""
     settings = s.settings

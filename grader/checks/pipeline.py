@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from grader import __version__
-from grader.checks.contract import REGISTRY
+from grader.checks.contract import Run, contract_checks
+from grader.checks.registry import CheckSpec
 from grader.checks.replies import malformed
 from grader.checks.rubric import award, total
 from grader.checks.session import Fail, Session, TimedOut
@@ -47,8 +48,9 @@ def _read_sources(root: Path) -> dict[str, str]:
     return sources
 
 
-def _run_check(session: Session, name: str, func, needs: tuple[str, ...]) -> CheckResult:  # noqa: ANN001
-    missing = [n for n in needs if not session.passed(n)]
+def _run_check(session: Session, spec: CheckSpec, func: Run) -> CheckResult:
+    name = spec.name
+    missing = [n for n in spec.needs if not session.passed(n)]
     if missing:
         return CheckResult(name=name, status="skipped", waiting_for=missing,
                            message=f"skipped: needs {', '.join(missing)} to pass first")
@@ -140,12 +142,12 @@ def _run_all(session: Session, results: dict[str, CheckResult], static: dict, re
         _policy(results, static, [])
         _skip_rest(results, "skipped: the module could not be imported")
         return
-    for check in REGISTRY:
-        results[check.name] = _run_check(session, check.name, check.run, check.needs)
+    for spec, func in contract_checks():
+        results[spec.name] = _run_check(session, spec, func)
         if session.remaining() <= 0:
             result.status = "timeout"
             result.message = (
-                f"grading stopped during {check.name}: the submission used up its time limit "
+                f"grading stopped during {spec.name}: the submission used up its time limit "
                 f"of {session.settings.limits.total_seconds:g} s"
             )
             break

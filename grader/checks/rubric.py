@@ -9,14 +9,15 @@ or a model that swaps in weights mid-training, would collect it.
 
 from __future__ import annotations
 
+from grader.checks.registry import SPECS
 from grader.results import CheckResult
 from reference.spec import Settings
 
 
 def max_points(name: str, settings: Settings) -> float:
-    if name == "train":
-        return settings.points.performance
-    return float(getattr(settings.points, name, 0.0))
+    """What the settings price the check at (the registry names its Points field)."""
+    spec = SPECS.get(name)
+    return float(getattr(settings.points, spec.points)) if spec is not None and spec.points else 0.0
 
 
 def award(results: dict[str, CheckResult], settings: Settings, accuracy: float | None) -> None:
