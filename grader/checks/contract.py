@@ -1,7 +1,8 @@
 """The checks of one submission, in order, each a function that passes or raises `Fail`.
 
 Every check runs in the parent and talks to the student's code only through the
-sandbox (`Session`); every number it judges is computed here from validated arrays.
+sandbox's client (`Grading.client`); every number it judges is computed here from
+validated arrays. What it establishes for later checks goes to `Grading.facts`.
 A check whose prerequisites did not pass is skipped with the reason, never passed.
 """
 
@@ -12,19 +13,21 @@ from collections.abc import Callable
 import numpy as np
 
 from grader.checks.diagnose import bptt, name_the_bug, relative_errors
-from grader.checks.session import EARLY_WINDOW, Fail, Session, flatten, unflatten
+from grader.checks.grading import Grading
+from grader.checks.outcome import Fail, Passed
+from grader.checks.params import flatten, unflatten
 from grader.checks.registry import CHECKS, SPECS, CheckSpec
+from grader.checks.training import EARLY_WINDOW, Trainer
 from reference.data import all_pairs
 from reference.rnn import PARAMS, forward_batch, sequence_loss
 from reference.spec import Settings
-
 
 # A fresh RNN cannot add: the reference, 20 seeds x 2 losses, was right on at most 8% of
 # its first 200 answers; far more than that means the weights were trained before grading.
 PRETRAINED = 0.5
 SPOT_CHECKS = 16  # operand pairs on which generalize compares the student's forward
 
-Run = Callable[[Session], str]
+Run = Callable[[Grading], "str | Passed"]
 _RUNNERS: dict[str, Run] = {}
 
 
@@ -82,14 +85,14 @@ def _fmt_errors(errors: dict[str, float], rtol: float) -> str:
 
 
 @check("api")
-def check_api(s: Session) -> str:
+def check_api(g: Grading) -> str | Passed:
     """RNN has forward, backward, update and float64 parameters U, W, V, b, c of the contract's shapes."""
-    info = s.construct(seed=s.settings.run_seeds[0])
+    info = g.client.construct(seed=g.settings.run_seeds[0])
     problems = []
     for method, meta in info["methods"].items():
         if not meta.get("present"):
             problems.append(f"RNN has no method {method}()")
-    shapes = s.settings.param_shapes()
+    shapes = g.settings.param_shapes()
     wrong_dtype: dict[str, list[str]] = {}
     roles = {"U": "(hidden, input)", "W": "(hidden, hidden)", "V": "(output, hidden)",
              "b": "(hidden,)", "c": "(output,)"}
@@ -123,11 +126,11 @@ def check_api(s: Session) -> str:
 
 
 @check("forward_shape")
-def check_forward_shape(s: Session) -> str:
+def check_forward_shape(g: Grading) -> str | Passed:
     """forward(x) returns yhat of shape (T, output_dim) with values in [0, 1]."""
-    steps = s.settings.bits  # the assignment's length; other lengths are forward_lengths'
-    x, _ = random_sequence(s.settings, s.rng, steps)
-    yhat = s.forward(x)
+    steps = g.settings.bits  # the assignment's length; other lengths are forward_lengths'
+    x, _ = random_sequence(g.settings, g.rng, steps)
+    yhat = g.client.forward(x)
     if yhat.min() < 0 or yhat.max() > 1:
         raise Fail(
             f"yhat has values outside [0, 1] (min {yhat.min():.3g}, max {yhat.max():.3g}): "
@@ -137,15 +140,15 @@ def check_forward_shape(s: Session) -> str:
 
 
 @check("forward_values")
-def check_forward_values(s: Session) -> str:
+def check_forward_values(g: Grading) -> str | Passed:
     """With parameters set by the grader, forward matches the reference model."""
-    atol = s.settings.tolerances.forward_atol
-    steps = s.settings.bits
+    atol = g.settings.tolerances.forward_atol
+    steps = g.settings.bits
     for _ in range(3):
-        params = grader_params(s.settings, s.rng, 0.5)
-        x, _ = random_sequence(s.settings, s.rng, steps)
-        s.set_params(params)
-        got = s.forward(x)
+        params = grader_params(g.settings, g.rng, 0.5)
+        x, _ = random_sequence(g.settings, g.rng, steps)
+        g.client.set_params(params)
+        got = g.client.forward(x)
         want = forward_batch(params, x[None])[0]
         diff = np.abs(got - want).max(axis=1)
         if diff.max() > atol:
@@ -165,13 +168,13 @@ def check_forward_values(s: Session) -> str:
 
 
 @check("forward_stateless")
-def check_forward_stateless(s: Session) -> str:
+def check_forward_stateless(g: Grading) -> str | Passed:
     """Each forward call starts from h_{-1} = 0: the same input gives the same output."""
-    x1, _ = random_sequence(s.settings, s.rng, 8)
-    x2, _ = random_sequence(s.settings, s.rng, 8)
-    first = s.forward(x1)
-    s.forward(x2)
-    again = s.forward(x1)
+    x1, _ = random_sequence(g.settings, g.rng, 8)
+    x2, _ = random_sequence(g.settings, g.rng, 8)
+    first = g.client.forward(x1)
+    g.client.forward(x2)
+    again = g.client.forward(x1)
     diff = float(np.abs(first - again).max())
     if diff > 1e-12:
         raise Fail(
@@ -182,45 +185,45 @@ def check_forward_stateless(s: Session) -> str:
 
 
 @check("forward_lengths")
-def check_forward_lengths(s: Session) -> str:
+def check_forward_lengths(g: Grading) -> str | Passed:
     """forward works for any T, not only the assignment's (the contract: any T >= 1); it
     gates nothing by default, so a length hard-coded in the model costs only this check."""
-    atol = s.settings.tolerances.forward_atol
+    atol = g.settings.tolerances.forward_atol
     lengths = (1, 3, 12)
     for steps in lengths:
-        params = grader_params(s.settings, s.rng, 0.5)
-        x, _ = random_sequence(s.settings, s.rng, steps)
-        s.set_params(params)
+        params = grader_params(g.settings, g.rng, 0.5)
+        x, _ = random_sequence(g.settings, g.rng, steps)
+        g.client.set_params(params)
         try:
-            got = s.forward(x)
+            got = g.client.forward(x)
         except Fail as exc:
-            raise Fail(f"forward works for T = {s.settings.bits} but not for T = {steps} ({exc.message}): "
-                       f"is a length hard-coded (a reshape to ({s.settings.bits}, ...) or range({s.settings.bits}))? "
+            raise Fail(f"forward works for T = {g.settings.bits} but not for T = {steps} ({exc.message}): "
+                       f"is a length hard-coded (a reshape to ({g.settings.bits}, ...) or range({g.settings.bits}))? "
                        "use len(x)") from None
         diff = float(np.abs(got - forward_batch(params, x[None])[0]).max())
         if diff > atol:
             raise Fail(f"forward differs from the reference by up to {diff:.2e} for T = {steps} "
-                       f"(it matches for T = {s.settings.bits}): is a length hard-coded? use len(x)")
+                       f"(it matches for T = {g.settings.bits}): is a length hard-coded? use len(x)")
     return f"matches the reference for T = {', '.join(map(str, lengths))} too"
 
 
 @check("backward_shape")
-def check_backward_shape(s: Session) -> str:
+def check_backward_shape(g: Grading) -> str | Passed:
     """backward(y) returns a dict with exactly U, W, V, b, c, each its parameter's shape, finite."""
-    x, y = random_sequence(s.settings, s.rng, 8)
-    s.forward(x)
-    s.backward(y)  # Session.backward validates keys, shapes and finiteness
+    x, y = random_sequence(g.settings, g.rng, 8)
+    g.client.forward(x)
+    g.client.backward(y)  # Session.backward validates keys, shapes and finiteness
     return "keys U, W, V, b, c with the parameters' shapes"
 
 
 @check("backward_pure")
-def check_backward_pure(s: Session) -> str:
+def check_backward_pure(g: Grading) -> str | Passed:
     """backward computes gradients only: the parameters are unchanged by it."""
-    x, y = random_sequence(s.settings, s.rng, 8)
-    s.forward(x)
-    before = s.get_params()
-    s.backward(y)
-    after = s.get_params()
+    x, y = random_sequence(g.settings, g.rng, 8)
+    g.client.forward(x)
+    before = g.client.get_params()
+    g.client.backward(y)
+    after = g.client.get_params()
     changed = [k for k in PARAMS if not np.array_equal(before[k], after[k])]
     if changed:
         raise Fail(
@@ -231,27 +234,26 @@ def check_backward_pure(s: Session) -> str:
 
 
 @check("gradient_numeric")
-def check_gradient_numeric(s: Session) -> str:
+def check_gradient_numeric(g: Grading) -> str | Passed:
     """Gradients agree with centred finite differences of the loss of your own forward."""
-    settings, tol = s.settings, s.settings.tolerances
-    params = grader_params(settings, s.rng, 0.5)
-    x, y = random_sequence(settings, s.rng, 8)
-    s.set_params(params)
-    s.forward(x)
-    grads = s.backward(y)
+    settings, tol = g.settings, g.settings.tolerances
+    params = grader_params(settings, g.rng, 0.5)
+    x, y = random_sequence(settings, g.rng, 8)
+    g.client.set_params(params)
+    g.client.forward(x)
+    grads = g.client.backward(y)
     theta = flatten(params)
     n, eps = theta.size, tol.numeric_eps
     probes = np.repeat(theta[None], 2 * n, axis=0)
     probes[np.arange(n), np.arange(n)] += eps
     probes[n + np.arange(n), np.arange(n)] -= eps
-    yhat = s.forward_many(probes, x)
+    yhat = g.client.forward_many(probes, x)
     report = {}
     for loss in settings.accepted_losses:
         losses = sequence_loss(yhat, np.broadcast_to(y, yhat.shape), loss)
         report[loss] = relative_errors(grads, unflatten((losses[:n] - losses[n:]) / (2 * eps), settings))
     loss = closest_loss(report, tol.numeric_rtol)
     errors, worst = report[loss], max(report[loss].values())
-    s.details["gradient_numeric"] = {"loss": loss, "relative_errors": errors}
     if worst > tol.numeric_rtol:
         raise Fail(
             f"backward disagrees with finite differences of your forward's loss (closest: "
@@ -259,30 +261,32 @@ def check_gradient_numeric(s: Session) -> str:
             relative_errors=errors,
         )
     agreeing = [name for name, e in report.items() if max(e.values()) <= tol.numeric_rtol]
+    details = {"loss": loss, "relative_errors": errors}
     if len(agreeing) > 1:  # e.g. gradients of zero for an output that ignores the parameters
-        return f"agrees with finite differences of {' and '.join(agreeing)} alike, worst relative error {worst:.1e}"
-    s.loss_recognised = loss  # gradient_reference, if it passes, names the loss too
-    return f"agrees with finite differences ({loss} loss), worst relative error {worst:.1e}"
+        return Passed(f"agrees with finite differences of {' and '.join(agreeing)} alike, worst relative "
+                      f"error {worst:.1e}", details)
+    g.facts.loss_recognised = loss  # gradient_reference, if it passes, names the loss too
+    return Passed(f"agrees with finite differences ({loss} loss), worst relative error {worst:.1e}", details)
 
 
 @check("gradient_reference")
-def check_gradient_reference(s: Session) -> str:
+def check_gradient_reference(g: Grading) -> str | Passed:
     """Gradients equal the reference BPTT gradients for one of the accepted losses."""
-    settings, rtol = s.settings, s.settings.tolerances.gradient_rtol
-    params = grader_params(settings, s.rng, 0.1)
-    sequences = [random_sequence(settings, s.rng, settings.bits) for _ in range(3)]
-    s.set_params(params)
+    settings, rtol = g.settings, g.settings.tolerances.gradient_rtol
+    params = grader_params(settings, g.rng, 0.1)
+    sequences = [random_sequence(settings, g.rng, settings.bits) for _ in range(3)]
+    g.client.set_params(params)
     student = []
     for x, y in sequences:
-        s.forward(x)
-        student.append(s.backward(y))
+        g.client.forward(x)
+        student.append(g.client.backward(y))
     report = {}
     for loss in settings.accepted_losses:
         errors = [relative_errors(g, bptt(params, x, y, loss)) for g, (x, y) in zip(student, sequences)]
         worst = {k: max(e[k] for e in errors) for k in PARAMS}
         report[loss] = worst
         if max(worst.values()) < rtol:
-            s.loss_recognised = loss
+            g.facts.loss_recognised = loss
             return f"equal to the reference BPTT gradients of the {loss} loss (worst {max(worst.values()):.1e})"
     closest = closest_loss(report, rtol)
     wrong = [k for k, e in report[closest].items() if e >= rtol]
@@ -301,15 +305,15 @@ def check_gradient_reference(s: Session) -> str:
 
 
 @check("update")
-def check_update(s: Session) -> str:
+def check_update(g: Grading) -> str | Passed:
     """update(grads, alpha) takes exactly the step p - alpha * g (small gradients, no clipping)."""
-    atol = s.settings.tolerances.update_atol
+    atol = g.settings.tolerances.update_atol
     for alpha in (0.1, 0.03):
-        params = grader_params(s.settings, s.rng, 0.5)
-        grads = grader_params(s.settings, s.rng, 0.01)  # every norm far below 1: no clipping
-        s.set_params(params)
-        s.update(grads, alpha)
-        after = s.get_params()
+        params = grader_params(g.settings, g.rng, 0.5)
+        grads = grader_params(g.settings, g.rng, 0.01)  # every norm far below 1: no clipping
+        g.client.set_params(params)
+        g.client.update(grads, alpha)
+        after = g.client.get_params()
         errors = {k: float(np.abs(after[k] - (params[k] - alpha * grads[k])).max()) for k in PARAMS}
         wrong = {k: e for k, e in errors.items() if e > atol}
         if wrong:
@@ -326,45 +330,50 @@ def check_update(s: Session) -> str:
 
 
 @check("train")
-def check_train(s: Session) -> str:
+def check_train(g: Grading) -> str | Passed:
     """Trained by the grader on its own data: median last-window accuracy of the runs."""
-    settings = s.settings
+    settings, facts = g.settings, g.facts
+    trainer = Trainer(g.client, settings, g.audit_rng,
+                      gradient_loss=facts.loss_recognised if g.passed("gradient_reference") else None,
+                      curve_loss=facts.loss_recognised or settings.reference_loss)
+    facts.training = training = trainer.training
     for seed in settings.run_seeds:
-        s.train_run(seed)
-    accuracies = [r.accuracy for r in s.runs]
+        trainer.run(seed)
+    accuracies = [r.accuracy for r in training.runs]
     median = float(np.median(accuracies))
     runs = ", ".join(f"{a:.3f}" for a in accuracies)
     text = (f"median accuracy {median:.3f} over {len(accuracies)} runs ({runs})"
             if len(accuracies) > 1 else f"accuracy {median:.3f} (one run)")
-    unaudited = {run for run, _ in s.audits.failures}  # integrity's to report
-    unfinished = [(i, r) for i, r in enumerate(s.runs, 1) if r.error and i not in unaudited]
+    unaudited = {run for run, _ in training.audits.failures}  # integrity's to report
+    unfinished = [(i, r) for i, r in enumerate(training.runs, 1) if r.error and i not in unaudited]
     if unfinished:  # an exception, the time limit, a bad return value
         i, run = unfinished[0]
-        which = f"{len(unfinished)} of {len(s.runs)} runs" if len(s.runs) > 1 else "the run"
+        which = f"{len(unfinished)} of {len(training.runs)} runs" if len(training.runs) > 1 else "the run"
         raise Fail(f"{which} did not finish: run {i} stopped after {run.iterations_done} of "
                    f"{settings.iterations} iterations: {run.error}. Scored as they stand: {text}",
                    unfinished=len(unfinished))
-    early = [r.accuracy_first for r in s.runs]
+    early = [r.accuracy_first for r in training.runs]
+    details: dict[str, object] = {}
     if max(early) > PRETRAINED:
         text += (
             f". {max(early):.0%} of the answers were already right in the first {EARLY_WINDOW} "
             "iterations: a freshly initialised RNN cannot add yet, so the weights look trained "
             "before submission (flagged for the instructor)"
         )
-        s.details["train"] = {"learned_before_training": max(early)}
-    if median < 0.9 and s.passed("gradient_reference"):
+        details["learned_before_training"] = max(early)
+    if median < 0.9 and g.passed("gradient_reference"):
         text += (
             ". Your gradients are right, so look at training: clip each gradient's norm in "
             "update (bce with alpha 0.1 explodes without it) and start from small weights"
         )
-    return text
+    return Passed(text, details)
 
 
 @check("integrity")
-def check_integrity(s: Session) -> str:
+def check_integrity(g: Grading) -> str | Passed:
     """At secret iterations of training: the prediction is what that moment's parameters
     compute, and the step to the next parameters is update(backward(y), alpha)."""
-    audits = s.audits
+    audits = g.facts.training.audits
     if audits.failures:
         run, why = audits.failures[0]
         raise Fail(
@@ -402,23 +411,23 @@ def check_integrity(s: Session) -> str:
 
 
 @check("generalize")
-def check_generalize(s: Session) -> str:
+def check_generalize(g: Grading) -> str | Passed:
     """The trained parameters on all operand pairs, and your forward on some of them."""
-    settings = s.settings
-    final = s.final_params_of_median_run()
+    settings = g.settings
+    final = g.facts.training.final_params_of_median_run()
     ab, x, y = all_pairs(settings)
     yhat = forward_batch(final, x)
     correct = ~((yhat >= 0.5) != (y >= 0.5)).any(axis=(1, 2))
-    s.accuracy_exhaustive = float(correct.mean())
-    pick = s.rng.choice(len(x), size=SPOT_CHECKS, replace=False)
-    s.set_params(final)
+    g.facts.accuracy_exhaustive = exhaustive = float(correct.mean())
+    pick = g.rng.choice(len(x), size=SPOT_CHECKS, replace=False)
+    g.client.set_params(final)
     mismatched = []
     for i in pick:
-        got = s.forward(x[i])
+        got = g.client.forward(x[i])
         if np.abs(got - yhat[i]).max() > settings.tolerances.forward_atol:
             mismatched.append(f"{ab[i][0]}+{ab[i][1]}")
     text = (
-        f"{s.accuracy_exhaustive:.4f} of all {len(x)} sums right with the trained parameters"
+        f"{exhaustive:.4f} of all {len(x)} sums right with the trained parameters"
     )
     if mismatched:
         raise Fail(

@@ -19,10 +19,11 @@ import numpy as np
 
 from grader import __version__
 from grader.checks.contract import Run, contract_checks
+from grader.checks.grading import Facts, Grading
+from grader.checks.outcome import Fail, Passed, TimedOut
 from grader.checks.registry import CheckSpec
-from grader.checks.replies import malformed
 from grader.checks.rubric import award, total
-from grader.checks.session import Fail, Session, TimedOut
+from grader.checks.session import Session
 from grader.checks.similarity import fingerprint
 from grader.checks.static import DISALLOWED, import_advice, policy_message, scan_imports
 from grader.checks.suspicions import complex_arithmetic, slow_backward
@@ -48,17 +49,17 @@ def _read_sources(root: Path) -> dict[str, str]:
     return sources
 
 
-def _run_check(session: Session, spec: CheckSpec, func: Run) -> CheckResult:
+def _run_check(g: Grading, spec: CheckSpec, func: Run) -> CheckResult:
     name = spec.name
-    missing = [n for n in spec.needs if not session.passed(n)]
+    missing = [n for n in spec.needs if not g.passed(n)]
     if missing:
         return CheckResult(name=name, status="skipped", waiting_for=missing,
                            message=f"skipped: needs {', '.join(missing)} to pass first")
     started = time.perf_counter()
     try:
-        message = func(session)
-        result = CheckResult(name=name, status="passed", message=message,
-                             details=session.details.get(name, {}))
+        outcome = func(g)
+        passed = outcome if isinstance(outcome, Passed) else Passed(outcome)
+        result = CheckResult(name=name, status="passed", message=passed.message, details=dict(passed.details))
     except Fail as exc:
         result = CheckResult(name=name, status="failed", message=exc.message, details=dict(exc.details))
     except Exception as exc:  # a bug of the grader, never the student's zero
@@ -100,33 +101,29 @@ def grade(path: Path, settings: Settings, workdir: Path | None = None) -> GradeR
         complex_at = complex_arithmetic(sources)
         if complex_at:
             result.suspicions = [f"complex arithmetic at {', '.join(complex_at)}: complex-step gradients?"]
-        session = Session(
-            submission.module_path,
-            settings,
-            rng=np.random.default_rng([settings.seed, 7]),
-            audit_rng=np.random.default_rng(secrets.randbits(64)),
-        )
-        session.results = results
+        client = Session(submission.module_path, settings)
+        g = Grading(client, settings, rng=np.random.default_rng([settings.seed, 7]),
+                    audit_rng=np.random.default_rng(secrets.randbits(64)), results=results)
+        module_text = sources.get(str(submission.module_path.relative_to(submission.root)), "")
         try:
-            _run_all(session, results, static, result, sources.get(str(submission.module_path.relative_to(submission.root)), ""))
+            _run_all(g, static, result, module_text)
         except Exception as exc:  # a grader bug: this submission's row says so, the batch goes on
             result.status, result.message = "grader_error", f"grader error: {type(exc).__name__}: {exc}"[:500]
             _skip_rest(results, "skipped: grading stopped (grader error)")
         finally:
-            session.close()
-            result.output = session.output()[-20000:]
-            slow = slow_backward(session.call_seconds["forward"], session.call_seconds["backward"])
+            client.close()
+            result.output = client.output()[-20000:]
+            slow = slow_backward(client.call_seconds["forward"], client.call_seconds["backward"])
             if slow:
                 result.suspicions = [*result.suspicions, slow]
-            result.sandbox, result.sandbox_note = session.isolation, session.isolation_note
-        return _finish(result, results, settings, session, started)
+            result.sandbox, result.sandbox_note = client.isolation, client.isolation_note
+        return _finish(result, results, settings, g.facts, started)
 
 
-def _run_all(session: Session, results: dict[str, CheckResult], static: dict, result: GradeResult,
-             module_text: str) -> None:
-    started = time.perf_counter()
+def _run_all(g: Grading, static: dict, result: GradeResult, module_text: str) -> None:
+    started, results = time.perf_counter(), g.results
     try:
-        reply = session.start()
+        reply = g.client.start()
         seconds = float(reply.header.get("seconds", time.perf_counter() - started))
         message = f"imported in {seconds:.2f} s"
         if seconds > SLOW_IMPORT:  # passes, but every grading and every classmate's waits for it
@@ -143,24 +140,15 @@ def _run_all(session: Session, results: dict[str, CheckResult], static: dict, re
         _skip_rest(results, "skipped: the module could not be imported")
         return
     for spec, func in contract_checks():
-        results[spec.name] = _run_check(session, spec, func)
-        if session.remaining() <= 0:
+        results[spec.name] = _run_check(g, spec, func)
+        if g.client.remaining() <= 0:
             result.status = "timeout"
             result.message = (
                 f"grading stopped during {spec.name}: the submission used up its time limit "
-                f"of {session.settings.limits.total_seconds:g} s"
+                f"of {g.settings.limits.total_seconds:g} s"
             )
             break
-    runtime: list[str] = []
-    try:
-        if session.sandbox is not None:
-            header = session.sandbox.call("modules").header
-            runtime = list(header["modules"]) if malformed("modules", header) is None else []
-    except Exception:  # the child may be gone; the static scan still stands
-        pass
-    if session.import_reply is not None:
-        runtime += list(session.import_reply.header.get("modules", []))
-    _policy(results, static, runtime)
+    _policy(results, static, g.client.modules())
     _skip_rest(results, "skipped: grading stopped (time limit)")
 
 
@@ -200,17 +188,17 @@ def _finish(
     result: GradeResult,
     results: dict[str, CheckResult],
     settings: Settings,
-    session: Session | None,
+    facts: Facts | None,
     started: float,
 ) -> GradeResult:
     accuracy = None
-    if session is not None:
-        result.runs = session.runs
-        result.accuracy_runs = [r.accuracy for r in session.runs]
+    if facts is not None:
+        result.runs = facts.training.runs
+        result.accuracy_runs = [r.accuracy for r in facts.training.runs]
         accuracy = median_or_none(result.accuracy_runs)
         result.accuracy = accuracy
-        result.accuracy_exhaustive = session.accuracy_exhaustive
-        result.loss_recognised = session.loss_recognised
+        result.accuracy_exhaustive = facts.accuracy_exhaustive
+        result.loss_recognised = facts.loss_recognised
         result.timings = {name: r.seconds for name, r in results.items() if r.seconds}
     result.accuracy_window = settings.accuracy_window
     award(results, settings, accuracy)

@@ -1,22 +1,22 @@
-"""The parent's side of a conversation with one submission's sandboxed process.
+"""The parent's side of a conversation with one submission's sandboxed process: the
+sandbox's client, and nothing else.
 
-Checks call plain methods (`forward`, `backward`, `train_run` ...) and get validated
-float64 arrays back, or a `Fail` whose message says what the student should fix. The
-session restarts the child when it died, within the submission's total time budget.
+Checks call plain methods (`forward`, `backward`, `update` ...) and get validated float64
+arrays back, or a `Fail` whose message says what the student should fix. The session
+restarts the child when it died, within the submission's total time budget. Training's
+round trips (`send_train`, `receive_train`, `record_of`) and the auditor's `backward_at`
+are offered to checks/training.py, which judges them.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from grader.checks.diagnose import bptt
+from grader.checks.outcome import Fail, Malformed, TimedOut
 from grader.checks.replies import malformed
-from grader.checks.trajectory import unexplained_steps
-from grader.results import CheckResult, RunResult
 from grader.sandbox import (
     Pending,
     ProtocolError,
@@ -26,16 +26,10 @@ from grader.sandbox import (
     SandboxTimeout,
     StudentError,
 )
-from reference.data import sample_stream
-from reference.rnn import PARAMS, forward_batch
+from reference.rnn import PARAMS
 from reference.spec import Settings
-from reference.train import Curves
 
-TRAIN_CHUNK = 2000  # iterations per round trip to the child
-FIRST_CHUNK = 100  # a run's first round trip: short, so a model's speed is known early
-HOPELESS = 2.0  # a run predicted to need this many times its limit is stopped at once
-EARLY_WINDOW = 200  # iterations in which a freshly initialised model cannot add yet
-CURVE_BLOCK = 100  # iterations per point of the stored learning curves
+TRAIN_CHUNK = 2000  # iterations per round trip to the child (a run's first is shorter)
 
 
 # How each sandbox operation reads in a message to the student.
@@ -50,114 +44,16 @@ OPERATIONS = {
 }
 
 
-def flatten(params: dict[str, np.ndarray]) -> np.ndarray:
-    """Parameters as one vector in the contract's order U, W, V, b, c."""
-    return np.concatenate([params[k].ravel() for k in PARAMS])
-
-
-def segments(settings: Settings) -> list[tuple[str, slice]]:
-    """Each parameter's columns in a flattened vector, in the contract's order U, W, V, b, c."""
-    out, start = [], 0
-    for name, shape in settings.param_shapes().items():
-        size = int(np.prod(shape))
-        out.append((name, slice(start, start + size)))
-        start += size
-    return out
-
-
-def unflatten(vector: np.ndarray, settings: Settings) -> dict[str, np.ndarray]:
-    """The inverse of `flatten`, with the shapes of the settings."""
-    shapes = settings.param_shapes()
-    return {name: vector[cols].reshape(shapes[name]) for name, cols in segments(settings)}
-
-
-class Fail(Exception):
-    """A check failed; the message is for the student, details for the JSON."""
-
-    def __init__(self, message: str, **details: object) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details
-
-
-class TimedOut(Fail):
-    """A call or the whole submission ran past its time limit."""
-
-
-@dataclass
-class Audits:
-    """Training, audited: every step against what `update` may do with the gradient backward
-    returned (grader/checks/trajectory.py); at secret iterations, the prediction against the
-    reference forward on that moment's parameters and the gradient against backward's in a
-    fresh sandbox."""
-
-    checked: int = 0
-    mismatches: list[tuple[int, int, float]] = field(default_factory=list)  # (iteration, run, diff)
-    steps: int = 0
-    jumps: list[tuple[int, int, str]] = field(default_factory=list)  # (iteration, run, what)
-    forged: list[tuple[int, int, float]] = field(default_factory=list)  # (iteration, run, by how much)
-    failures: list[tuple[int, str]] = field(default_factory=list)  # (run, why no audit was possible)
-
-
-def _describe_error(error: object) -> str:
-    """A training error from the child as text, whatever shape the child gave it."""
-    if not isinstance(error, dict):
-        return "training failed"
-    op, kind, message = (str(error.get(k, ""))[:300] for k in ("op", "kind", "message"))
-    return f"RNN.{op or 'forward'} raised {kind or 'an exception'}" + (f": {message}" if message else "")
-
-
-class Malformed(Fail):
-    """The child's reply did not have the shape of its op's reply (replies.py)."""
-
-
-class AuditFailed(Fail):
-    """The audit of a training chunk could not be done: its predictions do not count."""
-
-
-def train_chunks(iterations: int) -> list[tuple[int, int]]:
-    """(start, stop) of each round trip of a run: a short first one, then TRAIN_CHUNK each."""
-    starts = [0, *range(min(FIRST_CHUNK, iterations), iterations, TRAIN_CHUNK)]
-    return list(zip(starts, [*starts[1:], iterations]))
-
-
-def audit_positions(rng: np.random.Generator, settings: Settings) -> np.ndarray:
-    """Which iterations of a run are audited (secret): `audits_per_run` drawn uniformly, plus
-    one in every chunk and a fifth of them in the accuracy window, so that no part of
-    training that counts can go unaudited by luck."""
-    n, k = settings.iterations, settings.audits_per_run
-    picks = [rng.choice(n, size=min(k, n), replace=False)]
-    picks += [rng.integers(start, min(start + TRAIN_CHUNK, n), size=1) for start in range(0, n, TRAIN_CHUNK)]
-    window = settings.accuracy_window
-    picks.append(n - window + rng.choice(window, size=min(max(k // 5, 1), window), replace=False))
-    return np.unique(np.concatenate(picks))
-
-
 class Session:
-    """One submission's sandbox plus everything the checks learned so far."""
+    """One submission's sandbox (restarted when it dies) and its auditor."""
 
-    def __init__(
-        self,
-        module_path: Path,
-        settings: Settings,
-        rng: np.random.Generator,
-        audit_rng: np.random.Generator,
-    ) -> None:
+    def __init__(self, module_path: Path, settings: Settings) -> None:
         self.module_path = module_path
         self.settings = settings
-        self.rng = rng  # the grader's test inputs: seeded, so the same submission reads the same
-        self.audit_rng = audit_rng  # which iterations are audited: secret, fresh every grading
         self.deadline = time.monotonic() + settings.limits.total_seconds
         self.sandbox: Sandbox | None = None
         self.import_reply: Reply | None = None
         self.isolation, self.isolation_note = "", ""
-        self.results: dict[str, CheckResult] = {}
-        self.details: dict[str, dict[str, object]] = {}  # figures behind passed checks
-        self.runs: list[RunResult] = []
-        self.final_params: list[dict[str, np.ndarray]] = []
-        self.audits = Audits()
-        self.loss_recognised: str | None = None
-        self.accuracy_exhaustive: float | None = None
         self._construct_args: dict[str, int] | None = None
         self._outputs: list[str] = []
         self._auditor: Sandbox | None = None  # a second sandbox: backward where training cannot interfere
@@ -331,132 +227,33 @@ class Session:
         shape = (len(probes), len(x), self.settings.output_dim)
         return self._array(reply, "yhat", shape, "forward(x) under perturbed parameters")
 
-    # ------------------------------------------------------------ training
-
-    def train_run(self, seed: int) -> RunResult:
-        """One run of the contract: the grader's stream, predictions audited at random, within
-        the run's own time limit (Settings.run_seconds)."""
-        s = self.settings
-        started = time.perf_counter()
-        x, y = sample_stream(seed, s.iterations, s)
-        audit_at = audit_positions(self.audit_rng, s)
-        yhat = np.full(y.shape, np.nan)
-        done, error, loop_seconds = 0, "", 0.0
-        params: dict[str, np.ndarray] | None = None
-        run = len(self.runs) + 1
-        diverged: str | None = None  # where NaN or inf first showed in the record
+    def modules(self) -> list[str]:
+        """Every module the child had imported: after the import, and now if it still runs."""
+        runtime: list[str] = []
         try:
-            self.construct(seed)
-            deadline = time.monotonic() + s.run_seconds  # this run's own limit
-            chunks = train_chunks(s.iterations)
-            pending = self._send_chunk(x, y, chunks[0], deadline)
-            for j, (start, stop) in enumerate(chunks):
-                try:
-                    reply = self._guard("train", self._live().receive, pending)
-                except Malformed as exc:
-                    raise AuditFailed(exc.message) from None
-                pending = None
-                sent = stop - start
-                got, k = reply.arrays.get("yhat"), reply.header["done"]  # an int: replies.TrainReply
-                if k > sent or got is None or got.shape != (k, *y.shape[1:]):
-                    raise AuditFailed("training sent back a malformed reply (more iterations than it was sent, "
-                                      "or predictions of the wrong shape)")
-                loop_seconds += float(reply.header.get("seconds", 0.0))
-                error_reply = reply.header.get("error")
-                record = self._record_of(reply, sent, k)  # before the next chunk is sent
-                diverged = diverged or self._first_non_finite(record, start)
-                hopeless = k > 0 and loop_seconds / (start + k) * s.iterations > HOPELESS * s.run_seconds
-                if j + 1 < len(chunks) and not error_reply and not hopeless:  # trains on during the audit
-                    pending = self._send_chunk(x, y, chunks[j + 1], deadline)
-                self._audit(x[start : start + k], y[start : start + k], got, record, bool(error_reply), start,
-                            audit_at, run)
-                yhat[start : start + k] = got  # counted only once audited
-                done = start + k
-                if error_reply:
-                    raise Fail(_describe_error(error_reply) + _diverged_hint(diverged))
-                if hopeless and done < s.iterations:
-                    raise TimedOut("it cannot finish in time", op="train", hopeless=True)
-            params = self.get_params()
-        except AuditFailed as exc:
-            error = exc.message
-            self.audits.failures.append((run, f"at iteration {done}: {exc.message}"))
-            self._drop()  # a chunk may still be in flight: start afresh rather than read it
-        except TimedOut as exc:
-            error = (self._too_slow(done, loop_seconds, bool(exc.details.get("hopeless")))
-                     if exc.details.get("op") == "train" else exc.message)
-        except Fail as exc:
-            error = exc.message
-        curves = Curves.from_predictions(np.nan_to_num(yhat, nan=-1.0), y, self.loss_recognised or s.reference_loss)
-        window = s.accuracy_window
-        result = RunResult(
-            seed=seed,
-            iterations_done=done,
-            accuracy=float(curves.correct[-window:].mean()),
-            accuracy_first=float(curves.correct[:EARLY_WINDOW].mean()),
-            seconds=time.perf_counter() - started,
-            ms_per_iteration=round(1000 * loop_seconds / done, 4) if done else None,
-            curve_block=CURVE_BLOCK,
-            accuracy_curve=_blocks(curves.correct, CURVE_BLOCK),
-            bit_error_curve=_blocks(curves.bit_errors, CURVE_BLOCK),
-            loss_curve=_blocks(curves.loss, CURVE_BLOCK),
-            error=error,
-        )
-        self.runs.append(result)
-        self.final_params.append(params if params is not None else {})
-        return result
+            if self.sandbox is not None:
+                header = self.sandbox.call("modules").header
+                runtime = list(header["modules"]) if malformed("modules", header) is None else []
+        except Exception:  # the child may be gone; the import's list still stands
+            pass
+        if self.import_reply is not None:
+            runtime += list(self.import_reply.header.get("modules", []))
+        return runtime
 
-    def _send_chunk(self, x: np.ndarray, y: np.ndarray, chunk: tuple[int, int], deadline: float) -> Pending:
-        s = self.settings
-        start, stop = chunk
-        left = min(self.remaining(), deadline - time.monotonic())
-        if left <= 0:
-            raise TimedOut("the time limit is used up", op="train")
-        return self._guard("train", self._live().send, "train", arrays={"X": x[start:stop], "Y": y[start:stop]},
-                           alpha=s.alpha, timeout=min(left, s.limits.call_seconds * (stop - start)))
+    # ------------------------------------------------------------ training's round trips
 
-    def _too_slow(self, done: int, loop_seconds: float, hopeless: bool) -> str:
-        """Why a run stopped at a time limit, with the figures a student can act on."""
-        s = self.settings
-        per = 1000 * loop_seconds / done if done else None
-        run_limit = (f"a run may take {s.run_seconds:g} s ({s.limits.iteration_ms:g} ms per iteration, "
-                     "limits.iteration_ms)")
-        if hopeless and per is not None:
-            what = (f"at {per:.1f} ms per iteration its {s.iterations} iterations would take "
-                    f"{per * s.iterations / 1000:.0f} s, and {run_limit}")
-        elif self.remaining() <= 0:
-            what = f"the submission's time limit of {s.limits.total_seconds:g} s (limits.total_seconds) was used up"
-        else:
-            what = f"it reached its time limit: {run_limit}"
-            what += f"; it trained at {per:.1f} ms per iteration" if per is not None else ""
-        calls = {op: float(np.median(t)) * 1000 for op, t in self.call_seconds.items() if t}
-        measured = ", ".join(f"{op} {ms:.1f} ms" for op, ms in calls.items())
-        return (f"{what}. Make forward, backward and update faster"
-                + (f" (a call took about: {measured})" if measured else "")
-                + ": NumPy products of whole vectors and matrices, no Python loops over their elements")
+    def send_train(self, x: np.ndarray, y: np.ndarray, alpha: float, timeout: float) -> Pending:
+        """Send one chunk of training (the child starts on it at once)."""
+        return self._guard("train", self._live().send, "train", arrays={"X": x, "Y": y}, alpha=alpha, timeout=timeout)
 
-    def _first_non_finite(self, record: tuple[np.ndarray | None, np.ndarray | None], offset: int) -> str | None:
-        """Where a chunk's record first holds NaN or inf: backward's gradient, or the
-        parameters, with the iteration and the entry."""
-        found = []
-        for what, rows in (("backward's gradient", record[1]), ("the parameters", record[0])):
-            if rows is None or not len(rows):
-                continue
-            bad = np.flatnonzero(~np.isfinite(rows).all(axis=1))
-            if len(bad):
-                row = rows[bad[0]]
-                col = int(np.flatnonzero(~np.isfinite(row))[0])
-                found.append((int(bad[0]), f"{what} at iteration {offset + int(bad[0])} ({self._entry(col)} = {row[col]})"))
-        return min(found)[1] if found else None
+    def receive_train(self, pending: Pending) -> Reply:
+        return self._guard("train", self._live().receive, pending)
 
-    def _entry(self, col: int) -> str:
-        """The parameter entry of a column of a flattened vector, as `W[3, 4]`."""
-        for name, cols in segments(self.settings):
-            if cols.start <= col < cols.stop:
-                index = np.unravel_index(col - cols.start, self.settings.param_shapes()[name])
-                return f"{name}[{', '.join(map(str, index))}]"
-        return f"entry {col}"
+    def restart(self) -> None:
+        """Forget the child (a chunk may be in flight); the next call starts a fresh one."""
+        self._drop()
 
-    def _record_of(self, reply: Reply, sent: int, k: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def record_of(self, reply: Reply, sent: int, k: int) -> tuple[np.ndarray | None, np.ndarray | None]:
         """A chunk's record (parameters before each backward, plus the end; the gradients),
         copied out of the frame or of the shared memory the worker wrote it to."""
         n = self.settings.n_params
@@ -470,54 +267,9 @@ class Session:
             return None, None
         return params.reshape(rows["params"], n), grads.reshape(k, n)
 
-    def _audit(self, x: np.ndarray, y: np.ndarray, yhat: np.ndarray,
-               record: tuple[np.ndarray | None, np.ndarray | None], ended_early: bool, offset: int,
-               audit_at: np.ndarray, run: int) -> None:
-        """Audit one chunk. Every step: the parameters moved as update(g, alpha) allows for the
-        gradient g that backward returned (grader/checks/trajectory.py). At the secret iterations:
-        the prediction is the reference forward of that moment's parameters, and g is what
-        backward gives at those parameters (the reference's where gradient_reference passed,
-        else a fresh sandbox's that never trained)."""
-        k = len(x)
-        if k == 0:
-            return
-        params, grads = record
-        n = self.settings.n_params
-        complete = params is not None and params.shape == (k + 1, n)
-        if not (grads is not None and grads.shape == (k, n) and (
-                complete or (ended_early and params is not None and params.shape == (k, n)))):
-            raise AuditFailed("the parameters and gradients recorded during training are missing or malformed")
-        steps = len(params) - 1
-        for row, why in unexplained_steps(params[:steps], params[1:], grads[:steps], segments(self.settings),
-                                          self.settings.alpha):
-            self.audits.jumps.append((offset + row, run, why))
-        self.audits.steps += steps
-        chosen = audit_at[(audit_at >= offset) & (audit_at < offset + k)] - offset
-        if not len(chosen):
-            return
-        atol = self.settings.tolerances.forward_atol
-        for i in chosen:
-            with np.errstate(all="ignore"):  # diverged parameters compute NaN, and so must forward
-                want = forward_batch(unflatten(params[i], self.settings), x[i][None])[0]
-                gap = np.where(np.isnan(want) & np.isnan(yhat[i]), 0.0, np.abs(want - yhat[i]))
-            diff = float(np.nan_to_num(gap, nan=np.inf).max())
-            self.audits.checked += 1
-            if not diff <= atol:
-                self.audits.mismatches.append((int(offset + i), run, diff))
-        if self.loss_recognised and self.passed("gradient_reference"):  # backward is the reference's
-            clean = np.stack([flatten(bptt(unflatten(params[i], self.settings), x[i], y[i], self.loss_recognised))
-                              for i in chosen])
-            rtol = self.settings.tolerances.gradient_rtol
-        else:  # backward itself, where training cannot interfere
-            clean, rtol = self._audited_gradients(params[chosen], x[chosen], y[chosen]), 1e-9
-        with np.errstate(all="ignore"):
-            off = np.abs(clean - grads[chosen]) - rtol * (1.0 + np.abs(clean).max(axis=1, keepdims=True))
-        for i, row_off in zip(chosen, off):
-            if (row_off > 0).any():
-                self.audits.forged.append((int(offset + i), run, float(np.nanmax(row_off))))
-
-    def _audited_gradients(self, rows: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """backward's gradients at recorded parameters, from the auditor: a sandbox of its own."""
+    def backward_at(self, rows: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """backward's gradients at recorded parameters, from the auditor: a sandbox of its own
+        that never trained, so training cannot interfere."""
         try:
             if self._auditor is None:
                 limits = self.settings.limits.model_copy(update={"total_seconds": max(self.remaining(), 1.0)})
@@ -530,11 +282,11 @@ class Session:
                                 timeout=min(self.remaining(), self.settings.limits.call_seconds * len(rows)))
         except Fail as exc:
             self._drop_auditor()
-            raise AuditFailed(f"backward could not be run at the recorded parameters ({exc.message})") from None
+            raise Fail(f"backward could not be run at the recorded parameters ({exc.message})") from None
         grads = reply.arrays.get("grads")
         why = reply.header.get("bad_return") or "; ".join(f"{k} is {v}" for k, v in reply.header.get("bad", {}).items())
         if why or grads is None or grads.shape != rows.shape:
-            raise AuditFailed(f"backward at the recorded parameters returned {why or 'nothing usable'}")
+            raise Fail(f"backward at the recorded parameters returned {why or 'nothing usable'}")
         return grads
 
     def _drop_auditor(self) -> None:
@@ -543,29 +295,3 @@ class Session:
             self._auditor.close()
             self._auditor = None
 
-    def final_params_of_median_run(self) -> dict[str, np.ndarray]:
-        order = np.argsort([r.accuracy for r in self.runs], kind="stable")
-        median_run = int(order[len(order) // 2])
-        params = self.final_params[median_run]
-        if not params:
-            raise Fail("the median run did not finish, so there are no trained parameters")
-        return params
-
-    def passed(self, name: str) -> bool:
-        result = self.results.get(name)
-        return result is not None and result.status == "passed"
-
-
-def _diverged_hint(diverged: str | None) -> str:
-    if diverged is None:
-        return ""
-    return (f"; the first NaN or inf was in {diverged}: training diverged. Look for a division by zero or "
-            "an overflow in backward, and clip each gradient's norm in update")
-
-
-def _blocks(values: np.ndarray, block: int) -> list[float]:
-    """Means over consecutive blocks, rounded for a compact JSON."""
-    n = len(values) // block * block
-    if n == 0:
-        return []
-    return [round(float(v), 4) for v in np.asarray(values[:n], dtype=np.float64).reshape(-1, block).mean(axis=1)]

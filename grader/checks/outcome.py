@@ -1,0 +1,31 @@
+"""What a check concludes: it returns its message (or a `Passed` with details) or raises
+`Fail`; the pipeline alone turns either into a CheckResult."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Passed:
+    """A passed check's message and the figures behind it (for the JSON)."""
+
+    message: str
+    details: dict[str, object] = field(default_factory=dict)
+
+
+class Fail(Exception):
+    """A check failed; the message is for the student, details for the JSON."""
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class TimedOut(Fail):
+    """A call or the whole submission ran past its time limit."""
+
+
+class Malformed(Fail):
+    """The child's reply did not have the shape of its op's reply (replies.py)."""

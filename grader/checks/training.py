@@ -1,0 +1,294 @@
+"""Training, driven and audited by the grader: the `train` check's runs.
+
+A run is the contract's loop on the grader's stream, in round trips of the sandbox
+(checks/session.py): a short first chunk, so a model's speed is known early, then
+TRAIN_CHUNK iterations each. Every chunk is audited before its predictions count: every
+step against what `update` may do with backward's gradient (trajectory.py) and, at
+secret iterations, the prediction against the reference forward of that moment's
+parameters and the gradient against backward's where training cannot interfere.
+Each run has its own time limit (Settings.run_seconds).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from grader.checks.diagnose import bptt
+from grader.checks.outcome import Fail, Malformed, TimedOut
+from grader.checks.params import flatten, segments, unflatten
+from grader.checks.session import TRAIN_CHUNK, Session
+from grader.checks.trajectory import unexplained_steps
+from grader.results import RunResult
+from grader.sandbox import Pending
+from reference.data import sample_stream
+from reference.rnn import forward_batch
+from reference.spec import Loss, Settings
+from reference.train import Curves
+
+FIRST_CHUNK = 100  # a run's first round trip: short, so a model's speed is known early
+HOPELESS = 2.0  # a run predicted to need this many times its limit is stopped at once
+EARLY_WINDOW = 200  # iterations in which a freshly initialised model cannot add yet
+CURVE_BLOCK = 100  # iterations per point of the stored learning curves
+
+
+@dataclass
+class Audits:
+    """Training, audited: every step against what `update` may do with the gradient backward
+    returned (grader/checks/trajectory.py); at secret iterations, the prediction against the
+    reference forward on that moment's parameters and the gradient against backward's in a
+    fresh sandbox."""
+
+    checked: int = 0
+    mismatches: list[tuple[int, int, float]] = field(default_factory=list)  # (iteration, run, diff)
+    steps: int = 0
+    jumps: list[tuple[int, int, str]] = field(default_factory=list)  # (iteration, run, what)
+    forged: list[tuple[int, int, float]] = field(default_factory=list)  # (iteration, run, by how much)
+    failures: list[tuple[int, str]] = field(default_factory=list)  # (run, why no audit was possible)
+
+
+def _describe_error(error: object) -> str:
+    """A training error from the child as text, whatever shape the child gave it."""
+    if not isinstance(error, dict):
+        return "training failed"
+    op, kind, message = (str(error.get(k, ""))[:300] for k in ("op", "kind", "message"))
+    return f"RNN.{op or 'forward'} raised {kind or 'an exception'}" + (f": {message}" if message else "")
+
+
+class AuditFailed(Fail):
+    """The audit of a training chunk could not be done: its predictions do not count."""
+
+
+def train_chunks(iterations: int) -> list[tuple[int, int]]:
+    """(start, stop) of each round trip of a run: a short first one, then TRAIN_CHUNK each."""
+    starts = [0, *range(min(FIRST_CHUNK, iterations), iterations, TRAIN_CHUNK)]
+    return list(zip(starts, [*starts[1:], iterations]))
+
+
+def audit_positions(rng: np.random.Generator, settings: Settings) -> np.ndarray:
+    """Which iterations of a run are audited (secret): `audits_per_run` drawn uniformly, plus
+    one in every chunk and a fifth of them in the accuracy window, so that no part of
+    training that counts can go unaudited by luck."""
+    n, k = settings.iterations, settings.audits_per_run
+    picks = [rng.choice(n, size=min(k, n), replace=False)]
+    picks += [rng.integers(start, min(start + TRAIN_CHUNK, n), size=1) for start in range(0, n, TRAIN_CHUNK)]
+    window = settings.accuracy_window
+    picks.append(n - window + rng.choice(window, size=min(max(k // 5, 1), window), replace=False))
+    return np.unique(np.concatenate(picks))
+
+
+@dataclass
+class Training:
+    """Every run the grader drove, each run's final parameters, and the audit of them all."""
+
+    runs: list[RunResult] = field(default_factory=list)
+    final_params: list[dict[str, np.ndarray]] = field(default_factory=list)
+    audits: Audits = field(default_factory=Audits)
+
+    def final_params_of_median_run(self) -> dict[str, np.ndarray]:
+        order = np.argsort([r.accuracy for r in self.runs], kind="stable")
+        params = self.final_params[int(order[len(order) // 2])]
+        if not params:
+            raise Fail("the median run did not finish, so there are no trained parameters")
+        return params
+
+
+class Trainer:
+    """Drives runs through the client into one Training. `gradient_loss`: the loss whose
+    reference BPTT backward is known to equal (gradient_reference passed), so the audit
+    can compare with it instead of asking the auditor sandbox; `curve_loss`: the loss the
+    learning curves are computed with."""
+
+    def __init__(self, client: Session, settings: Settings, audit_rng: np.random.Generator,
+                 gradient_loss: Loss | None, curve_loss: Loss) -> None:
+        self.client, self.settings, self.audit_rng = client, settings, audit_rng
+        self.gradient_loss, self.curve_loss = gradient_loss, curve_loss
+        self.training = Training()
+
+    def run(self, seed: int) -> RunResult:
+        """One run of the contract: the grader's stream, predictions audited at random, within
+        the run's own time limit (Settings.run_seconds)."""
+        s = self.settings
+        started = time.perf_counter()
+        x, y = sample_stream(seed, s.iterations, s)
+        audit_at = audit_positions(self.audit_rng, s)
+        yhat = np.full(y.shape, np.nan)
+        done, error, loop_seconds = 0, "", 0.0
+        params: dict[str, np.ndarray] | None = None
+        run = len(self.training.runs) + 1
+        diverged: str | None = None  # where NaN or inf first showed in the record
+        try:
+            self.client.construct(seed)
+            deadline = time.monotonic() + s.run_seconds  # this run's own limit
+            chunks = train_chunks(s.iterations)
+            pending = self._send_chunk(x, y, chunks[0], deadline)
+            for j, (start, stop) in enumerate(chunks):
+                try:
+                    reply = self.client.receive_train(pending)
+                except Malformed as exc:
+                    raise AuditFailed(exc.message) from None
+                pending = None
+                sent = stop - start
+                got, k = reply.arrays.get("yhat"), reply.header["done"]  # an int: replies.TrainReply
+                if k > sent or got is None or got.shape != (k, *y.shape[1:]):
+                    raise AuditFailed("training sent back a malformed reply (more iterations than it was sent, "
+                                      "or predictions of the wrong shape)")
+                loop_seconds += float(reply.header.get("seconds", 0.0))
+                error_reply = reply.header.get("error")
+                record = self.client.record_of(reply, sent, k)  # before the next chunk is sent
+                diverged = diverged or self._first_non_finite(record, start)
+                hopeless = k > 0 and loop_seconds / (start + k) * s.iterations > HOPELESS * s.run_seconds
+                if j + 1 < len(chunks) and not error_reply and not hopeless:  # trains on during the audit
+                    pending = self._send_chunk(x, y, chunks[j + 1], deadline)
+                self._audit(x[start : start + k], y[start : start + k], got, record, bool(error_reply), start,
+                            audit_at, run)
+                yhat[start : start + k] = got  # counted only once audited
+                done = start + k
+                if error_reply:
+                    raise Fail(_describe_error(error_reply) + _diverged_hint(diverged))
+                if hopeless and done < s.iterations:
+                    raise TimedOut("it cannot finish in time", op="train", hopeless=True)
+            params = self.client.get_params()
+        except AuditFailed as exc:
+            error = exc.message
+            self.training.audits.failures.append((run, f"at iteration {done}: {exc.message}"))
+            self.client.restart()  # a chunk may still be in flight: start afresh rather than read it
+        except TimedOut as exc:
+            error = (self._too_slow(done, loop_seconds, bool(exc.details.get("hopeless")))
+                     if exc.details.get("op") == "train" else exc.message)
+        except Fail as exc:
+            error = exc.message
+        curves = Curves.from_predictions(np.nan_to_num(yhat, nan=-1.0), y, self.curve_loss)
+        window = s.accuracy_window
+        result = RunResult(
+            seed=seed,
+            iterations_done=done,
+            accuracy=float(curves.correct[-window:].mean()),
+            accuracy_first=float(curves.correct[:EARLY_WINDOW].mean()),
+            seconds=time.perf_counter() - started,
+            ms_per_iteration=round(1000 * loop_seconds / done, 4) if done else None,
+            curve_block=CURVE_BLOCK,
+            accuracy_curve=_blocks(curves.correct, CURVE_BLOCK),
+            bit_error_curve=_blocks(curves.bit_errors, CURVE_BLOCK),
+            loss_curve=_blocks(curves.loss, CURVE_BLOCK),
+            error=error,
+        )
+        self.training.runs.append(result)
+        self.training.final_params.append(params if params is not None else {})
+        return result
+
+    def _send_chunk(self, x: np.ndarray, y: np.ndarray, chunk: tuple[int, int], deadline: float) -> Pending:
+        s = self.settings
+        start, stop = chunk
+        left = min(self.client.remaining(), deadline - time.monotonic())
+        if left <= 0:
+            raise TimedOut("the time limit is used up", op="train")
+        return self.client.send_train(x[start:stop], y[start:stop], s.alpha,
+                                      timeout=min(left, s.limits.call_seconds * (stop - start)))
+
+    def _too_slow(self, done: int, loop_seconds: float, hopeless: bool) -> str:
+        """Why a run stopped at a time limit, with the figures a student can act on."""
+        s = self.settings
+        per = 1000 * loop_seconds / done if done else None
+        run_limit = (f"a run may take {s.run_seconds:g} s ({s.limits.iteration_ms:g} ms per iteration, "
+                     "limits.iteration_ms)")
+        if hopeless and per is not None:
+            what = (f"at {per:.1f} ms per iteration its {s.iterations} iterations would take "
+                    f"{per * s.iterations / 1000:.0f} s, and {run_limit}")
+        elif self.client.remaining() <= 0:
+            what = f"the submission's time limit of {s.limits.total_seconds:g} s (limits.total_seconds) was used up"
+        else:
+            what = f"it reached its time limit: {run_limit}"
+            what += f"; it trained at {per:.1f} ms per iteration" if per is not None else ""
+        calls = {op: float(np.median(t)) * 1000 for op, t in self.client.call_seconds.items() if t}
+        measured = ", ".join(f"{op} {ms:.1f} ms" for op, ms in calls.items())
+        return (f"{what}. Make forward, backward and update faster"
+                + (f" (a call took about: {measured})" if measured else "")
+                + ": NumPy products of whole vectors and matrices, no Python loops over their elements")
+
+    def _first_non_finite(self, record: tuple[np.ndarray | None, np.ndarray | None], offset: int) -> str | None:
+        """Where a chunk's record first holds NaN or inf: backward's gradient, or the
+        parameters, with the iteration and the entry."""
+        found = []
+        for what, rows in (("backward's gradient", record[1]), ("the parameters", record[0])):
+            if rows is None or not len(rows):
+                continue
+            bad = np.flatnonzero(~np.isfinite(rows).all(axis=1))
+            if len(bad):
+                row = rows[bad[0]]
+                col = int(np.flatnonzero(~np.isfinite(row))[0])
+                found.append((int(bad[0]), f"{what} at iteration {offset + int(bad[0])} ({self._entry(col)} = {row[col]})"))
+        return min(found)[1] if found else None
+
+    def _entry(self, col: int) -> str:
+        """The parameter entry of a column of a flattened vector, as `W[3, 4]`."""
+        for name, cols in segments(self.settings):
+            if cols.start <= col < cols.stop:
+                index = np.unravel_index(col - cols.start, self.settings.param_shapes()[name])
+                return f"{name}[{', '.join(map(str, index))}]"
+        return f"entry {col}"
+
+    def _audit(self, x: np.ndarray, y: np.ndarray, yhat: np.ndarray,
+               record: tuple[np.ndarray | None, np.ndarray | None], ended_early: bool, offset: int,
+               audit_at: np.ndarray, run: int) -> None:
+        """Audit one chunk. Every step: the parameters moved as update(g, alpha) allows for the
+        gradient g that backward returned (grader/checks/trajectory.py). At the secret iterations:
+        the prediction is the reference forward of that moment's parameters, and g is what
+        backward gives at those parameters (the reference's where gradient_reference passed,
+        else a fresh sandbox's that never trained)."""
+        k = len(x)
+        if k == 0:
+            return
+        params, grads = record
+        n = self.settings.n_params
+        complete = params is not None and params.shape == (k + 1, n)
+        if not (grads is not None and grads.shape == (k, n) and (
+                complete or (ended_early and params is not None and params.shape == (k, n)))):
+            raise AuditFailed("the parameters and gradients recorded during training are missing or malformed")
+        steps = len(params) - 1
+        for row, why in unexplained_steps(params[:steps], params[1:], grads[:steps], segments(self.settings),
+                                          self.settings.alpha):
+            self.training.audits.jumps.append((offset + row, run, why))
+        self.training.audits.steps += steps
+        chosen = audit_at[(audit_at >= offset) & (audit_at < offset + k)] - offset
+        if not len(chosen):
+            return
+        atol = self.settings.tolerances.forward_atol
+        for i in chosen:
+            with np.errstate(all="ignore"):  # diverged parameters compute NaN, and so must forward
+                want = forward_batch(unflatten(params[i], self.settings), x[i][None])[0]
+                gap = np.where(np.isnan(want) & np.isnan(yhat[i]), 0.0, np.abs(want - yhat[i]))
+            diff = float(np.nan_to_num(gap, nan=np.inf).max())
+            self.training.audits.checked += 1
+            if not diff <= atol:
+                self.training.audits.mismatches.append((int(offset + i), run, diff))
+        if self.gradient_loss:  # backward is the reference's BPTT of this loss
+            clean = np.stack([flatten(bptt(unflatten(params[i], self.settings), x[i], y[i], self.gradient_loss))
+                              for i in chosen])
+            rtol = self.settings.tolerances.gradient_rtol
+        else:  # backward itself, where training cannot interfere
+            try:
+                clean, rtol = self.client.backward_at(params[chosen], x[chosen], y[chosen]), 1e-9
+            except Fail as exc:
+                raise AuditFailed(exc.message) from None
+        with np.errstate(all="ignore"):
+            off = np.abs(clean - grads[chosen]) - rtol * (1.0 + np.abs(clean).max(axis=1, keepdims=True))
+        for i, row_off in zip(chosen, off):
+            if (row_off > 0).any():
+                self.training.audits.forged.append((int(offset + i), run, float(np.nanmax(row_off))))
+
+def _diverged_hint(diverged: str | None) -> str:
+    if diverged is None:
+        return ""
+    return (f"; the first NaN or inf was in {diverged}: training diverged. Look for a division by zero or "
+            "an overflow in backward, and clip each gradient's norm in update")
+
+
+def _blocks(values: np.ndarray, block: int) -> list[float]:
+    """Means over consecutive blocks, rounded for a compact JSON."""
+    n = len(values) // block * block
+    if n == 0:
+        return []
+    return [round(float(v), 4) for v in np.asarray(values[:n], dtype=np.float64).reshape(-1, block).mean(axis=1)]
