@@ -17,6 +17,7 @@ from grader.intake import notebook as nb
 from grader.intake.submission import (
     Submission,
     SubmissionError,
+    content_hash,
     count_pdf_pages,
     decode_source,
     open_submission,
@@ -202,6 +203,25 @@ def test_folder(box: Box) -> None:
     (top / "stray.pyc").write_bytes(b"junk")  # ignored files do not change the hash
     (top / "src" / "utils.py").write_text(zf.HELPER_SOURCE)
     assert box.open(top).sha256 == sub.sha256
+
+
+def test_one_content_hash_from_the_class_folder_to_the_result(box: Box) -> None:
+    """The batch keys its store with the hash it computes before grading; the intake
+    computes the same for a folder (junk and links left out), a zip and a .py."""
+    from grader.classroom.runner import find_submissions
+
+    top = make_folder(box.inbox)
+    (top / "stray.pyc").write_bytes(b"junk")
+    (top / "src" / "__pycache__").mkdir(exist_ok=True)
+    (top / "src" / "__pycache__" / "rnn.cpython-311.pyc").write_bytes(b"junk")
+    single = box.inbox / "DLP_LAB4_310551002_Lin.py"
+    single.write_text(zf.RNN_SOURCE, encoding="utf-8")
+    items = {item.file: item for item in find_submissions(box.inbox)}
+    for path in (top, single):
+        assert items[path.name].sha256 == content_hash(path) == box.open(path).sha256
+    with_junk = content_hash(top)
+    (top / ".DS_Store").write_bytes(b"more junk")
+    assert content_hash(top) == with_junk
 
 
 @pytest.mark.skipif(os.name != "posix", reason="symlinks")

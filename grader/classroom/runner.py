@@ -23,6 +23,7 @@ from pathlib import Path
 
 from grader import __version__
 from grader.classroom.gradeproc import GradeRequest
+from grader.intake.submission import content_hash
 from grader.results import RESULT_SCHEMA, GradeResult, SubmissionInfo, neutralise
 from grader.safe_files import open_fresh, private_dir, read_regular, write_atomic
 from grader.sandbox.probe import Isolation
@@ -63,27 +64,13 @@ class Outcome:
     reused: int
 
 
-def content_hash(path: Path) -> str:
-    """sha256 of a file, or of a folder's relative paths and contents (symlinks not followed)."""
-    digest = hashlib.sha256()
-    if path.is_file():
-        with path.open("rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-        return digest.hexdigest()
-    for sub in sorted(p for p in path.rglob("*") if p.is_file() and not p.is_symlink()):
-        digest.update(str(sub.relative_to(path)).encode("utf-8", "surrogateescape") + b"\0")
-        digest.update(sub.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
 def find_submissions(folder: Path) -> list[Item]:
     """Every file or folder directly in `folder` is one submission (junk names skipped)."""
     items = []
     for entry in sorted(folder.iterdir()):
         if entry.name in IGNORED or entry.name.startswith(".") or entry.is_symlink():
             continue
-        items.append(Item(entry, entry.name, content_hash(entry)))
+        items.append(Item(entry, entry.name, content_hash(entry)))  # the intake's hash, as the result's
     return items
 
 

@@ -20,6 +20,7 @@ import tempfile
 import tokenize
 import unicodedata
 from collections import Counter
+from dataclasses import dataclass, field
 from hashlib import sha256
 from io import BytesIO
 from pathlib import Path
@@ -323,17 +324,26 @@ def _try(raw: bytes, codec: str) -> str | None:
         return None
 
 
-def _intake_folder(
-    folder: Path, root: Path, workdir: Path, notes: list[str]
-) -> tuple[list[Written], Counter[str], str]:
-    """Copy a folder's files (no links followed, junk ignored, same caps as a zip)."""
-    entries: list[tuple[tuple[str, ...], tuple[str, ...], Path, int]] = []
-    ignored: Counter[str] = Counter()
-    skipped: list[str] = []
-    total = 0
-    work = os.path.realpath(workdir)
+_Hash = type(sha256())  # hashlib's hash object
+
+
+@dataclass
+class _Listing:
+    """A folder's regular files (parts, path, size) sorted by path, what was ignored as junk
+    and what was skipped (links and special files, never followed)."""
+
+    files: list[tuple[tuple[str, ...], Path, int]] = field(default_factory=list)
+    ignored: Counter[str] = field(default_factory=Counter)
+    skipped: list[str] = field(default_factory=list)
+
+
+def _list_folder(folder: Path, exclude: Path | None = None, max_files: int | None = None) -> _Listing:
+    """Walk a folder as the intake reads it: no links followed, junk ignored, `exclude` (the
+    grader's own work folder) left out; more than `max_files` files is refused early."""
+    listing = _Listing()
+    skip = os.path.realpath(exclude) if exclude is not None else None
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
-        if os.path.realpath(dirpath) == work:
+        if os.path.realpath(dirpath) == skip:
             dirnames[:] = []
             continue
         rel = Path(dirpath).relative_to(folder).parts
@@ -341,55 +351,74 @@ def _intake_folder(
         for d in sorted(dirnames):
             full = os.path.join(dirpath, d)
             parts = rel + (d,)
-            shown = "/".join(_display_part(p) for p in parts)
             if os.path.islink(full):
-                skipped.append(shown + "/")
+                listing.skipped.append("/".join(_display_part(p) for p in parts) + "/")
             elif (reason := ignore_reason(parts + ("x",))) is not None:
-                ignored[reason] += 1
-            elif os.path.realpath(full) != work:
+                listing.ignored[reason] += 1
+            elif os.path.realpath(full) != skip:
                 keep_dirs.append(d)
         dirnames[:] = keep_dirs
         for f in sorted(filenames):
             full = os.path.join(dirpath, f)
             parts = rel + (f,)
-            shown = "/".join(_display_part(p) for p in parts)
             st = os.lstat(full)
-            if stat.S_ISLNK(st.st_mode):
-                skipped.append(shown)
-                continue
-            if not stat.S_ISREG(st.st_mode):
-                skipped.append(shown + " (special file)")
-                continue
-            reason = ignore_reason(parts)
-            if reason:
-                ignored[reason] += 1
-                continue
-            if st.st_size > MAX_MEMBER:
-                raise SubmissionError(
-                    "unsafe_zip", f"{shown} is {mib(st.st_size)} (limit {mib(MAX_MEMBER)} per file)"
-                )
-            total += st.st_size
-            entries.append((parts, tuple(_display_part(p) for p in parts), Path(full), st.st_size))
-            if len(entries) > MAX_MEMBERS:
-                raise SubmissionError(
-                    "unsafe_zip",
-                    f"the folder has more than {MAX_MEMBERS} files; keep only your code and report",
-                )
+            if stat.S_ISLNK(st.st_mode) or not stat.S_ISREG(st.st_mode):
+                shown = "/".join(_display_part(p) for p in parts)
+                listing.skipped.append(shown if stat.S_ISLNK(st.st_mode) else shown + " (special file)")
+            elif (reason := ignore_reason(parts)) is not None:
+                listing.ignored[reason] += 1
+            else:
+                listing.files.append((parts, Path(full), st.st_size))
+                if max_files is not None and len(listing.files) > max_files:
+                    raise SubmissionError(
+                        "unsafe_zip", f"the folder has more than {max_files} files; keep only your code and report")
+    listing.files.sort(key=lambda e: "/".join(e[0]))
+    return listing
+
+
+def _add_file(digest: _Hash, parts: tuple[str, ...], file_hash: str) -> None:
+    """One file of a folder into the folder's hash: its path and its content's hash."""
+    digest.update("/".join(parts).encode("utf-8", "surrogateescape") + b"\0")
+    digest.update(bytes.fromhex(file_hash))
+
+
+def content_hash(path: Path) -> str:
+    """The submission's one content hash, as the intake reads it: a file's bytes, or a
+    folder's kept files (junk and links left out) with their paths. The batch keys its
+    store with it before grading, and the result carries the same value."""
+    if not path.is_dir():
+        return _file_hash(path)
+    digest = sha256()
+    for parts, full, _ in _list_folder(path).files:
+        _add_file(digest, parts, _file_hash(full))
+    return digest.hexdigest()
+
+
+def _intake_folder(
+    folder: Path, root: Path, workdir: Path, notes: list[str]
+) -> tuple[list[Written], Counter[str], str]:
+    """Copy a folder's files (no links followed, junk ignored, same caps as a zip)."""
+    listing = _list_folder(folder, exclude=workdir, max_files=MAX_MEMBERS)
+    for parts, _, size in listing.files:
+        if size > MAX_MEMBER:
+            shown = "/".join(_display_part(p) for p in parts)
+            raise SubmissionError("unsafe_zip", f"{shown} is {mib(size)} (limit {mib(MAX_MEMBER)} per file)")
+    total = sum(size for _, _, size in listing.files)
     if total > MAX_TOTAL:
         raise SubmissionError(
             "unsafe_zip",
             f"the folder holds {mib(total)} (limit {mib(MAX_TOTAL)}); "
             "keep only your code and report",
         )
-    if skipped:
-        notes.append(f"skipped links and special files (not followed): {_listing(skipped)}")
-    entries.sort(key=lambda e: "/".join(e[0]))
-    strip = 1 if len({e[1][0] for e in entries}) == 1 and all(len(e[1]) > 1 for e in entries) else 0
+    if listing.skipped:
+        notes.append(f"skipped links and special files (not followed): {_listing(listing.skipped)}")
+    shown_parts = [tuple(_display_part(p) for p in parts) for parts, _, _ in listing.files]
+    strip = 1 if len({p[0] for p in shown_parts}) == 1 and all(len(p) > 1 for p in shown_parts) else 0
     names = SafeNames()
     budget = Budget()
     digest = sha256()
     written: list[Written] = []
-    for parts, shown, full, _ in entries:
+    for (parts, full, _), shown in zip(listing.files, shown_parts):
         display = "/".join(shown)
         dest = root.joinpath(*names.file(shown[strip:]))
         try:
@@ -397,10 +426,9 @@ def _intake_folder(
         except OSError as e:
             notes.append(f"could not read {display} ({e.strerror or e})")
             continue
-        digest.update("/".join(parts).encode("utf-8", "surrogateescape") + b"\0")
-        digest.update(bytes.fromhex(file_hash))
+        _add_file(digest, parts, file_hash)
         written.append(Written(display, dest, size))
-    return written, ignored, digest.hexdigest()
+    return written, listing.ignored, digest.hexdigest()
 
 
 def _file_hash(path: Path) -> str:
