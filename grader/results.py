@@ -128,6 +128,11 @@ class GradeResult(_Model):
     def check(self, name: str) -> CheckResult | None:
         return next((c for c in self.checks if c.name == name), None)
 
+    @property
+    def accuracy_window_text(self) -> str:
+        """What a run's accuracy counts, in words."""
+        return f"last {self.accuracy_window} iterations" if self.accuracy_window else "last iterations"
+
     def fix_first(self) -> CheckResult | None:
         """The failed check to work on first: the earliest that names its bug (gradient_reference
         often does, after gradient_numeric failed vaguely), else the earliest."""

@@ -9,14 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from grader.outputs.feedback import (
-    learning_curve_png,
-    md_table,
-    md_text,
-    score_histogram_png,
-    student_markdown,
-    summary_markdown,
-)
+from grader.outputs.feedback import student_markdown
+from grader.outputs.markdown import md_table, md_text
+from grader.outputs.plots import learning_curve_png, score_histogram_png
+from grader.outputs.summary import Graded, summary_markdown
 from grader.results import CHECK_NAMES, CheckResult, GradeResult, RunResult, SubmissionInfo
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -259,27 +255,30 @@ def test_learning_curve_png_with_hostile_id_and_an_empty_run(hostile: GradeResul
 # ---------------------------------------------------------------- the class summary
 
 
+SCORES = [30.0, 27.5, 12.0, 0.0, float("nan")]
+ACCURACY = [1.0, 0.92, 0.4, None, 0.7]
+
+
 @pytest.fixture
-def table() -> pd.DataFrame:
-    rows = []
+def klass() -> list[Graded]:
     statuses = ["graded", "graded", "graded", "import_failed", "graded"]
-    scores = [30.0, 27.5, 12.0, 0.0, float("nan")]
-    acc = [1.0, 0.92, 0.4, None, 0.7]
-    for i, (status, score, a) in enumerate(zip(statuses, scores, acc)):
-        row = {
-            "student_id": f"S{i}", "name": f"name{i}", "status": status, "score": score, "max_score": 30.0,
-            "accuracy": a, "accuracy_window": 1000, "accuracy_exhaustive": None if a is None else a - 0.01,
-            "loss_recognised": ["bce", "mse", "bce", "", None][i],
-            "flags": ["", "policy;naming", "", "sandbox", float("nan")][i],
-        }
-        for name in CHECK_NAMES:
-            row[f"{name}_status"] = "passed" if status == "graded" else ("failed" if name == "import" else "skipped")
-        rows.append(row)
-    rows[2]["train_status"] = "failed"
-    rows[4]["update_status"] = "error"
-    rows[0]["name"] = "[evil](http://x) | <i>"
-    rows[1]["student_id"] = "<S1|x>"
-    return pd.DataFrame(rows)
+    graded = []
+    for i, (status, score, a) in enumerate(zip(statuses, SCORES, ACCURACY)):
+        checks = {n: "passed" if status == "graded" else ("failed" if n == "import" else "skipped") for n in CHECK_NAMES}
+        if i == 2:
+            checks["train"] = "failed"
+        if i == 4:
+            checks["update"] = "error"
+        result = GradeResult(
+            grader_version="t", settings_hash="t", status=status, score=score, max_score=30.0,
+            submission=SubmissionInfo(source=f"s{i}.zip", student_id=["S0", "<S1|x>", "S2", "S3", "S4"][i],
+                                      name="[evil](http://x) | <i>" if i == 0 else f"name{i}"),
+            checks=[CheckResult(name=n, status=st) for n, st in checks.items()],
+            accuracy=a, accuracy_window=1000, accuracy_exhaustive=None if a is None else a - 0.01,
+            loss_recognised=["bce", "mse", "bce", None, None][i],
+        )
+        graded.append(Graded(result, [[], ["policy", "naming"], [], ["sandbox"], []][i]))
+    return graded
 
 
 def _row(md: str, first_cell: str) -> list[str]:
@@ -287,38 +286,40 @@ def _row(md: str, first_cell: str) -> list[str]:
     return [cell.strip() for cell in line.strip("|").split(" | ")]
 
 
-def test_summary_stats_match_pandas(table: pd.DataFrame) -> None:
-    md = summary_markdown(table, "histogram.png")
+def test_summary_stats_match_pandas(klass: list[Graded]) -> None:
+    md = summary_markdown(klass, "histogram.png")
     _assert_tables_intact(md)
     assert "**Submissions:** 5" in md
     assert _row(md, "graded") == ["graded", "4"]
     assert _row(md, "import_failed") == ["import_failed", "1"]
-    s = table["score"]
+    s = pd.Series(SCORES)
     for stat, value in (("mean", s.mean()), ("median", s.median()), ("min", s.min()), ("max", s.max()), ("std", s.std())):
         assert _row(md, stat)[1] == f"{value:.2f}", stat
-    q = table["accuracy"].dropna().quantile([0, 0.25, 0.5, 0.75, 1])
-    assert _row(md, "last 1000, median of runs")[1:] == ["4", *(f"{v:.3f}" for v in q)]
+    q = pd.Series(ACCURACY, dtype=float).dropna().quantile([0, 0.25, 0.5, 0.75, 1])
+    assert _row(md, "last 1000 iterations, median of runs")[1:] == ["4", *(f"{v:.3f}" for v in q)]
     assert _row(md, "train") == ["train", "3", "1", "1", "0"]
     assert _row(md, "import") == ["import", "4", "1", "0", "0"]
     assert _row(md, "update") == ["update", "3", "0", "1", "1"]
     assert _row(md, "bce")[1] == "2" and _row(md, "none")[1] == "2" and _row(md, "mse")[1] == "1"
-    assert "policy, naming" in md and "sandbox" in md
+    assert "naming, policy" in md and "sandbox" in md
     assert "<S1" not in md and "](http" not in md.replace("\\](http", "")
     assert "![score histogram](histogram.png)" in md
 
 
-def test_summary_of_an_empty_or_bare_table() -> None:
-    assert "**Submissions:** 0" in summary_markdown(pd.DataFrame(), None)
-    bare = summary_markdown(pd.DataFrame({"student_id": ["a"], "score": [1.0]}), None)
-    assert "No check columns" in bare and "None." in bare
-    assert _row(bare, "std")[1] == "—"  # one score has no spread
+def test_summary_of_an_empty_or_bare_class() -> None:
+    assert "**Submissions:** 0" in summary_markdown([], None)
+    bare = Graded(GradeResult(grader_version="t", settings_hash="t", status="graded", score=1.0,
+                              submission=SubmissionInfo(source="a.py", student_id="a")))
+    md = summary_markdown([bare], None)
+    assert "No check ran" in md and "None." in md
+    assert _row(md, "std")[1] == "—"  # one score has no spread
 
 
-def test_score_histogram_png(table: pd.DataFrame, tmp_path) -> None:
+def test_score_histogram_png(tmp_path) -> None:
     path = tmp_path / "hist.png"
-    assert score_histogram_png(table, path) is True
+    assert score_histogram_png(SCORES, 30.0, path) is True
     width, height = _assert_png(path)
     assert (width, height) == (900, 600)
-    assert score_histogram_png(pd.DataFrame(), tmp_path / "empty.png") is False
-    assert score_histogram_png(table.assign(score=math.nan), tmp_path / "nan.png") is False
+    assert score_histogram_png([], None, tmp_path / "empty.png") is False
+    assert score_histogram_png([math.nan] * 3, 30.0, tmp_path / "nan.png") is False
     assert not (tmp_path / "empty.png").exists()

@@ -7,7 +7,7 @@ import re
 import shutil
 import time
 import unicodedata
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +15,9 @@ import pandas as pd
 from grader.checks.similarity import fingerprint, similar_pairs
 from grader.classroom import runner
 from grader.intake.unzip import Budget, unpack_zip
-from grader.outputs import feedback
+from grader.outputs.feedback import student_markdown
+from grader.outputs.plots import learning_curve_png, score_histogram_png
+from grader.outputs.summary import Graded, summary_markdown
 from grader.outputs.table import row, safe_cell, write_csv
 from grader.results import GradeResult
 from grader.safe_files import private_dir, write_atomic
@@ -144,21 +146,22 @@ def grade_class(
     for item, flags in similarity_flags(results, out / "similarity.csv", threshold).items():
         dup.setdefault(item, []).extend(flags)
     fb = private_dir(out / "feedback")
-    rows, taken = [], set()
+    rows, graded, taken = [], [], set()
     for item in items:
         result = results[item]
+        graded.append(Graded(result, dup.get(item, [])))
         rows.append(row(result, item.file, item.sha256, settings, dup.get(item, [])))
         name = _feedback_name(result, item, taken)
         png = fb / f"{name}.png"
-        has_png = feedback.learning_curve_png(result, png)
-        write_atomic(fb / f"{name}.md", feedback.student_markdown(result, png.name if has_png else None), 0o644)
-    table = write_csv(rows, out / "grades.csv")
+        has_png = learning_curve_png(result, png)
+        write_atomic(fb / f"{name}.md", student_markdown(result, png.name if has_png else None), 0o644)
+    write_csv(rows, out / "grades.csv")
     histogram = out / "scores.png"
-    has_hist = feedback.score_histogram_png(table, histogram)
-    write_atomic(out / "summary.md", feedback.summary_markdown(table, histogram.name if has_hist else None), 0o644)
+    has_hist = score_histogram_png([g.result.score for g in graded],
+                                   max((g.result.max_score for g in graded), default=None), histogram)
+    write_atomic(out / "summary.md", summary_markdown(graded, histogram.name if has_hist else None), 0o644)
     wall = time.perf_counter() - started
-    statuses = table["status"].value_counts().to_dict() if len(table) else {}
-    counts = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(Counter(g.result.status for g in graded).items()))
     return (
         f"{len(items)} submissions ({counts}): {outcome.graded} graded now, "
         f"{outcome.reused} from earlier runs, in {wall:.1f} s\n"

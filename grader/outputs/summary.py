@@ -1,0 +1,106 @@
+"""The instructor's overview of a batch, computed from the list of results (not from the
+CSV), with the flags the class added to each (duplicates, similarity, shared ids)."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+
+from grader.outputs.markdown import image, md_table, number
+from grader.results import CHECK_NAMES, GradeResult
+
+STATUSES = ("passed", "failed", "skipped", "error")
+QUANTILES = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+@dataclass(frozen=True)
+class Graded:
+    """One submission of the class: its result and the flags the class added."""
+
+    result: GradeResult
+    class_flags: list[str] = field(default_factory=list)
+
+    @property
+    def flags(self) -> list[str]:
+        return sorted(set(self.result.flags + self.class_flags))
+
+
+def summary_markdown(graded: list[Graded], histogram_png: str | None) -> str:
+    """The summary page: status, score, accuracy, checks, losses and flags of the class."""
+    results = [g.result for g in graded]
+    parts = [f"# Lab 4 (BPTT) grading summary\n\n**Submissions:** {len(results)}"]
+    if results:
+        parts += [
+            "## Status\n\n" + _counts_table([r.status for r in results], "status"),
+            "## Score\n\n" + _score_table(results),
+            "## Accuracy\n\n" + _accuracy_table(results),
+            "## Checks\n\n" + _checks_summary(results),
+            "## Loss recognised\n\n" + _counts_table([r.loss_recognised or "" for r in results], "loss"),
+            "## Flagged submissions\n\n" + _flagged(graded),
+        ]
+    if histogram_png:
+        parts.append("## Score histogram\n\n" + image("score histogram", histogram_png))
+    return "\n\n".join(parts) + "\n"
+
+
+def _counts_table(values: list[str], what: str) -> str:
+    """How many submissions have each value, most common first; empty values count as "none"."""
+    counts = Counter(v or "none" for v in values)
+    return md_table([what, "submissions"], [[k, n] for k, n in counts.most_common()])
+
+
+def _finite(values: list[float | None]) -> list[float]:
+    return [float(v) for v in values if v is not None and not math.isnan(v)]
+
+
+def _score_table(results: list[GradeResult]) -> str:
+    """Mean, median, spread of the scores."""
+    s = _finite([r.score for r in results])
+    spread = statistics.stdev(s) if len(s) > 1 else None  # the sample's, as pandas and a spreadsheet
+    stats = [
+        ("max possible", max((r.max_score for r in results), default=None)),
+        ("mean", statistics.fmean(s) if s else None), ("median", statistics.median(s) if s else None),
+        ("min", min(s, default=None)), ("max", max(s, default=None)), ("std", spread),
+    ]
+    return md_table(["statistic", "score"], [[k, number(v, ".2f")] for k, v in stats])
+
+
+def _quantile(values: list[float], q: float) -> float:
+    """Linear interpolation between the closest ranks (numpy's and pandas' default)."""
+    ordered = sorted(values)
+    pos = q * (len(ordered) - 1)
+    low = math.floor(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+def _accuracy_table(results: list[GradeResult]) -> str:
+    """Quantiles of the scored and the all-pairs accuracy, over submissions that have one."""
+    window = next((r.accuracy_window_text for r in results if r.accuracy_window), "last iterations")
+    rows = []
+    for label, values in ((f"{window}, median of runs", _finite([r.accuracy for r in results])),
+                          ("all pairs", _finite([r.accuracy_exhaustive for r in results]))):
+        cells = [number(_quantile(values, q)) if values else "—" for q in QUANTILES]
+        rows.append([label, len(values), *cells])
+    return md_table(["accuracy", "n", "min", "25%", "median", "75%", "max"], rows)
+
+
+def _checks_summary(results: list[GradeResult]) -> str:
+    """How many submissions passed, failed, skipped or errored each check."""
+    counts: dict[str, Counter[str]] = {}
+    for result in results:
+        for c in result.checks:
+            counts.setdefault(c.name, Counter())[c.status] += 1
+    if not counts:
+        return "No check ran."
+    names = [n for n in CHECK_NAMES if n in counts] + [n for n in counts if n not in CHECK_NAMES]
+    return md_table(["check", *STATUSES], [[n, *(counts[n][s] for s in STATUSES)] for n in names])
+
+
+def _flagged(graded: list[Graded]) -> str:
+    """Submissions an instructor should look at, with why."""
+    rows = [[g.result.submission.student_id or "", g.result.submission.name or "", ", ".join(g.flags)]
+            for g in graded if g.flags]
+    return md_table(["student id", "name", "flags"], rows) if rows else "None."
