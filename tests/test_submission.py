@@ -352,9 +352,11 @@ def test_coding_cookie_respected_or_replaced() -> None:
 
 
 def test_reencoded_file_drops_its_old_coding_line(box: Box) -> None:
-    lying = b"# coding: utf-8\n" + zf.RNN_SOURCE.encode() + "# 中文\n".encode("cp950")
+    lying = b"# coding: ascii\n" + zf.RNN_SOURCE.encode() + "# 中文\n".encode("cp950")
     sub = box.open(zf.write_zip(box.inbox / "s.zip", [("rnn.py", lying)]))
-    compile(sub.module_path.read_bytes(), "rnn.py", "exec")
+    written = sub.module_path.read_bytes()
+    assert written.splitlines()[0] == b"# -*- coding: utf-8 -*-" and "# 中文".encode() in written
+    compile(written, "rnn.py", "exec")  # with the old "ascii" line kept, this would not compile
 
 
 def test_undecodable_source_listed(box: Box) -> None:
