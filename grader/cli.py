@@ -129,6 +129,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_batch(args: argparse.Namespace) -> int:
     """Grade a folder of submissions into OUT: grades.csv, feedback/, summary.md."""
     from grader.classroom.grade_class import grade_class
+    from grader.classroom.roster import RosterError, load_roster
     from grader.intake.submission import SubmissionError
     from grader.sandbox import isolation
     from grader.sandbox.probe import FIX
@@ -148,13 +149,17 @@ def cmd_batch(args: argparse.Namespace) -> int:
         print("warning: --allow-weak-sandbox: submissions run with your rights; rows are flagged 'sandbox'",
               file=sys.stderr)
     try:
+        roster = load_roster(Path(args.roster)) if args.roster else None
         summary = grade_class(
             source, Path(args.out), settings, jobs=args.jobs or os.cpu_count() or 1,
             force=args.force, only=set(args.only) if args.only else None, progress=not args.quiet,
-            isolation=found, similar_above=args.similar_above,
+            isolation=found, similar_above=args.similar_above, roster=roster,
+            announce=lambda line: print(line, file=sys.stderr),
         )
     except SubmissionError as exc:
         raise UsageError(f"{source}: {exc.message}") from None
+    except RosterError as exc:
+        raise UsageError(str(exc)) from None
     print(summary)
     return EXIT_OK
 
@@ -206,7 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", required=True, metavar="OUT", help="output folder")
     p.add_argument("-j", "--jobs", type=int, metavar="N", help="submissions graded at once (default: cores)")
     p.add_argument("--force", action="store_true", help="regrade even what is already stored")
-    p.add_argument("--only", action="append", metavar="ID", help="regrade this student id (repeatable)")
+    p.add_argument("--only", action="append", metavar="ID",
+                   help="regrade the submissions of this student id or file name part (repeatable)")
+    p.add_argument("--roster", metavar="CSV", help="class list: student_id, name, email, lms_user_id, section, "
+                   "extension; names students by their platform id or email and lists who submitted nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--similar-above", type=float, metavar="S",
                    help="flag pairs of modules at least this similar (0..1, default 0.5; OUT/similarity.csv)")

@@ -96,6 +96,12 @@ class SubmissionInfo(_Model):
     module_sha256: str = Field("", description="of the graded module's source, to spot copies")
     fingerprint: list[int] = Field(default_factory=list, description="of the module's syntax tree (similarity.py)")
     naming_ok: bool = True
+    identity_source: str = Field("", description="where student_id comes from: handout (the file's name follows "
+                                 "the handout), file_name (read loosely), roster, lms_metadata, lms_wrapper, none")
+    lms_id: Text | None = Field(None, description="the platform's own id of the student")
+    email: Text | None = None
+    submitted_at: str | None = Field(None, description="ISO 8601, as the platform recorded it")
+    late: bool | None = Field(None, description="the platform marked it late")
     notes: list[Text] = Field(default_factory=list)
     report_pdf: Text | None = None
     report_pages: int | None = None

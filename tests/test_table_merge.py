@@ -80,3 +80,18 @@ def test_merge_without_report_columns_is_a_clear_error(tmp_path):
     (tmp_path / "manual.csv").write_text("student_id,grade\n1,5\n", encoding="utf-8")
     with pytest.raises(MergeError, match="no report columns"):
         merge(tmp_path / "grades.csv", tmp_path / "manual.csv", settings)
+
+
+def test_csv_opens_in_a_spreadsheet_and_merge_survives_dropped_leading_zeros(tmp_path):
+    """UTF-8 with a BOM (Excel then shows 王小明, not mojibake); an id Excel saved as 756001
+    is still 0756001's, and a sheet of such ids merges, each noted."""
+    settings = Settings()
+    write_csv([row(result("0756001", 30.0), "a.zip", "s", settings, []),
+               row(result("0810002", 20.0), "b.zip", "t", settings, [])], tmp_path / "grades.csv")
+    raw = (tmp_path / "grades.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and "王小明".encode() in raw
+    (tmp_path / "manual.csv").write_text("student_id,plot,data_generation,forward,bptt,code\n"
+                                        "756001,10,10,20,20,10\n810002,0,0,0,0,0\n", encoding="utf-8")
+    table, problems = merge(tmp_path / "grades.csv", tmp_path / "manual.csv", settings)
+    assert dict(zip(table["student_id"], table["total"])) == {"0756001": 100.0, "0810002": 20.0}
+    assert any("756001 read as 0756001" in p for p in problems) and not any("unknown" in p for p in problems)

@@ -178,6 +178,7 @@ def _info(sub: Submission) -> SubmissionInfo:
         module_sha256=hashlib.sha256(source).hexdigest(),
         fingerprint=fingerprint(source.decode("utf-8", errors="replace")),
         naming_ok=sub.naming_ok,
+        identity_source=("handout" if sub.naming_ok else "file_name") if sub.student_id else "none",
         notes=list(sub.notes) + ([sub.naming_note] if sub.naming_note else []),
         report_pdf=sub.report_pdf,
         report_pages=sub.report_pages,

@@ -8,18 +8,23 @@ import shutil
 import time
 import unicodedata
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
+from grader import __version__
 from grader.checks.similarity import fingerprint, similar_pairs
 from grader.classroom import runner
+from grader.classroom.identity import identify
+from grader.classroom.roster import Roster
+from grader.intake.layouts import ClassDownload, read_class
 from grader.intake.unzip import Budget, unpack_zip
 from grader.outputs.feedback import student_markdown
 from grader.outputs.plots import learning_curve_png, score_histogram_png
 from grader.outputs.summary import Graded, summary_markdown
-from grader.outputs.table import row, safe_cell, write_csv
-from grader.results import GradeResult
+from grader.outputs.table import row, write_csv, write_safe_csv
+from grader.results import GradeResult, SubmissionInfo
 from grader.safe_files import private_dir, write_atomic
 from grader.sandbox import Isolation
 from reference import rnn as reference_rnn
@@ -106,7 +111,7 @@ def similarity_flags(results: dict[runner.Item, GradeResult], csv: Path, thresho
              for item, names in partners.items()}
     table = pd.DataFrame([{"file_a": a, "student_a": who(a), "file_b": b, "student_b": who(b), "similarity": s}
                           for a, b, s in pairs], columns=["file_a", "student_a", "file_b", "student_b", "similarity"])
-    write_atomic(csv, table.apply(lambda column: column.map(safe_cell)).to_csv(index=False, lineterminator="\n"), 0o644)
+    write_safe_csv(table, csv)
     return flags
 
 
@@ -131,39 +136,91 @@ def grade_class(
     progress: bool = True,
     isolation: Isolation | None = None,
     similar_above: float | None = None,
+    roster: Roster | None = None,
+    announce: Callable[[str], None] | None = None,
 ) -> str:
-    """Grade every submission in `source` into `out`; returns a short summary to print."""
+    """Grade every submission in `source` (a folder or a class's zip, in any platform's
+    layout) into `out`; returns a short summary to print. `announce` hears the layout
+    found before grading starts."""
     started = time.perf_counter()
     private_dir(out)
     if source.is_file():
         source = unpack_class_archive(source, out / "intake")
-    items = runner.find_submissions(source)
+    download = read_class(source, private_dir(out / "staging"))
+    items = runner.items_of(download)
+    unmatched = sorted(w for w in only or () if not any(item.matches(w) for item in items))
+    if announce is not None:
+        announce(f"layout: {download.description}, {len(download.entries)} students"
+                 + (f" ({len(download.superseded)} earlier attempts in attempts.csv)" if download.superseded else ""))
     outcome = runner.run(items, settings, out, jobs, force=force, only=only, progress=progress,
                         isolation=isolation)
-    results = outcome.results
-    dup = duplicate_flags(results)
+    results, flags = {}, {}
+    for item in items:
+        results[item], flags[item] = identify(outcome.results[item], item.entry, roster)
+    for item, more in duplicate_flags(results).items():
+        flags[item] += more
     threshold = SIMILAR_ABOVE if similar_above is None else similar_above
-    for item, flags in similarity_flags(results, out / "similarity.csv", threshold).items():
-        dup.setdefault(item, []).extend(flags)
+    for item, more in similarity_flags(results, out / "similarity.csv", threshold).items():
+        flags[item] += more
     fb = private_dir(out / "feedback")
     rows, graded, taken = [], [], set()
     for item in items:
         result = results[item]
-        graded.append(Graded(result, dup.get(item, [])))
-        rows.append(row(result, item.file, item.sha256, settings, dup.get(item, [])))
+        graded.append(Graded(result, flags[item]))
+        rows.append(row(result, item.file, item.sha256, settings, flags[item]))
         name = _feedback_name(result, item, taken)
         png = fb / f"{name}.png"
         has_png = learning_curve_png(result, png)
         write_atomic(fb / f"{name}.md", student_markdown(result, png.name if has_png else None), 0o644)
+    for result, file in _ungraded_rows(download, roster, settings, {r.submission.student_id for r in results.values()}):
+        graded.append(Graded(result))
+        rows.append(row(result, file, "", settings, []))
     write_csv(rows, out / "grades.csv")
+    _write_attempts(download, out / "attempts.csv")
     histogram = out / "scores.png"
-    has_hist = score_histogram_png([g.result.score for g in graded],
+    has_hist = score_histogram_png([g.result.score for g in graded if g.result.status != "missing"],
                                    max((g.result.max_score for g in graded), default=None), histogram)
     write_atomic(out / "summary.md", summary_markdown(graded, histogram.name if has_hist else None), 0o644)
     wall = time.perf_counter() - started
     counts = ", ".join(f"{n} {s}" for s, n in sorted(Counter(g.result.status for g in graded).items()))
     return (
-        f"{len(items)} submissions ({counts}): {outcome.graded} graded now, "
+        f"{len(graded)} rows ({counts}): {outcome.graded} graded now, "
         f"{outcome.reused} from earlier runs, in {wall:.1f} s\n"
-        f"wrote {out / 'grades.csv'}, {out / 'summary.md'} and {fb}/"
+        + "".join(f"--only {w}: matched no submission (by file name or student id)\n" for w in unmatched)
+        + f"wrote {out / 'grades.csv'}, {out / 'summary.md'} and {fb}/"
     )
+
+
+def _ungraded_rows(download: ClassDownload, roster: Roster | None, settings: Settings,
+                   graded_ids: set[str | None]) -> list[tuple[GradeResult, str]]:
+    """Rows for students with nothing to grade: online text alone (`no_code`), and enrolled
+    students without any submission (`missing`)."""
+    rows = []
+    for entry in download.entries:
+        if entry.path is None:
+            blank = _blank(settings, "no_code", "nothing but online text was submitted: there is no file to grade",
+                           SubmissionInfo(source=entry.file))
+            result, _ = identify(blank, entry, roster)
+            rows.append((result, entry.file))
+            graded_ids.add(result.submission.student_id)
+    for student in roster.students if roster is not None else []:
+        if student.student_id not in graded_ids:
+            info = SubmissionInfo(source="", student_id=student.student_id, name=student.name,
+                                  email=student.email, lms_id=student.lms_user_id, identity_source="roster")
+            rows.append((_blank(settings, "missing", "enrolled, but no submission was found", info), ""))
+    return rows
+
+
+def _blank(settings: Settings, status: str, message: str, info: SubmissionInfo) -> GradeResult:
+    return GradeResult(grader_version=__version__, settings_hash=settings.digest(), submission=info,
+                       status=status, message=message)
+
+
+def _write_attempts(download: ClassDownload, path: Path) -> None:
+    """Each student's attempts that were not graded, next to the one that was."""
+    table = pd.DataFrame(
+        [{"student": e.lms_name or e.student_id or e.lms_id or "", "lms_id": e.lms_id or "", "not_graded": e.file,
+          "submitted_at": e.submitted_at.isoformat() if e.submitted_at else "", "graded": kept.file}
+         for e, kept in download.superseded],
+        columns=["student", "lms_id", "not_graded", "submitted_at", "graded"])
+    write_safe_csv(table, path)

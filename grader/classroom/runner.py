@@ -18,18 +18,18 @@ import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import __version__
 from grader.classroom.gradeproc import GradeRequest
-from grader.intake.submission import content_hash
+from grader.intake.layouts import ClassDownload, Entry, read_class
+from grader.intake.submission import content_hash, parse_name
 from grader.results import RESULT_SCHEMA, GradeResult, SubmissionInfo, neutralise
 from grader.safe_files import open_fresh, private_dir, read_regular, write_atomic
 from grader.sandbox.probe import Isolation
 from reference.spec import Settings
 
-IGNORED = {"__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini"}
 # One core per grader process: -j N then means N busy cores, not N x BLAS threads.
 ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 LOG_TAIL = 300
@@ -43,6 +43,12 @@ class Item:
     path: Path
     file: str
     sha256: str
+    entry: Entry | None = field(default=None, compare=False)  # what the platform's download says
+
+    def matches(self, wanted: str) -> bool:
+        """`--only`: a part of the file's name, or the student id its name or platform states."""
+        named = parse_name(Path(self.file).name)[0] or parse_name(self.path.name)[0]
+        return wanted in self.file or wanted in (named, self.entry.student_id if self.entry else None)
 
     @property
     def identity(self) -> str:
@@ -64,14 +70,14 @@ class Outcome:
     reused: int
 
 
-def find_submissions(folder: Path) -> list[Item]:
-    """Every file or folder directly in `folder` is one submission (junk names skipped)."""
-    items = []
-    for entry in sorted(folder.iterdir()):
-        if entry.name in IGNORED or entry.name.startswith(".") or entry.is_symlink():
-            continue
-        items.append(Item(entry, entry.name, content_hash(entry)))  # the intake's hash, as the result's
-    return items
+def items_of(download: ClassDownload) -> list[Item]:
+    """The gradable entries of a class download (an entry of online text alone is not)."""
+    return [Item(e.path, e.file, content_hash(e.path), entry=e) for e in download.entries if e.path is not None]
+
+
+def find_submissions(folder: Path, staging: Path | None = None) -> list[Item]:
+    """Every student's submission in `folder`, in whichever layout it is (intake/layouts.py)."""
+    return items_of(read_class(folder, staging))
 
 
 class Store:
@@ -155,7 +161,7 @@ def run(
     results: dict[Item, GradeResult] = {}
     todo = []
     for item in items:
-        selected = only is not None and any(wanted in item.file for wanted in only)
+        selected = only is not None and any(item.matches(wanted) for wanted in only)
         cached = None if (force or selected) else store.load(item.key(settings))
         if cached is not None:
             results[item] = cached

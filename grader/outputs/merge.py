@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from grader.outputs.table import report_columns, safe_cell
-from grader.safe_files import write_atomic
+from grader.outputs.table import report_columns, write_safe_csv
 from reference.spec import Settings
 
 
@@ -24,6 +23,14 @@ def _read(path: Path) -> pd.DataFrame:
         return pd.read_csv(path, dtype={"student_id": str}, keep_default_na=False, na_values=[""])
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise MergeError(f"{path}: cannot read as CSV: {exc}") from None
+
+
+def _with_leading_zeros(sid: str, known: set[str]) -> str | None:
+    """The one known id that `sid` is once a spreadsheet dropped its leading zeros."""
+    if sid in known or not sid.isdigit():
+        return None
+    matches = [k for k in known if k.isdigit() and k.lstrip("0") == sid.lstrip("0") and k.startswith("0")]
+    return matches[0] if len(matches) == 1 else None
 
 
 def merge(grades_csv: Path, manual_csv: Path, settings: Settings) -> tuple[pd.DataFrame, list[str]]:
@@ -47,6 +54,11 @@ def merge(grades_csv: Path, manual_csv: Path, settings: Settings) -> tuple[pd.Da
     seen: set[str] = set()
     for line, record in enumerate(manual.to_dict("records"), start=2):
         sid = str(record["student_id"]).strip()
+        restored = _with_leading_zeros(sid, known)
+        if restored is not None:
+            problems.append(f"{manual_csv.name} line {line}: student id {sid} read as {restored} "
+                            "(a spreadsheet dropped its leading zeros)")
+            sid = restored
         if sid not in known:
             problems.append(f"{manual_csv.name} line {line}: unknown student id {sid!r}")
             continue
@@ -80,5 +92,4 @@ def merge(grades_csv: Path, manual_csv: Path, settings: Settings) -> tuple[pd.Da
 
 
 def write(table: pd.DataFrame, path: Path) -> None:
-    write_atomic(path, table.apply(lambda column: column.map(safe_cell)).to_csv(index=False, lineterminator="\n"),
-                 0o644)
+    write_safe_csv(table, path)

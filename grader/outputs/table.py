@@ -43,6 +43,10 @@ def row(result: GradeResult, file: str, sha256: str, settings: Settings, extra_f
         "name": sub.name or "",
         "file": file,
         "sha256": sha256,
+        "identity_source": sub.identity_source,
+        "lms_id": sub.lms_id or "",
+        "submitted_at": sub.submitted_at or "",
+        "late": "late" if sub.late else "",
         "status": result.status,
         "message": result.explanation,
     }
@@ -75,11 +79,17 @@ def row(result: GradeResult, file: str, sha256: str, settings: Settings, extra_f
     return out
 
 
+def write_safe_csv(table: pd.DataFrame, path: Path) -> None:
+    """Every CSV the grader writes: text cells made safe, UTF-8 with a BOM (so a spreadsheet
+    shows the students' Chinese names right), written atomically."""
+    safe = table.apply(lambda column: column.map(safe_cell)) if not table.empty else table
+    write_atomic(path, "\ufeff" + safe.to_csv(index=False, lineterminator="\n"), 0o644)
+
+
 def write_csv(rows: list[dict], path: Path) -> pd.DataFrame:
-    """Sorted rows (deterministic order) written with every text cell made safe."""
+    """Sorted rows (deterministic order), written with write_safe_csv."""
     table = pd.DataFrame(rows)
     if not table.empty:
         table = table.sort_values(["student_id", "file"], kind="stable").reset_index(drop=True)
-    safe = table.apply(lambda column: column.map(safe_cell)) if not table.empty else table
-    write_atomic(path, safe.to_csv(index=False, lineterminator="\n"), 0o644)
+    write_safe_csv(table, path)
     return table

@@ -7,7 +7,15 @@ carries them.
 """
 
 from .probe import Isolation, isolation
-from .process import Pending, Reply, Sandbox, SandboxCrashed, SandboxTimeout, StudentError, describe_status
+from .process import (
+           Pending,
+           Reply,
+           Sandbox,
+           SandboxCrashed,
+           SandboxTimeout,
+           StudentError,
+           describe_status,
+)
 from .protocol import ProtocolError
 
 __all__ = ["Isolation", "Pending", "ProtocolError", "Reply", "Sandbox", "SandboxCrashed", "SandboxTimeout",
