@@ -100,8 +100,11 @@ class SubmissionInfo(_Model):
                                  "the handout), file_name (read loosely), roster, lms_metadata, lms_wrapper, none")
     lms_id: Text | None = Field(None, description="the platform's own id of the student")
     email: Text | None = None
-    submitted_at: str | None = Field(None, description="ISO 8601, as the platform recorded it")
-    late: bool | None = Field(None, description="the platform marked it late")
+    submitted_at: str | None = Field(None, description="ISO 8601")
+    time_source: str = Field("", description="where submitted_at comes from: lms, zip_members, or empty")
+    late: bool | None = Field(None, description="late by the settings' due date (or the platform's mark)")
+    late_days: float | None = None
+    late_factor: float = Field(1.0, description="what the late policy keeps of the grade")
     notes: list[Text] = Field(default_factory=list)
     report_pdf: Text | None = None
     report_pages: int | None = None

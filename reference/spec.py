@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -88,6 +89,25 @@ class Report(_Strict):
     code: float = Field(10.0, ge=0)
 
 
+class Late(_Strict):
+    """When the assignment is due and what lateness costs; applied to the class's rows
+    (never to grading, so changing it regrades nothing)."""
+
+    due: datetime | None = Field(None, description="ISO 8601 with a time zone, e.g. 2026-12-01T23:59:00+08:00")
+    policy: Literal["none", "percent_per_day", "zero_after"] = Field(
+        "none", description="percent_per_day: percent_per_day off per started day late; zero_after: 0 once late")
+    percent_per_day: float = Field(10.0, ge=0, le=100)
+    grace_minutes: float = Field(0.0, ge=0, description="lateness below this is not late")
+    attempt: Literal["latest", "latest_on_time"] = Field(
+        "latest", description="which attempt of a student is graded: the latest, or the latest before due")
+
+    @model_validator(mode="after")
+    def _zoned(self) -> Late:
+        if self.due is not None and self.due.utcoffset() is None:
+            raise ValueError("late.due needs a time zone (e.g. +08:00): a bare time is read differently on each machine")
+        return self
+
+
 # The checks that may gate the performance points: from the registry, every check but
 # `discover`, `import` and `train` itself.
 Gate = Literal[GATES]  # type: ignore[valid-type]
@@ -123,6 +143,7 @@ class Settings(_Strict):
     limits: Limits = Limits()
     points: Points = Points()
     report: Report = Report()
+    late: Late = Late()
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -176,7 +197,8 @@ class Settings(_Strict):
 
     def digest(self) -> str:
         """A stable hash of every setting, for caching results across runs."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        graded = self.model_dump(mode="json", exclude={"late"})  # lateness is the class's, not grading's
+        canonical = json.dumps(graded, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
     def with_overrides(self, **changes: object) -> Settings:

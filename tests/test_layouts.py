@@ -191,7 +191,11 @@ def test_a_moodle_download_zip_grades_one_row_per_student_with_roster(tmp_path):
                 z.write(path, path.relative_to(moodle).as_posix())
     roster = Roster([Student("0756001", "王小明", lms_user_id="1001"), Student("0810002", "Amy Lin", lms_user_id="1002"),
                      Student("0810003", "Bob Chen", lms_user_id="1003"), Student("0810004", "Dan Wu")])
+    from reference.spec import Late
+
     settings = Settings().with_overrides(runs=1, iterations=300, accuracy_window=100, audits_per_run=20)
+    settings = settings.model_copy(update={"late": Late(due=datetime.fromisoformat("2026-01-01T00:00:00+08:00"),
+                                                        policy="zero_after")})
     heard = []
     summary = grade_class(archive, tmp_path / "out", settings, jobs=2, progress=False, roster=roster,
                           announce=heard.append, only={"0999999"})
@@ -203,3 +207,39 @@ def test_a_moodle_download_zip_grades_one_row_per_student_with_roster(tmp_path):
     assert table.loc["0810002", "identity_source"] == "roster" and table.loc["0810002", "status"] == "graded"
     assert table.loc["0810003", "status"] == "no_code" and table.loc["0810004", "status"] == "missing"
     assert "onlinetext" in table.loc["0756001", "notes"]
+    wang = table.loc["0756001"]  # its zip's members were written today, long after the due date
+    assert (wang["time_source"], wang["late"], float(wang["late_factor"])) == ("zip_members", "late", 0.0)
+    amy = table.loc["0810002"]  # a loose rnn.py says nothing about when it came in
+    assert (amy["time_source"], amy["late_days"], float(amy["late_factor"])) == ("", "", 1.0)
+
+
+def test_lateness_by_due_date_extension_and_policy():
+    from grader.classroom.lateness import assess
+    from reference.spec import Late
+
+    late = Late(due=datetime.fromisoformat("2026-12-01T23:59:00+08:00"), policy="percent_per_day",
+                percent_per_day=10, grace_minutes=5)
+    at = datetime.fromisoformat
+    assert assess(late, None, at("2026-12-02T00:03:00+08:00"), "lms", False).factor == 1.0  # within grace
+    two_days = assess(late, None, at("2026-12-03T10:00:00+08:00"), "lms", False)
+    assert two_days.days_late == pytest.approx(1 + (10 * 60 + 1) / 1440) and two_days.factor == pytest.approx(0.8)
+    extended = Student("0756001", extension="2")
+    assert assess(late, extended, at("2026-12-03T10:00:00+08:00"), "lms", False).factor == 1.0
+    naive = assess(late, None, datetime(2026, 12, 2, 1, 0), "zip_members", False)  # read in the due date's zone
+    assert naive.days_late == pytest.approx(61 / 1440)
+    zero = Late(due=late.due, policy="zero_after")
+    assert assess(zero, None, at("2026-12-02T08:00:00+08:00"), "lms", False).factor == 0.0
+    marked = assess(Late(), None, None, "", True)  # Canvas says late; no due date to say by how much
+    assert marked.factor == 1.0 and marked.days_late != marked.days_late  # NaN: late, by an unknown amount
+
+
+def test_latest_on_time_attempt_is_chosen_when_the_settings_say_so(tmp_path):
+    root = tmp_path / "class"
+    for stamp in ("2026-11-29-10-00-00", "2026-12-03-10-00-00"):
+        put(root / f"Lab4_s0756001_attempt_{stamp}_DLP_LAB4_0756001_王小明.zip", handout_zip("0756001", "王小明"))
+    due = datetime.fromisoformat("2026-12-01T23:59:00+08:00")
+    download = read_class(root, tmp_path / "staging",
+                          on_time=lambda e: e.submitted_at.replace(tzinfo=due.tzinfo) <= due)
+    (entry,) = download.entries
+    assert entry.submitted_at == datetime(2026, 11, 29, 10, 0)
+    assert read_class(root, tmp_path / "staging2").entries[0].submitted_at == datetime(2026, 12, 3, 10, 0)

@@ -9,6 +9,7 @@ import time
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -17,9 +18,10 @@ from grader import __version__
 from grader.checks.similarity import fingerprint, similar_pairs
 from grader.classroom import runner
 from grader.classroom.identity import identify
+from grader.classroom.lateness import assess
 from grader.classroom.roster import Roster
-from grader.intake.layouts import ClassDownload, read_class
-from grader.intake.unzip import Budget, unpack_zip
+from grader.intake.layouts import ClassDownload, Entry, read_class
+from grader.intake.unzip import Budget, newest_member_time, unpack_zip
 from grader.outputs.feedback import student_markdown
 from grader.outputs.plots import learning_curve_png, score_histogram_png
 from grader.outputs.summary import Graded, summary_markdown
@@ -146,7 +148,7 @@ def grade_class(
     private_dir(out)
     if source.is_file():
         source = unpack_class_archive(source, out / "intake")
-    download = read_class(source, private_dir(out / "staging"))
+    download = read_class(source, private_dir(out / "staging"), on_time=_on_time(settings, roster))
     items = runner.items_of(download)
     unmatched = sorted(w for w in only or () if not any(item.matches(w) for item in items))
     if announce is not None:
@@ -157,6 +159,7 @@ def grade_class(
     results, flags = {}, {}
     for item in items:
         results[item], flags[item] = identify(outcome.results[item], item.entry, roster)
+        results[item] = _with_lateness(results[item], item, settings, roster)
     for item, more in duplicate_flags(results).items():
         flags[item] += more
     threshold = SIMILAR_ABOVE if similar_above is None else similar_above
@@ -189,6 +192,40 @@ def grade_class(
         + "".join(f"--only {w}: matched no submission (by file name or student id)\n" for w in unmatched)
         + f"wrote {out / 'grades.csv'}, {out / 'summary.md'} and {fb}/"
     )
+
+
+def _submitted(item: runner.Item) -> tuple[datetime | None, str]:
+    """When the platform says it came in, else the newest member time of the student's zip."""
+    if item.entry is not None and item.entry.submitted_at is not None:
+        return item.entry.submitted_at, "lms"
+    if item.path.is_file() and item.path.suffix.lower() == ".zip":
+        newest = newest_member_time(item.path)
+        if newest is not None:
+            return newest, "zip_members"
+    return None, ""
+
+
+def _with_lateness(result: GradeResult, item: runner.Item, settings: Settings, roster: Roster | None) -> GradeResult:
+    student = roster.find(student_id=result.submission.student_id) if roster else None
+    when, source = _submitted(item)
+    found = assess(settings.late, student, when, source, bool(item.entry and item.entry.late))
+    update = {"submitted_at": found.submitted_at.isoformat() if found.submitted_at else None,
+              "time_source": found.time_source, "late_days": found.days_late, "late_factor": found.factor,
+              "late": None if found.days_late is None else found.days_late != 0}
+    return result.model_copy(update={"submission": result.submission.model_copy(update=update)})
+
+
+def _on_time(settings: Settings, roster: Roster | None) -> Callable[[Entry], bool] | None:
+    """For `late.attempt = latest_on_time`: whether an attempt came in by its student's due date."""
+    if settings.late.attempt != "latest_on_time" or settings.late.due is None:
+        return None
+
+    def on_time(entry: Entry) -> bool:
+        student = roster.find(lms_id=entry.lms_id, email=entry.email, student_id=entry.student_id) if roster else None
+        found = assess(settings.late, student, entry.submitted_at, "lms", entry.late)
+        return found.days_late == 0
+
+    return on_time
 
 
 def _ungraded_rows(download: ClassDownload, roster: Roster | None, settings: Settings,

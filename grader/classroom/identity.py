@@ -41,7 +41,6 @@ def identify(result: GradeResult, entry: Entry | None, roster: Roster | None) ->
         notes += [n for n in entry.notes if n not in notes]
     update = {"student_id": sid, "name": name, "identity_source": source, "notes": notes}
     if entry is not None:
-        update |= {"lms_id": entry.lms_id, "email": entry.email, "late": entry.late or None,
-                   "submitted_at": entry.submitted_at.isoformat() if entry.submitted_at else None}
+        update |= {"lms_id": entry.lms_id, "email": entry.email}
     checked = SubmissionInfo.model_validate({**sub.model_dump(), **update})  # platform names are the students' text
     return result.model_copy(update={"submission": checked}), flags

@@ -18,6 +18,7 @@ import re
 import shutil
 import unicodedata
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -101,18 +102,19 @@ def detect(folder: Path) -> Layout:
     return best if votes[best] * 2 >= len(entries) and votes[best] else "files"  # type: ignore[return-value]
 
 
-def read_class(folder: Path, staging: Path | None) -> ClassDownload:
+def read_class(folder: Path, staging: Path | None, on_time: Callable[[Entry], bool] | None = None) -> ClassDownload:
     """Every student's entry of the download in `folder`; a student's several loose files
-    are gathered into a folder under `staging` so they are graded together."""
+    are gathered into a folder under `staging` so they are graded together. Of several
+    attempts the latest is graded, or (`on_time` given) the latest that was on time."""
     layout = detect(folder)
     reader = {"moodle": _moodle, "moodle_flat": _moodle_flat, "canvas": _canvas,
               "gradescope": _gradescope, "blackboard": _blackboard, "files": _files}[layout]
     download = ClassDownload(layout, [])
     reader(folder, staging, download)
-    return _latest_attempts(download)
+    return _latest_attempts(download, on_time)
 
 
-def _latest_attempts(download: ClassDownload) -> ClassDownload:
+def _latest_attempts(download: ClassDownload, on_time: Callable[[Entry], bool] | None) -> ClassDownload:
     """One entry per student (by the platform's id, else by the entry): the latest attempt."""
     groups: dict[str, list[Entry]] = defaultdict(list)
     for entry in download.entries:
@@ -120,8 +122,10 @@ def _latest_attempts(download: ClassDownload) -> ClassDownload:
     kept = []
     for group in groups.values():
         group.sort(key=lambda e: e.order)
-        kept.append(group[-1])
-        download.superseded += [(e, group[-1]) for e in group[:-1]]
+        timely = [e for e in group if on_time(e)] if on_time is not None else []
+        chosen = (timely or group)[-1]
+        kept.append(chosen)
+        download.superseded += [(e, chosen) for e in group if e is not chosen]
     download.entries = sorted(kept, key=lambda e: e.file)
     return download
 

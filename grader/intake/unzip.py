@@ -29,6 +29,7 @@ import zlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from hashlib import sha256
 from pathlib import Path
 from typing import BinaryIO
@@ -753,3 +754,19 @@ def _write_member(z: zipfile.ZipFile, m: _Member, dest: Path, budget: Budget, la
 def remove_tree(path: Path) -> None:
     """Delete a folder the grader made (never follows links)."""
     shutil.rmtree(path, ignore_errors=True)
+
+
+def newest_member_time(path: Path) -> datetime | None:
+    """The latest modification time among a zip's members (its central directory only; a
+    naive time, as zip stores it), or None when the file is not a readable zip."""
+    try:
+        with _open_zip(path) as z:
+            stamps = []
+            for info in z.infolist()[:MAX_MEMBERS]:
+                try:
+                    stamps.append(datetime(*info.date_time))
+                except (TypeError, ValueError):  # a member with an impossible date
+                    continue
+    except (SubmissionError, OSError):
+        return None
+    return max(stamps, default=None)

@@ -86,7 +86,8 @@ def merge(grades_csv: Path, manual_csv: Path, settings: Settings) -> tuple[pd.Da
     for sid in sorted(known - seen):
         problems.append(f"no report scores for student {sid}")
     report = grades[report_columns(settings)].apply(pd.to_numeric, errors="coerce")
-    grades["total"] = (grades["score"].astype(float) + report.fillna(0).sum(axis=1)).round(4)
+    kept = pd.to_numeric(grades["late_factor"], errors="coerce").fillna(1.0) if "late_factor" in grades else 1.0
+    grades["total"] = ((grades["score"].astype(float) + report.fillna(0).sum(axis=1)) * kept).round(4)
     grades.loc[grades["student_id"].isin(shared), "total"] = None
     return grades, problems
 

@@ -46,7 +46,10 @@ def row(result: GradeResult, file: str, sha256: str, settings: Settings, extra_f
         "identity_source": sub.identity_source,
         "lms_id": sub.lms_id or "",
         "submitted_at": sub.submitted_at or "",
+        "time_source": sub.time_source,
         "late": "late" if sub.late else "",
+        "late_days": sub.late_days,
+        "late_factor": sub.late_factor,
         "status": result.status,
         "message": result.explanation,
     }
