@@ -182,6 +182,23 @@ def cmd_merge(args: argparse.Namespace) -> int:
     return EXIT_FAIL if problems else EXIT_OK
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write the file a platform's gradebook imports, from OUT's final.csv (else grades.csv)."""
+    from grader.outputs.gradebook import ExportError, export
+
+    out = Path(args.out)
+    grades = out / "final.csv" if (out / "final.csv").is_file() else out / "grades.csv"
+    if not grades.is_file():
+        raise UsageError(f"{out}: no grades.csv in it; run bptt-grader batch first")
+    try:
+        done = export(grades, args.target, Path(args.output), args.assignment)
+    except ExportError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"wrote {', '.join(map(str, done.files))}: {done.graded} grades from {grades.name}, "
+          f"{done.blank} rows left blank; the grade is {done.scale}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bptt-grader",
@@ -229,6 +246,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="FILE", help="where to write (default: final.csv beside GRADES_CSV)")
     p.add_argument("--settings", metavar="FILE", help="assignment settings (TOML) with the report rubric")
     p.set_defaults(func=cmd_merge)
+
+    p = sub.add_parser("export", help="write the grades as a platform's gradebook imports them")
+    p.add_argument("target", choices=["moodle", "canvas", "blackboard", "csv"])
+    p.add_argument("out", metavar="OUT", help="a batch's output folder (its final.csv, else grades.csv)")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="the file to write")
+    p.add_argument("--assignment", metavar="NAME",
+                   help="the gradebook column: Canvas 'Lab 4 (<assignment id>)', Blackboard 'Lab 4 |<column id>'")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("settings", help="print the assignment settings as TOML")
     p.add_argument("--dump", action="store_true", help="print the settings (the default action)")

@@ -98,6 +98,7 @@ class SubmissionInfo(_Model):
     naming_ok: bool = True
     identity_source: str = Field("", description="where student_id comes from: handout (the file's name follows "
                                  "the handout), file_name (read loosely), roster, lms_metadata, lms_wrapper, none")
+    lms: str = Field("", description="the platform download it came from (intake/layouts.py), if any")
     lms_id: Text | None = Field(None, description="the platform's own id of the student")
     email: Text | None = None
     submitted_at: str | None = Field(None, description="ISO 8601")

@@ -158,7 +158,7 @@ def grade_class(
                         isolation=isolation)
     results, flags = {}, {}
     for item in items:
-        results[item], flags[item] = identify(outcome.results[item], item.entry, roster)
+        results[item], flags[item] = identify(outcome.results[item], item.entry, roster, download.layout)
         results[item] = _with_lateness(results[item], item, settings, roster)
     for item, more in duplicate_flags(results).items():
         flags[item] += more
@@ -237,7 +237,7 @@ def _ungraded_rows(download: ClassDownload, roster: Roster | None, settings: Set
         if entry.path is None:
             blank = _blank(settings, "no_code", "nothing but online text was submitted: there is no file to grade",
                            SubmissionInfo(source=entry.file))
-            result, _ = identify(blank, entry, roster)
+            result, _ = identify(blank, entry, roster, download.layout)
             rows.append((result, entry.file))
             graded_ids.add(result.submission.student_id)
     for student in roster.students if roster is not None else []:

@@ -15,7 +15,8 @@ from grader.intake.layouts import Entry
 from grader.results import GradeResult, SubmissionInfo
 
 
-def identify(result: GradeResult, entry: Entry | None, roster: Roster | None) -> tuple[GradeResult, list[str]]:
+def identify(result: GradeResult, entry: Entry | None, roster: Roster | None,
+             layout: str = "") -> tuple[GradeResult, list[str]]:
     """The result under its best identity (a copy), and the flags that decision raised."""
     sub = result.submission
     enrolled = None
@@ -41,6 +42,7 @@ def identify(result: GradeResult, entry: Entry | None, roster: Roster | None) ->
         notes += [n for n in entry.notes if n not in notes]
     update = {"student_id": sid, "name": name, "identity_source": source, "notes": notes}
     if entry is not None:
-        update |= {"lms_id": entry.lms_id, "email": entry.email}
+        update |= {"lms_id": entry.lms_id, "email": entry.email or (enrolled.email if enrolled else None),
+                   "lms": layout if layout != "files" else ""}
     checked = SubmissionInfo.model_validate({**sub.model_dump(), **update})  # platform names are the students' text
     return result.model_copy(update={"submission": checked}), flags

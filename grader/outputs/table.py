@@ -44,6 +44,8 @@ def row(result: GradeResult, file: str, sha256: str, settings: Settings, extra_f
         "file": file,
         "sha256": sha256,
         "identity_source": sub.identity_source,
+        "email": sub.email or "",
+        "lms": sub.lms,
         "lms_id": sub.lms_id or "",
         "submitted_at": sub.submitted_at or "",
         "time_source": sub.time_source,

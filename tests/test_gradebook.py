@@ -1,0 +1,81 @@
+"""Grades exported for each platform read back by that platform's column rules: the
+identifier it matches students by, the grade, the feedback, ids kept with their zeros."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from grader.outputs.gradebook import ExportError, export
+from grader.outputs.merge import merge, write
+from grader.outputs.table import row, write_csv
+from grader.results import CheckResult, GradeResult, SubmissionInfo
+from reference.spec import Settings
+
+
+def graded(sid: str, score: float, lms: str, lms_id: str, email: str, status: str = "graded",
+           late_factor: float = 1.0) -> GradeResult:
+    return GradeResult(
+        grader_version="t", settings_hash="t", status=status, score=score, max_score=30.0,
+        message="" if score == 30 else "gradient_reference: gradients of U, W, b differ",
+        submission=SubmissionInfo(source="x.zip", student_id=sid, name="王小明" if sid == "0756001" else "Amy Lin",
+                                  lms=lms, lms_id=lms_id, email=email, late_factor=late_factor,
+                                  identity_source="handout"),
+        checks=[CheckResult(name="train", status="passed", points=score, max_points=30.0)],
+    )
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    settings = Settings()
+    rows = [row(graded("0756001", 30.0, "moodle", "1001", "wang@example.edu"), "a", "", settings, []),
+            row(graded("0810002", 15.0, "moodle", "1002", "amy@example.edu", late_factor=0.8), "b", "", settings, []),
+            row(graded("0810003", 0.0, "", "", "", status="missing"), "", "", settings, [])]
+    write_csv(rows, tmp_path / "grades.csv")
+    return tmp_path
+
+
+def read_back(path: Path) -> list[dict[str, str]]:
+    """As a platform reads an upload: UTF-8 (a BOM allowed), every cell text."""
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_moodle_grade_import_and_offline_worksheet(out: Path) -> None:
+    done = export(out / "grades.csv", "moodle", out / "moodle.csv")
+    rows = {r["ID number"]: r for r in read_back(out / "moodle.csv")}
+    assert rows["0756001"]["Grade"] == "30" and rows["0756001"]["Email address"] == "wang@example.edu"
+    assert rows["0810002"]["Grade"] == "12" and rows["0810002"]["Feedback"].startswith("gradient_reference")
+    assert rows["0810003"]["Grade"] == ""  # missing: no grade, not a zero
+    worksheet = {r["Identifier"]: r for r in read_back(out / "moodle-worksheet.csv")}
+    assert set(worksheet) == {"Participant 1001", "Participant 1002"} and worksheet["Participant 1001"]["Grade"] == "30"
+    assert (done.graded, done.blank) == (2, 1) and "automatic score" in done.scale
+
+
+def test_canvas_gradebook_columns_and_assignment_header(out: Path) -> None:
+    export(out / "grades.csv", "canvas", out / "canvas.csv", assignment="Lab 4 (12345)")
+    rows = read_back(out / "canvas.csv")
+    assert list(rows[0])[:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+    by_sis = {r["SIS User ID"]: r for r in rows}
+    assert by_sis["0756001"]["Lab 4 (12345)"] == "30" and by_sis["0756001"]["Student"] == "王小明"
+    with pytest.raises(ExportError, match="needs --assignment"):
+        export(out / "grades.csv", "canvas", out / "c2.csv")
+
+
+def test_blackboard_upload_has_username_and_column_id(out: Path) -> None:
+    export(out / "grades.csv", "blackboard", out / "bb.csv", assignment="Lab 4 |1234567")
+    rows = {r["Username"]: r for r in read_back(out / "bb.csv")}
+    assert rows["1001"]["Lab 4 |1234567"] == "30" and rows["1001"]["Student ID"] == "0756001"
+
+
+def test_plain_csv_is_the_handout_total_after_merge(out: Path) -> None:
+    (out / "manual.csv").write_text("student_id,plot,data_generation,forward,bptt,code\n"
+                                    "0756001,10,10,20,20,10\n810002,5,5,10,10,5\n", encoding="utf-8")
+    table, _ = merge(out / "grades.csv", out / "manual.csv", Settings())
+    write(table, out / "final.csv")
+    done = export(out / "final.csv", "csv", out / "plain.csv")
+    rows = {r["student_id"]: r for r in read_back(out / "plain.csv")}
+    assert rows["0756001"]["grade"] == "100" and rows["0810002"]["grade"] == "40"  # (15 + 35) x 0.8
+    assert "0-100" in done.scale
