@@ -17,7 +17,7 @@ from grader.classroom.roster import Roster, Student, load_roster
 from grader.intake.layouts import read_class
 from grader.results import GradeResult, SubmissionInfo
 
-CORRECT = (Path(__file__).parent / "submissions" / "correct_bce.py").read_text(encoding="utf-8")
+CORRECT = (Path(__file__).parents[1] / "submissions" / "correct_bce.py").read_text(encoding="utf-8")
 
 
 def handout_zip(sid: str, name: str, source: str = CORRECT) -> bytes:

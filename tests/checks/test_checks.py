@@ -18,7 +18,7 @@ from grader.checks.pipeline import grade
 from grader.results import CHECK_NAMES, GradeResult
 from reference.spec import Settings
 
-CORPUS = Path(__file__).parent / "submissions"
+CORPUS = Path(__file__).parents[1] / "submissions"
 EXPECT = re.compile(r'^"""EXPECT: (?P<check>\w+)(?:: (?P<phrase>.+))?$', re.M)
 ALSO = re.compile(r"^ALSO: (?P<checks>.+)$", re.M)
 LONG = {"dishonest_mid_training.py", "trains_at_import.py"}
@@ -97,7 +97,7 @@ def test_weights_trained_before_submission_are_flagged(graded):
 
 
 def test_unfilled_template_reports_not_implemented_without_tracebacks():
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     result = grade(root / "student_template" / "rnn.py", SHORT)
     api = result.check("api")
     assert api.status == "failed" and "not implemented" in api.message

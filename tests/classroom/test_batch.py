@@ -18,7 +18,7 @@ import zipfactory as zf
 from grader.classroom.grade_class import grade_class
 from reference.spec import Settings
 
-CORPUS = Path(__file__).parent / "submissions"
+CORPUS = Path(__file__).parents[1] / "submissions"
 SHORT = Settings().with_overrides(runs=1, iterations=600, accuracy_window=200, audits_per_run=20)
 TIMING_COLUMNS = ["seconds"]
 

@@ -29,9 +29,9 @@ import pytest
 
 from grader.sandbox import probe as machine
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ESCAPE = ROOT / "tests" / "hostile" / "escape"
-RUNNER = ROOT / "tests" / "isolation_runner.py"
+RUNNER = ROOT / "tests" / "sandbox" / "isolation_runner.py"
 PROBES = sorted(p.name for p in ESCAPE.glob("[!_]*.py"))
 PROBE_USER = "bptt-probe"
 USER_VENV = Path("/var/tmp/bptt-probe-venv")

@@ -25,9 +25,9 @@ from grader.sandbox.protocol import MAX_ARRAYS, MAX_HEADER, ChannelClosed, Proto
 from reference.rnn import RNN
 from reference.spec import Limits
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "reference" / "rnn.py"
-HOSTILE = Path(__file__).resolve().parent / "hostile"
+HOSTILE = Path(__file__).resolve().parents[1] / "hostile"
 PARAMS = ("U", "W", "V", "b", "c")
 DIMS = {"input_dim": 2, "hidden_dim": 16, "output_dim": 1}
 

@@ -84,7 +84,7 @@ def test_a_submission_that_draws_a_fake_report_shows_as_plain_text(tmp_path):
     import sys
     from pathlib import Path
 
-    forgery = Path(__file__).parent / "submissions" / "forgery_ansi_report.py"
+    forgery = Path(__file__).parents[1] / "submissions" / "forgery_ansi_report.py"
     junit = tmp_path / "report.xml"
     done = subprocess.run([sys.executable, "-m", "grader", "check", str(forgery), "--runs", "1",
                            "--iterations", "500", "--junit-xml", str(junit), "--json", str(tmp_path / "r.json")],

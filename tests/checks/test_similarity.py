@@ -14,7 +14,7 @@ from grader.checks.similarity import fingerprint, similar_pairs, similarity
 from grader.classroom.grade_class import SIMILAR_ABOVE, grade_class
 from reference.spec import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "submissions"
 REFERENCE = (ROOT / "reference" / "rnn.py").read_text()
 BCE = (CORPUS / "correct_bce.py").read_text()

@@ -1,9 +1,9 @@
 """Runs the escape probes (tests/hostile/escape/) in sandboxes and prints what happened.
 
-Started by tests/test_isolation.py as a separate process, so that it can run under
+Started by tests/sandbox/test_isolation.py as a separate process, so that it can run under
 another user and in a chosen isolation mode (BPTT_GRADER_ISOLATION):
 
-    python tests/isolation_runner.py < job.json > outcome.json
+    python tests/sandbox/isolation_runner.py < job.json > outcome.json
 
 job: {"probes": [paths], "targets": {...}, "mark": str, "token": str, "limits": {...}}.
 outcome: {"isolation": describe(), "guarantees": [...], "probes": [{"probe", "stage",
