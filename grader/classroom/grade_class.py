@@ -50,8 +50,8 @@ def _display_component(name: str, fallback: str) -> str:
 def unpack_class_archive(archive: Path, intake: Path) -> Path:
     """One archive of a class's submissions (as learning platforms export) -> a folder of them.
 
-    Unpacked with the same checks as a student's zip, on a class-sized budget; each
-    top-level entry keeps its own name (the student's id and name are read from it).
+    Unpacked with the same checks as a student's zip, on a class-sized budget; every
+    entry keeps its own name (the student's id and name are read from it).
     """
     if intake.exists():
         shutil.rmtree(intake)
@@ -61,7 +61,9 @@ def unpack_class_archive(archive: Path, intake: Path) -> Path:
     for written in unpacked.written:
         rel = written.path.relative_to(root).parts
         shown = [p for p in re.split(r"[\\/]", written.display) if p not in ("", ".")][-len(rel):]
-        target = intake.joinpath(_display_component(shown[0], rel[0]), *rel[1:])
+        # Every component under its own name (made one safe component each): a platform's
+        # download nests the student's file, whose name says who the student is.
+        target = intake.joinpath(*(_display_component(s, r) for s, r in zip(shown, rel)))
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(written.path, target)
     shutil.rmtree(root, ignore_errors=True)

@@ -204,6 +204,7 @@ def test_a_moodle_download_zip_grades_one_row_per_student_with_roster(tmp_path):
     table = pd.read_csv(tmp_path / "out" / "grades.csv", dtype=str, keep_default_na=False).set_index("student_id")
     assert sorted(table.index) == ["0756001", "0810002", "0810003", "0810004"]
     assert table.loc["0756001", "identity_source"] == "handout" and table.loc["0756001", "status"] == "graded"
+    assert table.loc["0756001", "name"] == "王小明", "the nested file keeps its name when the download zip is unpacked"
     assert table.loc["0810002", "identity_source"] == "roster" and table.loc["0810002", "status"] == "graded"
     assert table.loc["0810003", "status"] == "no_code" and table.loc["0810004", "status"] == "missing"
     assert "onlinetext" in table.loc["0756001", "notes"]
