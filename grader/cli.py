@@ -195,7 +195,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     except ExportError as exc:
         raise UsageError(str(exc)) from None
     print(f"wrote {', '.join(map(str, done.files))}: {done.graded} grades from {grades.name}, "
-          f"{done.blank} rows left blank; the grade is {done.scale}")
+          f"{done.blank} left blank; the grade is {done.scale}")
     return EXIT_OK
 
 

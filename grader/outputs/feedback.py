@@ -34,7 +34,7 @@ def _header(result: GradeResult) -> str:
     sub = result.submission
     status = md_text(result.status) + (f": {md_text(result.message)}" if result.message else "")
     runs = len(result.accuracy_runs)
-    accuracy = f"Accuracy, {result.accuracy_window_text} (median of {runs} runs)"
+    accuracy = f"Accuracy, {result.accuracy_window_text} " + (f"(median of {runs} runs)" if runs != 1 else "(one run)")
     lines = [
         f"# Lab 4 (BPTT) feedback: {md_text(sub.student_id or 'unknown student')}",
         "",
