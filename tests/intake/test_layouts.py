@@ -44,6 +44,59 @@ def moodle_folders(root: Path, trailing: str = "_") -> Path:
     return root
 
 
+def moodle_flat_class(root: Path) -> Path:
+    put(root / "王小明_1001_assignsubmission_file_DLP_LAB4_0756001_王小明.zip", handout_zip("0756001", "王小明"))
+    put(root / "Amy Lin_1002_assignsubmission_file_rnn.py", CORRECT)
+    put(root / "Amy Lin_1002_assignsubmission_file_utils.py", "X = 1\n")
+    put(root / "Amy Lin_1002_assignsubmission_onlinetext_onlinetext.html", "<p>hi</p>")
+    return root
+
+
+def canvas_class(root: Path) -> Path:
+    put(root / "wangxiaoming_LATE_501_9001_DLP_LAB4_0756001_王小明.zip", handout_zip("0756001", "王小明"))
+    put(root / "linamy_502_9002_rnn.py", "# first upload\n" + CORRECT)
+    put(root / "linamy_502_9010_rnn-1.py", CORRECT)  # uploaded again: the newer one
+    return root
+
+
+def gradescope_class(root: Path) -> Path:
+    put(root / "submission_111" / "DLP_LAB4_0756001_王小明.zip", handout_zip("0756001", "王小明"))
+    put(root / "submission_112" / "rnn.py", CORRECT)
+    put(root / "submission_metadata.yml", """submission_111:
+  :submitters:
+  - :name: 王小明
+    :sid: '0756001'
+    :email: wang@example.edu
+  :created_at: 2026-11-30 23:10:00.000000000 +08:00
+submission_112:
+  :submitters:
+  - :name: Amy Lin
+    :sid: 0810002
+    :email: amy@example.edu
+  :created_at: 2026-12-01 09:00:00.000000000 +08:00
+  :tags: !ruby/object:Unknown
+    a: 1
+""")
+    return root
+
+
+def blackboard_class(root: Path) -> Path:
+    put(root / "Lab4_s0756001_attempt_2026-11-29-10-00-00_DLP_LAB4_0756001_王小明.zip",
+        handout_zip("0756001", "王小明", "# old\n" + CORRECT))
+    put(root / "Lab4_s0756001_attempt_2026-11-29-10-00-00.txt", "Name: 王小明\n")
+    put(root / "Lab4_s0756001_attempt_2026-11-30-22-00-00_DLP_LAB4_0756001_王小明.zip", handout_zip("0756001", "王小明"))
+    put(root / "Lab4_s0756001_attempt_2026-11-30-22-00-00.txt", "Name: 王小明\n")
+    return root
+
+
+def classroom_class(root: Path) -> Path:
+    put(root / "DLP_LAB4_0756001_王小明.zip", handout_zip("0756001", "王小明", "# old\n" + CORRECT))
+    put(root / "DLP_LAB4_0756001_王小明 (1).zip", handout_zip("0756001", "王小明"))
+    put(root / "rnn.py", CORRECT)  # two students who both uploaded rnn.py: two submissions
+    put(root / "rnn (1).py", CORRECT)
+    return root
+
+
 def entries_by(download, key):  # noqa: ANN001
     return {getattr(e, key): e for e in download.entries}
 
@@ -62,11 +115,7 @@ def test_moodle_folders_one_entry_per_participant_online_text_noted(tmp_path, tr
 
 
 def test_moodle_flat_files(tmp_path):
-    root = tmp_path / "class"
-    put(root / "王小明_1001_assignsubmission_file_DLP_LAB4_0756001_王小明.zip", handout_zip("0756001", "王小明"))
-    put(root / "Amy Lin_1002_assignsubmission_file_rnn.py", CORRECT)
-    put(root / "Amy Lin_1002_assignsubmission_file_utils.py", "X = 1\n")
-    put(root / "Amy Lin_1002_assignsubmission_onlinetext_onlinetext.html", "<p>hi</p>")
+    root = moodle_flat_class(tmp_path / "class")
     download = read_class(root, tmp_path / "staging")
     assert download.layout == "moodle_flat"
     students = entries_by(download, "lms_id")
@@ -77,10 +126,7 @@ def test_moodle_flat_files(tmp_path):
 
 
 def test_canvas_late_flag_and_reuploads(tmp_path):
-    root = tmp_path / "class"
-    put(root / "wangxiaoming_LATE_501_9001_DLP_LAB4_0756001_王小明.zip", handout_zip("0756001", "王小明"))
-    put(root / "linamy_502_9002_rnn.py", "# first upload\n" + CORRECT)
-    put(root / "linamy_502_9010_rnn-1.py", CORRECT)  # uploaded again: the newer one
+    root = canvas_class(tmp_path / "class")
     download = read_class(root, tmp_path / "staging")
     assert download.layout == "canvas"
     students = entries_by(download, "lms_id")
@@ -92,24 +138,7 @@ def test_canvas_late_flag_and_reuploads(tmp_path):
 
 
 def test_gradescope_export_reads_sid_and_time_and_never_grades_the_metadata(tmp_path):
-    root = tmp_path / "class"
-    put(root / "submission_111" / "DLP_LAB4_0756001_王小明.zip", handout_zip("0756001", "王小明"))
-    put(root / "submission_112" / "rnn.py", CORRECT)
-    put(root / "submission_metadata.yml", """submission_111:
-  :submitters:
-  - :name: 王小明
-    :sid: '0756001'
-    :email: wang@example.edu
-  :created_at: 2026-11-30 23:10:00.000000000 +08:00
-submission_112:
-  :submitters:
-  - :name: Amy Lin
-    :sid: 0810002
-    :email: amy@example.edu
-  :created_at: 2026-12-01 09:00:00.000000000 +08:00
-  :tags: !ruby/object:Unknown
-    a: 1
-""")
+    root = gradescope_class(tmp_path / "class")
     download = read_class(root, tmp_path / "staging")
     assert download.layout == "gradescope"
     assert "submission_metadata.yml" in download.not_code
@@ -119,12 +148,7 @@ submission_112:
 
 
 def test_blackboard_attempts_latest_graded_receipts_noted(tmp_path):
-    root = tmp_path / "class"
-    put(root / "Lab4_s0756001_attempt_2026-11-29-10-00-00_DLP_LAB4_0756001_王小明.zip",
-        handout_zip("0756001", "王小明", "# old\n" + CORRECT))
-    put(root / "Lab4_s0756001_attempt_2026-11-29-10-00-00.txt", "Name: 王小明\n")
-    put(root / "Lab4_s0756001_attempt_2026-11-30-22-00-00_DLP_LAB4_0756001_王小明.zip", handout_zip("0756001", "王小明"))
-    put(root / "Lab4_s0756001_attempt_2026-11-30-22-00-00.txt", "Name: 王小明\n")
+    root = blackboard_class(tmp_path / "class")
     download = read_class(root, tmp_path / "staging")
     assert download.layout == "blackboard"
     (entry,) = download.entries
@@ -135,11 +159,7 @@ def test_blackboard_attempts_latest_graded_receipts_noted(tmp_path):
 
 
 def test_classroom_copies_of_the_handout_name_are_attempts_other_copies_are_not(tmp_path):
-    root = tmp_path / "class"
-    put(root / "DLP_LAB4_0756001_王小明.zip", handout_zip("0756001", "王小明", "# old\n" + CORRECT))
-    put(root / "DLP_LAB4_0756001_王小明 (1).zip", handout_zip("0756001", "王小明"))
-    put(root / "rnn.py", CORRECT)  # two students who both uploaded rnn.py: two submissions
-    put(root / "rnn (1).py", CORRECT)
+    root = classroom_class(tmp_path / "class")
     download = read_class(root, None)
     assert download.layout == "files"
     assert sorted(e.file for e in download.entries) == ["DLP_LAB4_0756001_王小明 (1).zip", "rnn (1).py", "rnn.py"]
@@ -244,3 +264,29 @@ def test_latest_on_time_attempt_is_chosen_when_the_settings_say_so(tmp_path):
     (entry,) = download.entries
     assert entry.submitted_at == datetime(2026, 11, 29, 10, 0)
     assert read_class(root, tmp_path / "staging2").entries[0].submitted_at == datetime(2026, 12, 3, 10, 0)
+
+
+BUILDERS = {"moodle3": moodle_folders, "moodle4.1": lambda root: moodle_folders(root, ""),
+            "moodle_flat": moodle_flat_class, "canvas": canvas_class, "gradescope": gradescope_class,
+            "blackboard": blackboard_class, "classroom": classroom_class}
+
+
+def _summary(download):  # noqa: ANN001
+    return download.layout, sorted(
+        (e.lms_id or "", e.student_id or "", e.lms_name or "", e.late, str(e.submitted_at),
+         e.path.name if e.path else "", e.notes) for e in download.entries)
+
+
+@pytest.mark.parametrize("layout", sorted(BUILDERS))
+def test_the_downloaded_zip_reads_as_its_folder(tmp_path, layout):
+    """Each platform's button gives a zip of the layout: unpacked, it reads the same."""
+    from grader.classroom.grade_class import unpack_class_archive
+
+    folder = BUILDERS[layout](tmp_path / "class")
+    archive = tmp_path / "download.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                z.write(path, path.relative_to(folder).as_posix())
+    unpacked = unpack_class_archive(archive, tmp_path / "intake")
+    assert _summary(read_class(unpacked, tmp_path / "staging-zip")) == _summary(read_class(folder, tmp_path / "staging"))
