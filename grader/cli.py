@@ -95,11 +95,12 @@ def cmd_template(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     """Grade one submission, print the report; exit 0 if it passes, 1 if not, 2 if unreadable."""
     from grader.checks.pipeline import grade
-    from grader.outputs.terminal import junit_xml, terminal
+    from grader.outputs.terminal import junit_xml, quick_settings, quick_summary, terminal
     from grader.sandbox import isolation
     from grader.sandbox.probe import FIX
 
-    settings = settings_from_args(args)
+    full = settings_from_args(args)
+    settings = quick_settings(full) if args.quick else full
     path = Path(args.path)
     if not path.exists():
         raise UsageError(f"{path}: no such file or folder")
@@ -108,7 +109,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"warning: weak sandbox ({found.describe()}): the code runs with your own rights; {FIX}",
               file=sys.stderr)
     result = grade(path, settings)
-    text = terminal(result)
+    text = terminal(result) + (quick_summary(result, full) if args.quick else "")
     print(text, end="", file=sys.stderr if args.json == "-" else sys.stdout)
     if args.json:
         payload = result.model_dump_json(indent=2)
@@ -220,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--min-score", type=float, metavar="S",
         help="pass only with a score of at least S (and no failed check)",
     )
+    p.add_argument("--quick", action="store_true",
+                   help="every correctness check and one short training run, then what full grading will take here")
     add_settings_flags(p)
     p.set_defaults(func=cmd_check)
 

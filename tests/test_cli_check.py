@@ -51,3 +51,14 @@ def test_unreadable_submissions_exit_2_with_one_clear_line(tmp_path):
     bad.write_bytes(b"PK\x03\x04 truncated")
     proc = check(str(bad))
     assert proc.returncode == 2 and "FAIL  discover" in proc.stdout and "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_quick_self_check_runs_every_check_and_estimates_full_grading(tmp_path):
+    out = tmp_path / "r.json"
+    proc = check(str(ROOT / "tests" / "submissions" / "correct_bce.py"), "--quick", "--json", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = GradeResult.model_validate_json(out.read_text())
+    assert [c.name for c in result.checks] == list(CHECK_NAMES) and len(result.runs) == 1
+    assert result.runs[0].iterations_done == 2000 and all(c.status == "passed" for c in result.checks)
+    assert "quick check: not the grade. Full grading trains 3 runs of 20000 iterations" in proc.stdout
+    assert "ms per iteration measured here" in proc.stdout and "within the limit of 160 s per run" in proc.stdout

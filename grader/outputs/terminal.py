@@ -10,6 +10,7 @@ import textwrap
 import xml.etree.ElementTree as ET
 
 from grader.results import GradeResult, one_line
+from reference.spec import Settings
 
 LABEL = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP", "error": "ERROR"}
 
@@ -46,7 +47,8 @@ def terminal(result: GradeResult, width: int | None = None) -> str:
     lines.append("")
     facts = []
     if result.accuracy is not None:
-        facts.append(f"accuracy (median of {len(result.accuracy_runs)} runs): {result.accuracy:.3f}")
+        runs = len(result.accuracy_runs)
+        facts.append(f"accuracy ({f'median of {runs} runs' if runs != 1 else 'one run'}): {result.accuracy:.3f}")
     if result.accuracy_exhaustive is not None:
         facts.append(f"all pairs: {result.accuracy_exhaustive:.4f}")
     if result.loss_recognised:
@@ -64,6 +66,31 @@ def terminal(result: GradeResult, width: int | None = None) -> str:
         lines.append("")
         lines.append("your code printed (last lines):")
         lines.extend(f"  | {line[:200]}" for line in tail)
+    return "\n".join(lines) + "\n"
+
+
+QUICK_ITERATIONS = 2000  # enough to see learning start; a tenth of the assignment's run
+
+
+def quick_settings(full: Settings) -> Settings:
+    """A self-check in seconds: every check, and one run of QUICK_ITERATIONS."""
+    iterations = min(full.iterations, QUICK_ITERATIONS)
+    return full.with_overrides(runs=1, iterations=iterations, accuracy_window=min(full.accuracy_window, iterations // 4))
+
+
+def quick_summary(result: GradeResult, full: Settings) -> str:
+    """What full grading will do with this submission, and about how long, on this machine."""
+    run = result.runs[0] if result.runs else None
+    lines = ["", f"quick check: not the grade. Full grading trains {full.runs} runs of {full.iterations} iterations "
+                 f"(accuracy over the last {full.accuracy_window} of each)."]
+    if run is not None and run.ms_per_iteration:
+        per_run = run.ms_per_iteration * full.iterations / 1000
+        verdict = "within" if per_run <= full.run_seconds else "OVER"
+        lines.append(f"at {run.ms_per_iteration:.2f} ms per iteration measured here, a run takes about {per_run:.0f} s "
+                     f"and all {full.runs} about {per_run * full.runs:.0f} s: {verdict} the limit of "
+                     f"{full.run_seconds:g} s per run")
+    else:
+        lines.append("training did not run far enough here to estimate its time; fix what is above first")
     return "\n".join(lines) + "\n"
 
 
