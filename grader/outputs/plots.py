@@ -6,8 +6,10 @@ figures are pyplot-free (no global state) and written atomically.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
+import re
 import statistics
 from pathlib import Path
 
@@ -18,12 +20,41 @@ FIGSIZE = (9, 6)  # inches at DPI: 900 x 600 px
 DPI = 100
 
 
+# Fonts with the CJK glyphs of students' names, most common first (Linux, Windows, macOS).
+CJK_FAMILIES = ("Noto Sans CJK TC", "Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans TC",
+                "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Microsoft JhengHei", "Microsoft YaHei",
+                "PingFang TC", "Heiti TC", "AR PL UMing TW", "Droid Sans Fallback")
+
+
+CJK_FILE = re.compile(r"cjk|wqy|sourcehan|droidsansfallback|uming|ukai|msjh|msyh|pingfang|stheiti", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=1)
+def cjk_font() -> str | None:
+    """The first installed font of CJK_FAMILIES, which text falls back to for the glyphs the
+    default font lacks (a name in a title is boxes without one)."""
+    from matplotlib import font_manager
+
+    manager = font_manager.fontManager
+    found = next((family for family in CJK_FAMILIES if family in {f.name for f in manager.ttflist}), None)
+    if found is None:  # installed after matplotlib cached its font list: add the files themselves
+        for path in font_manager.findSystemFonts():
+            if CJK_FILE.search(Path(path).name):
+                manager.addfont(path)
+        found = next((family for family in CJK_FAMILIES if family in {f.name for f in manager.ttflist}), None)
+    return found
+
+
 def _figure(rows: int = 1):  # noqa: ANN202 - matplotlib types stay lazy
     """A pyplot-free Agg figure: no global state, nothing left open, safe in batch runs."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
+
+    fallback = cjk_font()
+    if fallback is not None:  # the default font first, its missing glyphs from the CJK one
+        matplotlib.rcParams["font.family"] = ["DejaVu Sans", fallback]
 
     fig = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
     return fig, fig.subplots(rows, 1, sharex=rows > 1, squeeze=False)[:, 0]

@@ -323,3 +323,20 @@ def test_score_histogram_png(tmp_path) -> None:
     assert score_histogram_png([], None, tmp_path / "empty.png") is False
     assert score_histogram_png([math.nan] * 3, 30.0, tmp_path / "nan.png") is False
     assert not (tmp_path / "empty.png").exists()
+
+
+def test_a_chinese_name_in_a_title_is_drawn_not_boxes(graded: GradeResult, tmp_path) -> None:
+    """matplotlib warns "Glyph ... missing from font(s)" for each character it draws as a box."""
+    import warnings
+
+    from grader.outputs.plots import CJK_FAMILIES, cjk_font
+
+    if cjk_font() is None:
+        pytest.skip(f"no font with CJK glyphs here ({', '.join(CJK_FAMILIES[:2])}, ...): on Debian, "
+                    "apt-get install fonts-noto-cjk or fonts-wqy-microhei")
+    named = graded.model_copy(update={"submission": graded.submission.model_copy(update={"student_id": "王小明"})})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert learning_curve_png(named, tmp_path / "cjk.png") is True
+    missing = [str(w.message) for w in caught if "missing from" in str(w.message)]
+    assert not missing, missing
