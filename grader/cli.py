@@ -200,6 +200,28 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_gradescope(args: argparse.Namespace) -> int:
+    """Build the Gradescope autograder zip (the settings in force go inside)."""
+    from grader.classroom.gradescope import AutograderError, build
+
+    try:
+        out = build(Path(args.output), settings_from_args(args))
+    except AutograderError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"wrote {out}: upload it as the autograder of a Gradescope programming assignment")
+    return EXIT_OK
+
+
+def cmd_gradescope_run(args: argparse.Namespace) -> int:
+    """What run_autograder does on Gradescope: grade ROOT/submission, write ROOT/results/results.json."""
+    from grader.classroom.gradescope import ROOT_ENV, run
+
+    root = Path(args.root or os.environ.get(ROOT_ENV) or "/autograder")
+    results = run(root, settings_from_args(args))
+    print(f"score {results['score']}: wrote {root / 'results' / 'results.json'}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bptt-grader",
@@ -257,6 +279,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--assignment", metavar="NAME",
                    help="the gradebook column: Canvas 'Lab 4 (<assignment id>)', Blackboard 'Lab 4 |<column id>'")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("gradescope", help="build the Gradescope autograder zip")
+    p.add_argument("-o", "--output", required=True, metavar="ZIP", help="e.g. autograder.zip")
+    add_settings_flags(p)
+    p.set_defaults(func=cmd_gradescope)
+
+    p = sub.add_parser("gradescope-run", help="grade as Gradescope's run_autograder does (ROOT/submission)")
+    p.add_argument("--root", metavar="DIR", help="instead of /autograder (or $BPTT_GRADESCOPE_ROOT)")
+    add_settings_flags(p)
+    p.set_defaults(func=cmd_gradescope_run)
 
     p = sub.add_parser("settings", help="print the assignment settings as TOML")
     p.add_argument("--dump", action="store_true", help="print the settings (the default action)")

@@ -130,7 +130,7 @@ def _latest_attempts(download: ClassDownload, on_time: Callable[[Entry], bool] |
     return download
 
 
-def _pick(files: list[Path], folder: Path) -> Path | None:
+def pick_code(files: list[Path], folder: Path) -> Path | None:
     """What to grade of the files in one student's folder: a single code file (a zip, a
     .py, a notebook) as it is, else the folder."""
     code = [f for f in files if f.suffix.lower() in CODE_SUFFIXES]
@@ -167,7 +167,7 @@ def _moodle(folder: Path, staging: Path | None, download: ClassDownload) -> None
         box = plugins.get("file")
         files = sorted(f for f in box.rglob("*") if f.is_file()) if box else []
         top = [f for f in files if f.parent == box]
-        path = _pick(top, box) if box else None
+        path = pick_code(top, box) if box else None
         download.entries.append(Entry(path, _display(path, folder, f"{name}_{lms}"), lms_name=name, lms_id=lms,
                                       notes=notes + (() if box else ("no file submitted",))))
 
@@ -230,7 +230,7 @@ def _gather(uploads: list[tuple[str, Path]], staging: Path | None, key: str) -> 
         dest = target / _safe(original)
         shutil.copyfile(path, dest)
         staged.append(dest)
-    return _pick(staged, target)
+    return pick_code(staged, target)
 
 
 def _gradescope(folder: Path, staging: Path | None, download: ClassDownload) -> None:
@@ -242,7 +242,7 @@ def _gradescope(folder: Path, staging: Path | None, download: ClassDownload) -> 
             continue
         info = metadata.get(p.name)
         files = sorted(f for f in p.iterdir() if f.is_file() and not f.is_symlink())
-        path = _pick(files, p)
+        path = pick_code(files, p)
         notes = ("a group submission: " + ", ".join(s.name or s.sid or "?" for s in info.submitters),) \
             if info and len(info.submitters) > 1 else ()
         first = info.submitters[0] if info and info.submitters else None

@@ -1,0 +1,85 @@
+"""The Gradescope autograder: the zip an instructor uploads to a programming assignment,
+and what it runs for each submission.
+
+`setup.sh` installs the grader from the wheel inside the zip (its dependencies from the
+package index); `run_autograder` grades `/autograder/submission/` with the settings in
+the zip and writes `/autograder/results/results.json` (outputs/gradescope_results.py).
+The root is settable (`--root`, or BPTT_GRADESCOPE_ROOT) so it runs anywhere for tests.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from grader.checks.pipeline import grade
+from grader.intake.layouts import pick_code
+from grader.outputs.gradescope_results import results_json
+from grader.safe_files import write_atomic
+from reference.spec import Settings
+
+ROOT_ENV = "BPTT_GRADESCOPE_ROOT"
+SETUP = """#!/usr/bin/env bash
+# Run once by Gradescope when it builds the autograder's image.
+set -euo pipefail
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv python3-pip bubblewrap fonts-wqy-microhei
+python3 -m venv /autograder/venv
+/autograder/venv/bin/pip install --quiet /autograder/source/{wheel}
+"""
+RUN = """#!/usr/bin/env bash
+# Run by Gradescope for every submission: grade /autograder/submission, write results.json.
+exec /autograder/venv/bin/bptt-grader gradescope-run --settings /autograder/source/settings.toml "$@"
+"""
+
+
+class AutograderError(RuntimeError):
+    """The autograder zip cannot be built here; one line saying why."""
+
+
+def project_root() -> Path:
+    """The source tree the grader runs from (a wheel is built from it)."""
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "pyproject.toml").is_file():
+        raise AutograderError("the autograder is built from a clone of the grader's repository (no pyproject.toml "
+                              f"next to {root / 'grader'})")
+    return root
+
+
+def _add(z: zipfile.ZipFile, name: str, data: bytes | str, mode: int = 0o644) -> None:
+    info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+    info.external_attr = mode << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    z.writestr(info, data)
+
+
+def build(output: Path, settings: Settings) -> Path:
+    """Write the autograder zip: setup.sh, run_autograder, settings.toml and the grader's wheel."""
+    with tempfile.TemporaryDirectory(prefix="bptt-wheel-") as tmp:
+        built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", tmp,
+                                str(project_root())], capture_output=True, text=True, check=False)
+        wheels = sorted(Path(tmp).glob("bptt_grader-*.whl"))
+        if built.returncode != 0 or not wheels:
+            raise AutograderError(f"building the grader's wheel failed: {built.stderr.strip()[-500:]}")
+        with zipfile.ZipFile(output, "w") as z:
+            _add(z, "setup.sh", SETUP.format(wheel=wheels[0].name), 0o755)
+            _add(z, "run_autograder", RUN, 0o755)
+            _add(z, "settings.toml", settings.to_toml())
+            _add(z, wheels[0].name, wheels[0].read_bytes())
+    return output
+
+
+def run(root: Path, settings: Settings) -> dict[str, object]:
+    """Grade `root/submission` and write `root/results/results.json`; returns what it wrote."""
+    submission = root / "submission"
+    files = sorted(p for p in submission.iterdir() if p.is_file()) if submission.is_dir() else []
+    target = pick_code(files, submission) if submission.is_dir() else submission
+    result = grade(target or submission, settings)
+    results = results_json(result)
+    (root / "results").mkdir(parents=True, exist_ok=True)
+    write_atomic(root / "results" / "results.json", json.dumps(results, indent=2, ensure_ascii=False) + "\n", 0o644)
+    return results

@@ -1,0 +1,46 @@
+"""A GradeResult as Gradescope's `results.json`: the score, one test per check, and an
+overall output a student reads first (what to fix first).
+
+What must stay secret is not shown: which iterations were audited (an integrity message
+says "an audited iteration", not its number) and the details behind a check. What the
+student's code printed goes to the instructor only (`stdout_visibility: hidden`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from grader.results import GradeResult
+
+AUDITED_ITERATION = re.compile(r"\biteration \d+")
+
+
+def _student_text(name: str, message: str) -> str:
+    return AUDITED_ITERATION.sub("an audited iteration", message) if name == "integrity" else message
+
+
+def results_json(result: GradeResult) -> dict[str, object]:
+    """Gradescope's specification: score, execution_time, output, stdout_visibility, tests."""
+    first = result.fix_first()
+    if result.status != "graded":
+        output = f"Grading stopped ({result.status}): {result.message}"
+    elif first is not None:
+        output = f"What to fix first: {first.name}: {_student_text(first.name, first.message)}"
+    else:
+        output = f"Every check passed. Score {result.score:g} / {result.max_score:g}."
+    tests = [{
+        "name": c.name,
+        "score": c.points,
+        "max_score": c.max_points,
+        "status": "passed" if c.status == "passed" else "failed",
+        "output": _student_text(c.name, c.message) if c.status != "error" else
+        "the grader itself failed here: not your fault, tell your instructor",
+        "visibility": "visible",
+    } for c in result.checks]
+    return {
+        "score": result.score,
+        "execution_time": int(round(result.timings.get("total", 0.0))),
+        "output": output,
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }

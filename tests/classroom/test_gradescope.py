@@ -1,0 +1,71 @@
+"""The Gradescope autograder: the zip an instructor uploads, and results.json as
+Gradescope's specification reads it, run in a temporary root instead of /autograder."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from grader.results import CHECK_NAMES
+from reference.spec import Settings, validated
+
+CORPUS = Path(__file__).parents[1] / "submissions"
+QUICK = ["--runs", "1", "--iterations", "600"]
+
+
+def run_autograder(root: Path, submission: Path) -> dict:
+    (root / "submission").mkdir(parents=True)
+    shutil.copy(submission, root / "submission" / "rnn.py")
+    proc = subprocess.run([sys.executable, "-m", "grader", "gradescope-run", "--root", str(root), *QUICK],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads((root / "results" / "results.json").read_text(encoding="utf-8"))
+
+
+def test_results_json_follows_gradescopes_specification(tmp_path):
+    results = run_autograder(tmp_path / "ok", CORPUS / "correct_bce.py")
+    assert set(results) == {"score", "execution_time", "output", "stdout_visibility", "tests"}
+    assert results["stdout_visibility"] == "hidden" and isinstance(results["execution_time"], int)
+    assert [t["name"] for t in results["tests"]] == list(CHECK_NAMES)
+    assert all(set(t) == {"name", "score", "max_score", "status", "output", "visibility"} for t in results["tests"])
+    assert all(t["status"] == "passed" for t in results["tests"]) and results["output"].startswith("Every check passed")
+    assert results["score"] == sum(t["score"] for t in results["tests"]) > 0
+
+
+def test_a_student_never_sees_which_iterations_were_audited(tmp_path):
+    results = run_autograder(tmp_path / "forged", CORPUS / "forgery_zero_grads_jump.py")
+    integrity = next(t for t in results["tests"] if t["name"] == "integrity")
+    assert integrity["status"] == "failed" and "an audited iteration" in integrity["output"]
+    assert not re.search(r"iteration \d", integrity["output"]) and results["score"] == 0
+
+
+@pytest.mark.slow
+def test_the_autograder_zip_holds_setup_run_settings_and_the_wheel(tmp_path):
+    settings = tmp_path / "lab.toml"
+    settings.write_text(Settings().with_overrides(runs=5).to_toml(), encoding="utf-8")
+    out = tmp_path / "autograder.zip"
+    proc = subprocess.run([sys.executable, "-m", "grader", "gradescope", "-o", str(out), "--settings", str(settings)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    with zipfile.ZipFile(out) as z:
+        names = z.namelist()
+        assert {"setup.sh", "run_autograder", "settings.toml"} <= set(names)
+        for script in ("setup.sh", "run_autograder"):
+            assert stat.S_IMODE(z.getinfo(script).external_attr >> 16) == 0o755
+        (wheel,) = [n for n in names if n.endswith(".whl")]
+        assert f"/autograder/source/{wheel}" in z.read("setup.sh").decode()
+        assert "gradescope-run --settings /autograder/source/settings.toml" in z.read("run_autograder").decode()
+        inside = validated(tomllib.loads(z.read("settings.toml").decode()), "zip")
+        assert inside.runs == 5 and inside.digest() == Settings().with_overrides(runs=5).digest()
+        (tmp_path / wheel).write_bytes(z.read(wheel))
+    with zipfile.ZipFile(tmp_path / wheel) as w:
+        assert {"grader/cli.py", "grader/checks/registry.py", "reference/rnn.py"} <= set(w.namelist())
