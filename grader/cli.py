@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 from collections.abc import Sequence
 from importlib import resources
@@ -77,18 +76,28 @@ def cmd_settings(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+TEMPLATE_FILES = {  # in the package -> in the student's repository
+    "rnn.py": "rnn.py",
+    "README.md": "README.md",
+    "STUDENT_API.md": "STUDENT_API.md",
+    "github/check.yml": ".github/workflows/check.yml",
+    "github/autograding.json": ".github/classroom/autograding.json",
+}
+
+
 def cmd_template(args: argparse.Namespace) -> int:
-    """Copy the student template (rnn.py and README.md) into DIR."""
+    """Copy the student template into DIR: rnn.py, its README, the contract, and the GitHub
+    Actions workflow and GitHub Classroom test that run the grader on every push."""
     target = Path(args.dir)
-    target.mkdir(parents=True, exist_ok=True)
     source = resources.files("student_template")
-    for name in ("rnn.py", "README.md"):
-        dest = target / name
-        if dest.exists() and not args.force:
-            raise UsageError(f"{dest} exists; use --force to overwrite it")
-        with resources.as_file(source / name) as path:
-            shutil.copyfile(path, dest)
-        print(f"wrote {dest}")
+    existing = [target / dest for dest in TEMPLATE_FILES.values() if (target / dest).exists()]
+    if existing and not args.force:
+        raise UsageError(f"{existing[0]} exists; use --force to overwrite it")
+    for name, dest in TEMPLATE_FILES.items():
+        path = target / dest
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(source.joinpath(*name.split("/")).read_bytes())
+        print(f"wrote {path}")
     return EXIT_OK
 
 

@@ -47,6 +47,8 @@ def test_template_copies_and_refuses_to_overwrite(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     for name in ("rnn.py", "README.md"):
         assert (target / name).read_bytes() == (TEMPLATE / name).read_bytes()
+    assert (target / "STUDENT_API.md").read_bytes() == (ROOT / "docs" / "STUDENT_API.md").read_bytes()
+    assert (target / ".github" / "workflows" / "check.yml").is_file()
 
     (target / "rnn.py").write_text("# my work\n", encoding="utf-8")
     done = run_cli("template", str(target))
@@ -126,3 +128,29 @@ def test_template_main_block_uses_only_the_stubs() -> None:
 def test_template_has_no_machine_paths(name: str) -> None:
     text = (TEMPLATE / name).read_text(encoding="utf-8")
     assert "/work/" not in text and "/home/" not in text and "/tmp/" not in text
+
+
+def test_the_github_workflow_is_valid_and_its_check_fails_the_unfilled_template(tmp_path: Path) -> None:
+    """The workflow has what GitHub Actions requires; its check step, run as the workflow
+    runs it, fails the unfilled template with the not-implemented message."""
+    import json
+
+    import yaml
+
+    target = tmp_path / "repo"
+    assert run_cli("template", str(target)).returncode == 0
+    workflow = yaml.safe_load((target / ".github" / "workflows" / "check.yml").read_text(encoding="utf-8"))
+    on = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` key as True
+    assert on and workflow["jobs"]
+    (job,) = workflow["jobs"].values()
+    assert job["runs-on"] and all("uses" in step or "run" in step for step in job["steps"])
+    (command,) = [s["run"] for s in job["steps"] if "bptt-grader check" in s.get("run", "")]
+    venv_bin = str(Path(sys.executable).parent)
+    done = subprocess.run(command, shell=True, cwd=target, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PATH": venv_bin + os.pathsep + os.environ.get("PATH", "")})
+    assert done.returncode == 1, done.stderr
+    assert "not implemented" in (target / "report.txt").read_text(encoding="utf-8")
+    assert (target / "check.xml").read_text(encoding="utf-8").startswith("<?xml")
+    classroom = json.loads((target / ".github" / "classroom" / "autograding.json").read_text(encoding="utf-8"))
+    (test,) = classroom["tests"]
+    assert {"name", "setup", "run", "comparison", "timeout", "points"} <= set(test) and "bptt-grader check" in test["run"]
