@@ -24,16 +24,24 @@ from reference.spec import Settings
 
 ROOT_ENV = "BPTT_GRADESCOPE_ROOT"
 SETUP = """#!/usr/bin/env bash
-# Run once by Gradescope when it builds the autograder's image.
+# Run once by Gradescope when it builds the autograder's image (the root: /autograder).
 set -euo pipefail
-apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv python3-pip bubblewrap fonts-wqy-microhei
-python3 -m venv /autograder/venv
-/autograder/venv/bin/pip install --quiet /autograder/source/{wheel}
+root="${{BPTT_GRADESCOPE_ROOT:-/autograder}}"
+missing=()
+for package in python3 python3-venv python3-pip bubblewrap fonts-wqy-microhei; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if [ "${{#missing[@]}}" -gt 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${{missing[@]}}"
+fi
+python3 -m venv "$root/venv"
+"$root/venv/bin/pip" install --quiet "$root/source/{wheel}"
 """
 RUN = """#!/usr/bin/env bash
-# Run by Gradescope for every submission: grade /autograder/submission, write results.json.
-exec /autograder/venv/bin/bptt-grader gradescope-run --settings /autograder/source/settings.toml "$@"
+# Run by Gradescope for every submission: grade $root/submission, write $root/results/results.json.
+set -euo pipefail
+root="${BPTT_GRADESCOPE_ROOT:-/autograder}"
+exec "$root/venv/bin/bptt-grader" gradescope-run --root "$root" --settings "$root/source/settings.toml" "$@"
 """
 
 

@@ -31,8 +31,14 @@ def run_autograder(root: Path, submission: Path) -> dict:
     return json.loads((root / "results" / "results.json").read_text(encoding="utf-8"))
 
 
+SCHEMA = json.loads((Path(__file__).parent / "gradescope_results.schema.json").read_text(encoding="utf-8"))
+
+
 def test_results_json_follows_gradescopes_specification(tmp_path):
+    import jsonschema
+
     results = run_autograder(tmp_path / "ok", CORPUS / "correct_bce.py")
+    jsonschema.validate(results, SCHEMA)
     assert set(results) == {"score", "execution_time", "output", "stdout_visibility", "tests"}
     assert results["stdout_visibility"] == "hidden" and isinstance(results["execution_time"], int)
     assert [t["name"] for t in results["tests"]] == list(CHECK_NAMES)
@@ -62,8 +68,8 @@ def test_the_autograder_zip_holds_setup_run_settings_and_the_wheel(tmp_path):
         for script in ("setup.sh", "run_autograder"):
             assert stat.S_IMODE(z.getinfo(script).external_attr >> 16) == 0o755
         (wheel,) = [n for n in names if n.endswith(".whl")]
-        assert f"/autograder/source/{wheel}" in z.read("setup.sh").decode()
-        assert "gradescope-run --settings /autograder/source/settings.toml" in z.read("run_autograder").decode()
+        assert f'"$root/source/{wheel}"' in z.read("setup.sh").decode()
+        assert 'gradescope-run --root "$root" --settings "$root/source/settings.toml"' in z.read("run_autograder").decode()
         inside = validated(tomllib.loads(z.read("settings.toml").decode()), "zip")
         assert inside.runs == 5 and inside.digest() == Settings().with_overrides(runs=5).digest()
         (tmp_path / wheel).write_bytes(z.read(wheel))
@@ -72,3 +78,40 @@ def test_the_autograder_zip_holds_setup_run_settings_and_the_wheel(tmp_path):
         contract = (Path(__file__).parents[2] / "docs" / "STUDENT_API.md").read_bytes()
         assert w.read("student_template/STUDENT_API.md") == contract, "the template's contract is the docs' file"
         assert "student_template/github/check.yml" in w.namelist()
+
+
+@pytest.mark.slow
+def test_setup_sh_and_run_autograder_work_in_a_temporary_root(tmp_path):
+    """As Gradescope does: unpack the zip into ROOT/source, run setup.sh once (a venv with the
+    grader's wheel and its dependencies), then run_autograder per submission."""
+    import jsonschema
+
+    settings = tmp_path / "quick.toml"
+    settings.write_text(Settings().with_overrides(runs=1, iterations=600, accuracy_window=200).to_toml(),
+                        encoding="utf-8")
+    archive = tmp_path / "autograder.zip"
+    made = subprocess.run([sys.executable, "-m", "grader", "gradescope", "-o", str(archive), "--settings", str(settings)],
+                          capture_output=True, text=True, timeout=600)
+    assert made.returncode == 0, made.stderr
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(archive) as z:
+        z.extractall(root / "source")
+    env = {"BPTT_GRADESCOPE_ROOT": str(root), "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path)}
+    setup = subprocess.run(["bash", str(root / "source" / "setup.sh")], env=env, capture_output=True, text=True,
+                           timeout=900)
+    assert setup.returncode == 0, setup.stderr[-2000:]
+    for name, passes in (("correct_bce.py", True), ("bptt_no_recurrent.py", False)):
+        shutil.rmtree(root / "submission", ignore_errors=True)
+        shutil.rmtree(root / "results", ignore_errors=True)
+        (root / "submission").mkdir()
+        shutil.copy(CORPUS / name, root / "submission" / "rnn.py")
+        ran = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True,
+                             text=True, timeout=600)
+        assert ran.returncode == 0, ran.stderr[-2000:]
+        results = json.loads((root / "results" / "results.json").read_text(encoding="utf-8"))
+        jsonschema.validate(results, SCHEMA)
+        status = {t["name"]: t["status"] for t in results["tests"]}
+        if passes:
+            assert set(status.values()) == {"passed"}, status
+        else:
+            assert status["gradient_numeric"] == status["gradient_reference"] == "failed", status
