@@ -23,6 +23,7 @@ from grader.classroom.roster import Roster
 from grader.intake.layouts import ClassDownload, Entry, read_class
 from grader.intake.unzip import Budget, newest_member_time, unpack_zip
 from grader.outputs.feedback import student_markdown
+from grader.outputs.html_report import write_report
 from grader.outputs.plots import learning_curve_png, score_histogram_png
 from grader.outputs.summary import Graded, summary_markdown
 from grader.outputs.table import row, write_csv, write_safe_csv
@@ -168,17 +169,19 @@ def grade_class(
     for item, more in similarity_flags(results, out / "similarity.csv", threshold).items():
         flags[item] += more
     fb = private_dir(out / "feedback")
-    rows, graded, taken = [], [], set()
+    rows, graded, pages, taken = [], [], [], set()
     for item in items:
         result = results[item]
         graded.append(Graded(result, flags[item]))
         rows.append(row(result, item.file, item.sha256, settings, flags[item]))
         name = _feedback_name(result, item, taken)
+        pages.append((graded[-1], name))
         png = fb / f"{name}.png"
         has_png = learning_curve_png(result, png)
         write_atomic(fb / f"{name}.md", student_markdown(result, png.name if has_png else None), 0o644)
     for result, file in _ungraded_rows(download, roster, settings, {r.submission.student_id for r in results.values()}):
         graded.append(Graded(result))
+        pages.append((graded[-1], None))
         rows.append(row(result, file, "", settings, []))
     write_csv(rows, out / "grades.csv")
     _write_attempts(download, out / "attempts.csv")
@@ -186,13 +189,14 @@ def grade_class(
     has_hist = score_histogram_png([g.result.score for g in graded if g.result.status != "missing"],
                                    max((g.result.max_score for g in graded), default=None), histogram)
     write_atomic(out / "summary.md", summary_markdown(graded, histogram.name if has_hist else None), 0o644)
+    write_report(pages, out, histogram.name if has_hist else None)
     wall = time.perf_counter() - started
     counts = ", ".join(f"{n} {s}" for s, n in sorted(Counter(g.result.status for g in graded).items()))
     return (
         f"{len(graded)} rows ({counts}): {outcome.graded} graded now, "
         f"{outcome.reused} from earlier runs, in {wall:.1f} s\n"
         + "".join(f"--only {w}: matched no submission (by file name or student id)\n" for w in unmatched)
-        + f"wrote {out / 'grades.csv'}, {out / 'summary.md'} and {fb}/"
+        + f"wrote {out / 'grades.csv'}, {out / 'summary.md'}, {fb}/ and {out / 'index.html'} (open it in a browser)"
     )
 
 

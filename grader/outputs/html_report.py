@@ -1,0 +1,187 @@
+"""The class in a browser: `OUT/index.html` (the class table, sortable by any column and
+filterable by status and flag, with the score histogram) and a page per student
+(`OUT/report/<name>.html`: the checks, what to fix first, the runs, the learning curves).
+
+Static files that open from disk, no server and nothing fetched. Every student-controlled
+string is escaped where it is written (html.escape), the table is rendered here and the
+page's script only reorders and hides rows; a Content-Security-Policy allows nothing but
+the page's own script, style and the local images. `#sort=<column>[-desc]&status=..&flag=..`
+in the address sets the table's order and filters on load (a link can be shared).
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from urllib.parse import quote
+
+from grader.outputs.summary import Graded
+from grader.outputs.terminal import LABEL
+from grader.results import GradeResult
+from grader.safe_files import private_dir, write_atomic
+
+CSP = ("default-src 'none'; img-src 'self' file: data:; style-src 'unsafe-inline'; "
+       "script-src 'unsafe-inline'")
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
+th { background: #f0f0f0; cursor: pointer; user-select: none; }
+th[aria-sort="ascending"]::after { content: " \\25B2"; }
+th[aria-sort="descending"]::after { content: " \\25BC"; }
+tr.failed td.status, .FAIL { color: #b00; } .PASS { color: #070; } .SKIP { color: #777; }
+pre { background: #f7f7f7; padding: 0.6em; overflow-x: auto; }
+img { max-width: 100%; }
+"""
+# Sorts by a column (numbers as numbers), filters by status and flag, reads and writes the
+# address's fragment; errors are recorded on <body> so a test can see there were none.
+SCRIPT = """
+(function () {
+  var errors = [];
+  window.addEventListener('error', function (e) { errors.push(String(e.message)); document.body.dataset.errors = errors.join(' | '); });
+  var table = document.getElementById('class'), body = table.tBodies[0];
+  var heads = Array.prototype.slice.call(table.tHead.rows[0].cells);
+  var status = document.getElementById('status'), flag = document.getElementById('flag');
+  function key(row, i) {  // numbers carry data-value (empty: missing, sorted last), text sorts as text
+    var cell = row.cells[i], v = cell.getAttribute('data-value');
+    if (v !== null) { return v === '' ? Infinity : parseFloat(v); }
+    return cell.textContent.trim().toLowerCase();
+  }
+  function sort(column, descending) {
+    var i = heads.findIndex(function (h) { return h.dataset.column === column; });
+    if (i < 0) { return; }
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (a, b) {
+      var x = key(a, i), y = key(b, i);
+      var order = x < y ? -1 : x > y ? 1 : 0;
+      return descending ? -order : order;
+    });
+    rows.forEach(function (r) { body.appendChild(r); });
+    heads.forEach(function (h) { h.removeAttribute('aria-sort'); });
+    heads[i].setAttribute('aria-sort', descending ? 'descending' : 'ascending');
+    state.sort = column + (descending ? '-desc' : '');
+  }
+  function filter() {
+    Array.prototype.forEach.call(body.rows, function (r) {
+      var okStatus = !status.value || r.dataset.status === status.value;
+      var okFlag = !flag.value || (' ' + r.dataset.flags + ' ').indexOf(' ' + flag.value + ' ') >= 0;
+      r.hidden = !(okStatus && okFlag);
+    });
+    state.status = status.value; state.flag = flag.value;
+    document.getElementById('shown').textContent = body.querySelectorAll('tr:not([hidden])').length;
+  }
+  var state = {};
+  function save() {
+    var parts = [];
+    Object.keys(state).forEach(function (k) { if (state[k]) { parts.push(k + '=' + encodeURIComponent(state[k])); } });
+    history.replaceState(null, '', '#' + parts.join('&'));
+  }
+  heads.forEach(function (h) {
+    h.addEventListener('click', function () {
+      sort(h.dataset.column, h.getAttribute('aria-sort') === 'ascending'); save();
+    });
+  });
+  status.addEventListener('change', function () { filter(); save(); });
+  flag.addEventListener('change', function () { filter(); save(); });
+  location.hash.replace(/^#/, '').split('&').forEach(function (part) {
+    var kv = part.split('='), value = decodeURIComponent(kv[1] || '');
+    if (kv[0] === 'sort') { sort(value.replace(/-desc$/, ''), /-desc$/.test(value)); }
+    if (kv[0] === 'status') { status.value = value; }
+    if (kv[0] === 'flag') { flag.value = value; }
+  });
+  filter();
+}());
+"""
+COLUMNS = (("student_id", "student id"), ("name", "name"), ("status", "status"), ("score", "score"),
+           ("accuracy", "accuracy"), ("fix_first", "fix first"), ("flags", "flags"))
+
+
+def _e(value: object) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _page(title: str, body: str, script: str = "") -> str:
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+            f"<title>{_e(title)}</title><style>{STYLE}</style></head>\n<body>\n{body}\n"
+            + (f"<script>{script}</script>\n" if script else "") + "</body></html>\n")
+
+
+def _number(value: float | None, spec: str = ".3f") -> tuple[str, str]:
+    """(shown, sort key) of a number that may be missing."""
+    return ("—", "") if value is None else (format(value, spec), repr(float(value)))
+
+
+def _row(g: Graded, page: str | None) -> str:
+    r, sub = g.result, g.result.submission
+    first = r.fix_first()
+    score, score_key = _number(r.score, "g")
+    accuracy, accuracy_key = _number(r.accuracy)
+    who = _e(sub.student_id or "—")
+    link = f'<a href="report/{quote(page)}">{who}</a>' if page else who
+    cells = [
+        f"<td>{link}</td>", f"<td>{_e(sub.name)}</td>", f'<td class="status">{_e(r.status)}</td>',
+        f'<td data-value="{score_key}">{score}</td>', f'<td data-value="{accuracy_key}">{accuracy}</td>',
+        f"<td>{_e(first.name if first else '')}</td>", f"<td>{_e(', '.join(g.flags))}</td>",
+    ]
+    failed = " failed" if first is not None or r.status != "graded" else ""
+    return (f'<tr class="row{failed}" data-status="{_e(r.status)}" data-flags="{_e(" ".join(g.flags))}">'
+            + "".join(cells) + "</tr>")
+
+
+def _options(values: list[str], what: str) -> str:
+    return f'<option value="">every {what}</option>' + "".join(
+        f'<option value="{_e(v)}">{_e(v)}</option>' for v in sorted(set(values)))
+
+
+def index_html(graded: list[tuple[Graded, str | None]], histogram: str | None) -> str:
+    heads = "".join(f'<th data-column="{c}" scope="col">{_e(label)}</th>' for c, label in COLUMNS)
+    rows = "\n".join(_row(g, page) for g, page in graded)
+    statuses = [g.result.status for g, _ in graded]
+    flags = [f for g, _ in graded for f in g.flags]
+    body = (f"<h1>Lab 4 (BPTT): the class</h1>\n<p><span id=\"shown\">{len(graded)}</span> of {len(graded)} "
+            "submissions shown. Click a column to sort it.</p>\n"
+            f'<p><label>status <select id="status">{_options(statuses, "status")}</select></label> '
+            f'<label>flag <select id="flag">{_options(flags, "flag")}</select></label></p>\n'
+            f'<table id="class"><thead><tr>{heads}</tr></thead><tbody>\n{rows}\n</tbody></table>\n'
+            + (f'<h2>Scores</h2><img alt="score histogram" src="{quote(histogram)}">' if histogram else ""))
+    return _page("Lab 4: the class", body, SCRIPT)
+
+
+def student_html(result: GradeResult, curves: str | None) -> str:
+    sub = result.submission
+    first = result.fix_first()
+    facts = [("student id", sub.student_id), ("name", sub.name), ("status", result.status),
+             ("score", f"{result.score:g} / {result.max_score:g}"),
+             ("accuracy", _number(result.accuracy)[0]), ("loss", result.loss_recognised or "—")]
+    checks = "".join(
+        f'<tr><td>{_e(c.name)}</td><td class="{LABEL[c.status]}">{LABEL[c.status]}</td>'
+        f"<td>{_e(f'{c.points:g} / {c.max_points:g}' if c.max_points else '')}</td><td>{_e(c.message)}</td></tr>"
+        for c in result.checks)
+    runs = "".join(f"<tr><td>{i}</td><td>{r.seed}</td><td>{r.accuracy:.3f}</td><td>{r.iterations_done}</td>"
+                   f"<td>{r.seconds:.1f}</td><td>{_e(r.error)}</td></tr>" for i, r in enumerate(result.runs, 1))
+    body = (f"<p><a href=\"../index.html\">the class</a></p><h1>{_e(sub.student_id or 'unknown student')}</h1>\n"
+            "<ul>" + "".join(f"<li><b>{_e(k)}:</b> {_e(v)}</li>" for k, v in facts) + "</ul>\n"
+            '<h2>What to fix first</h2><p id="fix-first">'
+            + (f"<b>{_e(first.name)}</b>: {_e(first.message)}" if first else _e(result.message or "Nothing.")) + "</p>\n"
+            '<h2>Checks</h2><table id="checks"><thead><tr><th>check</th><th>status</th><th>points</th>'
+            f"<th>message</th></tr></thead><tbody>{checks}</tbody></table>\n"
+            + ("<h2>Training runs</h2><table><thead><tr><th>run</th><th>seed</th><th>accuracy</th><th>iterations</th>"
+               f"<th>seconds</th><th>error</th></tr></thead><tbody>{runs}</tbody></table>\n" if runs else "")
+            + (f'<h2>Learning curves</h2><img alt="learning curves" src="../feedback/{quote(curves)}">\n' if curves else "")
+            + (f"<h2>What the code printed</h2><pre>{_e(result.output[-4000:])}</pre>\n" if result.output.strip() else ""))
+    return _page(f"Lab 4: {sub.student_id or 'unknown student'}", body)
+
+
+def write_report(graded: list[tuple[Graded, str | None]], out: Path, histogram: str | None) -> Path:
+    """OUT/index.html and OUT/report/<name>.html; `graded` pairs each row with its feedback
+    name (None for a row without a page: a missing student)."""
+    pages = private_dir(out / "report")
+    for g, name in graded:
+        if name is not None:
+            curves = f"{name}.png" if (out / "feedback" / f"{name}.png").is_file() else None
+            write_atomic(pages / f"{name}.html", student_html(g.result, curves), 0o644)
+    rows = [(g, f"{name}.html" if name is not None else None) for g, name in graded]
+    index = out / "index.html"
+    write_atomic(index, index_html(rows, histogram), 0o644)
+    return index
