@@ -48,17 +48,22 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=20000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--modes", default="", help="isolation modes to compare (default: the probed one)")
+    parser.add_argument("--scheduler", help="also grade on Dask (local:N or an address), next to local mode")
     args = parser.parse_args()
-    settings = Settings().with_overrides(runs=args.runs, iterations=args.iterations)
+    settings = Settings().with_overrides(runs=args.runs, iterations=args.iterations,
+                                         accuracy_window=min(1000, args.iterations))
     first = None
     for mode in args.modes.split(",") if args.modes else [""]:
         throughput = grade_once(args, settings, mode)
         first = first or throughput
         if mode and throughput != first:
             print(f"throughput relative to {args.modes.split(',')[0]}: {throughput / first:.3f}")
+    if args.scheduler:
+        throughput = grade_once(args, settings, "", args.scheduler)
+        print(f"throughput on {args.scheduler} relative to local mode: {throughput / first:.3f}")
 
 
-def grade_once(args: argparse.Namespace, settings: Settings, mode: str) -> float:
+def grade_once(args: argparse.Namespace, settings: Settings, mode: str, scheduler: str | None = None) -> float:
     if mode:
         os.environ[probe.CHOOSE_VAR] = mode
         probe._probe.cache_clear()
@@ -69,17 +74,19 @@ def grade_once(args: argparse.Namespace, settings: Settings, mode: str) -> float
         make_class(klass, args.students)
         items = batch.find_submissions(klass)
         start = time.perf_counter()
-        outcome = batch.run(items, settings, out, args.jobs, progress=False, isolation=isolation)
+        outcome = batch.run(items, settings, out, args.jobs, progress=False, isolation=isolation, scheduler=scheduler)
         wall = time.perf_counter() - start
     busy = sum(r.timings.get("process", 0.0) for r in outcome.results.values())
     statuses = sorted({r.status for r in outcome.results.values()})
-    print(f"[{isolation.describe()}]")
+    print(f"[{isolation.describe()}" + (f", on Dask {scheduler}" if scheduler else "") + "]")
     print(f"{len(items)} submissions, {settings.runs} runs x {settings.iterations} iterations, "
           f"-j {args.jobs}: statuses {statuses}")
     print(f"wall time            {wall:8.1f} s")
     print(f"throughput           {len(items) / wall * 60:8.1f} submissions per minute")
     print(f"grading time, summed {busy:8.1f} s ({busy / len(items):.1f} s per submission)")
     print(f"efficiency           {busy / (wall * args.jobs):8.3f}  (summed grading time / (wall x jobs))")
+    if scheduler:
+        print("(on Dask the summed time is each task's grader process, as in local mode)")
     return len(items) / wall
 
 if __name__ == "__main__":

@@ -136,6 +136,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK if passes else EXIT_FAIL
 
 
+def _dask_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("distributed") is not None
+
+
 def cmd_batch(args: argparse.Namespace) -> int:
     """Grade a folder of submissions into OUT: grades.csv, feedback/, summary.md."""
     from grader.classroom.grade_class import grade_class
@@ -149,8 +155,11 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if not source.exists():
         raise UsageError(f"{source}: no such file or folder")
     found = isolation()
-    print(f"sandbox: {found.describe()}", file=sys.stderr)
-    if not found.strong:
+    print(f"sandbox: {found.describe()}" + (" (here; each Dask worker checks its own)" if args.scheduler else ""),
+          file=sys.stderr)
+    if args.scheduler and not _dask_installed():
+        raise UsageError("--scheduler needs Dask: pip install 'bptt-grader[dask]'")
+    if not found.strong and not args.scheduler:
         if not args.allow_weak_sandbox:
             raise UsageError(
                 f"refusing to grade: submissions cannot be isolated here (no {' or '.join(found.missing())} "
@@ -165,6 +174,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
             force=args.force, only=set(args.only) if args.only else None, progress=not args.quiet,
             isolation=found, similar_above=args.similar_above, roster=roster,
             announce=lambda line: print(line, file=sys.stderr),
+            scheduler=args.scheduler, allow_weak=args.allow_weak_sandbox,
         )
     except SubmissionError as exc:
         raise UsageError(f"{source}: {exc.message}") from None
@@ -266,6 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="regrade the submissions of this student id or file name part (repeatable)")
     p.add_argument("--roster", metavar="CSV", help="class list: student_id, name, email, lms_user_id, section, "
                    "extension; names students by their platform id or email and lists who submitted nothing")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="grade on a Dask cluster: a scheduler's address "
+                   "(tcp://host:8786), or local:N for N local worker processes (pip install 'bptt-grader[dask]')")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--similar-above", type=float, metavar="S",
                    help="flag pairs of modules at least this similar (0..1, default 0.5; OUT/similarity.csv)")

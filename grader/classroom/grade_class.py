@@ -143,6 +143,8 @@ def grade_class(
     similar_above: float | None = None,
     roster: Roster | None = None,
     announce: Callable[[str], None] | None = None,
+    scheduler: str | None = None,
+    allow_weak: bool = False,
 ) -> str:
     """Grade every submission in `source` (a folder or a class's zip, in any platform's
     layout) into `out`; returns a short summary to print. `announce` hears the layout
@@ -158,7 +160,7 @@ def grade_class(
         announce(f"layout: {download.description}, {len(download.entries)} students"
                  + (f" ({len(download.superseded)} earlier attempts in attempts.csv)" if download.superseded else ""))
     outcome = runner.run(items, settings, out, jobs, force=force, only=only, progress=progress,
-                        isolation=isolation)
+                        isolation=isolation, scheduler=scheduler, allow_weak=allow_weak, announce=announce)
     results, flags = {}, {}
     for item in items:
         results[item], flags[item] = identify(outcome.results[item], item.entry, roster, download.layout)

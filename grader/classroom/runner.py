@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,7 +103,7 @@ class Store:
         write_atomic(self.path(key), result.model_dump_json())
 
 
-def _failed(item: Item, settings: Settings, status: str, message: str) -> GradeResult:
+def failed_result(item: Item, settings: Settings, status: str, message: str) -> GradeResult:
     """A row for a submission whose grader process itself did not deliver a result."""
     return GradeResult(
         grader_version=__version__,
@@ -127,7 +127,7 @@ def grade_in_process(item: Item, settings: Settings, isolation: Isolation, log: 
             proc = subprocess.run([sys.executable, "-m", "grader.classroom.gradeproc"], input=request.model_dump_json().encode(),
                                   stdout=fd, stderr=subprocess.STDOUT, env=ENV, timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
-            return _failed(item, settings, "timeout", f"grading took longer than {timeout:g} s")
+            return failed_result(item, settings, "timeout", f"grading took longer than {timeout:g} s")
         finally:
             os.close(fd)
         data = read_regular(out)
@@ -135,7 +135,7 @@ def grade_in_process(item: Item, settings: Settings, isolation: Isolation, log: 
             result = GradeResult.model_validate_json(data or b"")
         except ValueError:
             tail = (read_regular(log) or b"")[-LOG_TAIL:].decode("utf-8", "replace").strip()
-            return _failed(item, settings, "grader_error",
+            return failed_result(item, settings, "grader_error",
                            f"the grader exited with code {proc.returncode} and no result: {tail}")
         result.timings["process"] = round(time.perf_counter() - started, 4)
         return result
@@ -150,11 +150,13 @@ def run(
     only: set[str] | None = None,
     progress: bool = True,
     isolation: Isolation | None = None,
+    scheduler: str | None = None,
+    allow_weak: bool = False,
+    announce: Callable[[str], None] | None = None,
 ) -> Outcome:
-    """Grade what is not stored yet, plus everything (`force`) or the `only` ones again."""
-    from grader.sandbox import isolation as probe_isolation
-
-    isolation = isolation or probe_isolation()
+    """Grade what is not stored yet, plus everything (`force`) or the `only` ones again:
+    here, in a pool of grader processes, or on a Dask cluster (`scheduler`: an address, or
+    `local:N`), with one store either way."""
     store = Store(out / "results")
     logs = private_dir(out / "logs")
     write_atomic(out / "settings.toml", settings.to_toml())  # what these grades were made with
@@ -169,6 +171,22 @@ def run(
             todo.append(item)
     bar = _progress(len(items), len(results), progress)
     graded_now = 0
+    if scheduler is not None:
+        from grader.classroom.on_dask import grade_all
+
+        def save(item: Item, result: GradeResult) -> None:
+            nonlocal graded_now
+            store.save(item.key(settings), result)
+            results[item] = result
+            graded_now += 1
+            bar.done(item, result)
+
+        grade_all(todo, settings, scheduler, allow_weak, save, announce)
+        bar.close()
+        return Outcome(results, graded_now, len(items) - graded_now)
+    from grader.sandbox import isolation as probe_isolation
+
+    isolation = isolation or probe_isolation()
     running: dict[Future, tuple[Item, float]] = {}
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         pending = iter(todo)

@@ -1,0 +1,102 @@
+"""A class graded on a Dask cluster (the optional extra `bptt-grader[dask]`).
+
+The submission's bytes travel with its task (workers share no file system with the
+client). On the worker the task checks that it runs the client's grader version and that
+the machine isolates as the client requires, rebuilds the submission in a temporary
+folder and grades it exactly as local mode does: a fresh grader process in the sandbox
+(runner.grade_in_process). The result comes back as JSON; the client keeps the only
+store, and stores each result the moment it arrives, so a killed client resumes by
+grading what is missing. A worker that dies mid-task makes the scheduler run the task
+elsewhere; one that kills every worker it lands on is stopped after the scheduler's
+allowed failures with the status `worker_lost`.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from grader import __version__
+from grader.classroom.runner import Item, failed_result, grade_in_process
+from grader.results import GradeResult
+from reference.spec import Settings
+
+Payload = bytes | list[tuple[str, bytes]]  # a file's bytes, or a folder's (relative path, bytes)
+ALLOWED_FAILURES = 2  # workers a task may take down before it is `worker_lost`
+
+
+def payload_of(path: Path) -> Payload:
+    """What travels: a file's bytes, or every regular file of a folder (links not followed)."""
+    if path.is_file():
+        return path.read_bytes()
+    return [(p.relative_to(path).as_posix(), p.read_bytes()) for p in sorted(path.rglob("*"))
+            if p.is_file() and not p.is_symlink()]
+
+
+def grade_on_worker(name: str, payload: Payload, settings_json: str, client_version: str, allow_weak: bool) -> str:
+    """The task: a GradeResult as JSON, graded on this worker in its own sandbox."""
+    from grader.sandbox import isolation
+
+    settings = Settings.model_validate_json(settings_json)
+    item = Item(Path(name), name, "")
+    if client_version != __version__:
+        return failed_result(item, settings, "version_mismatch",
+                             f"a worker runs grader {__version__}, the client {client_version}").model_dump_json()
+    found = isolation()
+    if not found.strong and not allow_weak:
+        return failed_result(item, settings, "weak_isolation",
+                             f"the worker cannot isolate submissions ({found.describe()}); "
+                             "allow it with --allow-weak-sandbox").model_dump_json()
+    with tempfile.TemporaryDirectory(prefix="bptt-dask-") as tmp:
+        path = Path(tmp) / Path(name).name
+        if isinstance(payload, bytes):
+            path.write_bytes(payload)
+        else:
+            for rel, data in payload:
+                target = path / rel
+                if path.resolve() not in target.resolve().parents:
+                    continue  # the client's own listing never holds this; refuse it anyway
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+        result = grade_in_process(Item(path, name, ""), settings, found, Path(tmp) / "grade.log")
+    result.sandbox = result.sandbox or found.describe()
+    return result.model_dump_json()
+
+
+def connect(scheduler: str):  # noqa: ANN201 - distributed's types stay lazy
+    """A client of `ADDRESS`, or of a local cluster of N worker processes for `local:N`."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES})
+    if scheduler.startswith("local:"):
+        cluster = LocalCluster(n_workers=int(scheduler.removeprefix("local:")), threads_per_worker=1,
+                               processes=True, dashboard_address=":0")
+        return Client(cluster)
+    return Client(scheduler)
+
+
+def grade_all(todo: list[Item], settings: Settings, scheduler: str, allow_weak: bool,
+              save: Callable[[Item, GradeResult], None], announce: Callable[[str], None] | None = None) -> None:
+    """Grade `todo` on the cluster; each result goes to `save` as it arrives."""
+    from distributed import as_completed
+    from distributed.scheduler import KilledWorker
+
+    with connect(scheduler) as client:
+        if announce is not None:
+            announce(f"dask: {len(client.scheduler_info().get('workers', {}))} workers, "
+                     f"dashboard {client.dashboard_link}")
+        futures = {client.submit(grade_on_worker, item.file, payload_of(item.path), settings.model_dump_json(),
+                                 __version__, allow_weak, key=f"grade-{item.identity}", pure=False): item
+                   for item in todo}
+        for future in as_completed(futures):
+            item = futures[future]
+            try:
+                result = GradeResult.model_validate_json(future.result())
+            except KilledWorker:
+                result = failed_result(item, settings, "worker_lost",
+                                       f"the workers grading it died {ALLOWED_FAILURES + 1} times")
+            except Exception as exc:  # the task itself raised: the row says so, the batch goes on
+                result = failed_result(item, settings, "grader_error", f"on a worker: {type(exc).__name__}: {exc}")
+            save(item, result)
