@@ -78,8 +78,10 @@ def connect(scheduler: str):  # noqa: ANN201 - distributed's types stay lazy
 
 
 def grade_all(todo: list[Item], settings: Settings, scheduler: str, allow_weak: bool,
-              save: Callable[[Item, GradeResult], None], announce: Callable[[str], None] | None = None) -> None:
-    """Grade `todo` on the cluster; each result goes to `save` as it arrives."""
+              save: Callable[[Item, GradeResult], None], announce: Callable[[str], None] | None = None,
+              task: Callable[..., str] = grade_on_worker) -> None:
+    """Grade `todo` on the cluster with `task` (grade_on_worker; a test passes one that
+    kills its worker); each result goes to `save` as it arrives."""
     from distributed import as_completed
     from distributed.scheduler import KilledWorker
 
@@ -87,7 +89,7 @@ def grade_all(todo: list[Item], settings: Settings, scheduler: str, allow_weak: 
         if announce is not None:
             announce(f"dask: {len(client.scheduler_info().get('workers', {}))} workers, "
                      f"dashboard {client.dashboard_link}")
-        futures = {client.submit(grade_on_worker, item.file, payload_of(item.path), settings.model_dump_json(),
+        futures = {client.submit(task, item.file, payload_of(item.path), settings.model_dump_json(),
                                  __version__, allow_weak, key=f"grade-{item.identity}", pure=False): item
                    for item in todo}
         for future in as_completed(futures):

@@ -59,3 +59,41 @@ def test_a_worker_killed_mid_batch_loses_nothing(tmp_path):
     grades = table(tmp_path / "out")
     assert len(grades) == len({p.name for p in EXAMPLE.iterdir()}) and set(grades["status"]) == {"graded"}
     assert len(list((tmp_path / "out" / "results").glob("*.json"))) == len(grades), "each stored exactly once"
+
+
+def test_a_worker_refuses_another_grader_version_and_weak_isolation(tmp_path, monkeypatch):
+    from grader.classroom.on_dask import grade_on_worker
+    from grader.results import GradeResult
+    from grader.sandbox import probe
+
+    source = (Path(__file__).parents[1] / "submissions" / "correct_bce.py").read_bytes()
+    other = GradeResult.model_validate_json(grade_on_worker("rnn.py", source, SHORT.model_dump_json(), "0.0.0", False))
+    assert other.status == "version_mismatch" and "the client 0.0.0" in other.message
+    monkeypatch.setenv(probe.CHOOSE_VAR, "none")
+    probe._probe.cache_clear()
+    try:
+        from grader import __version__
+        weak = GradeResult.model_validate_json(grade_on_worker("rnn.py", source, SHORT.model_dump_json(),
+                                                               __version__, False))
+    finally:
+        monkeypatch.delenv(probe.CHOOSE_VAR)
+        probe._probe.cache_clear()
+    assert weak.status == "weak_isolation" and "--allow-weak-sandbox" in weak.message
+
+
+def _kills_its_worker(*args: object) -> str:
+    os._exit(1)
+
+
+@pytest.mark.slow
+def test_a_submission_that_kills_every_worker_is_stopped_as_worker_lost(tmp_path):
+    from grader.classroom.on_dask import grade_all
+    from grader.classroom.runner import Item
+
+    target = tmp_path / "poison.py"
+    target.write_text("x = 1\n", encoding="utf-8")
+    saved = []
+    grade_all([Item(target, "poison.py", "")], SHORT, "local:2", False, lambda item, r: saved.append(r),
+              task=_kills_its_worker)
+    (result,) = saved
+    assert result.status == "worker_lost" and "died" in result.message
