@@ -170,23 +170,28 @@ def run(
         else:
             todo.append(item)
     bar = _progress(len(items), len(results), progress)
-    graded_now = 0
+
+    def save(item: Item, result: GradeResult) -> None:
+        """Each result is stored the moment it is known, wherever it was graded."""
+        store.save(item.key(settings), result)
+        results[item] = result
+        bar.done(item, result)
+
     if scheduler is not None:
         from grader.classroom.on_dask import grade_all
 
-        def save(item: Item, result: GradeResult) -> None:
-            nonlocal graded_now
-            store.save(item.key(settings), result)
-            results[item] = result
-            graded_now += 1
-            bar.done(item, result)
-
         grade_all(todo, settings, scheduler, allow_weak, save, announce)
-        bar.close()
-        return Outcome(results, graded_now, len(items) - graded_now)
-    from grader.sandbox import isolation as probe_isolation
+    else:
+        from grader.sandbox import isolation as probe_isolation
 
-    isolation = isolation or probe_isolation()
+        _grade_here(todo, settings, jobs, isolation or probe_isolation(), logs, save, bar)
+    bar.close()
+    return Outcome(results, len(todo), len(items) - len(todo))  # every one to do was graded and saved
+
+
+def _grade_here(todo: list[Item], settings: Settings, jobs: int, isolation: Isolation, logs: Path,
+                save: Callable[[Item, GradeResult], None], bar: _Bar | _Lines) -> None:
+    """A pool of `jobs` grader processes on this machine."""
     running: dict[Future, tuple[Item, float]] = {}
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         pending = iter(todo)
@@ -195,17 +200,11 @@ def run(
             done, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
             for future in done:
                 item, _start = running.pop(future)
-                result = future.result()
-                store.save(item.key(settings), result)
-                results[item] = result
-                graded_now += 1
-                bar.done(item, result)
+                save(item, future.result())
             _fill(pool, pending, running, jobs, settings, isolation, logs)
             if running:
                 item, start = min(running.values(), key=lambda v: v[1])
                 bar.slowest(item, time.monotonic() - start)
-    bar.close()
-    return Outcome(results, graded_now, len(items) - graded_now)
 
 
 def _fill(pool: ThreadPoolExecutor, pending: Iterator[Item], running: dict, jobs: int,
