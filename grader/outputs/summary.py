@@ -8,6 +8,8 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from grader.outputs.markdown import image, md_table, number
 from grader.results import CHECK_NAMES, GradeResult
 
@@ -67,22 +69,13 @@ def _score_table(results: list[GradeResult]) -> str:
     return md_table(["statistic", "score"], [[k, number(v, ".2f")] for k, v in stats])
 
 
-def _quantile(values: list[float], q: float) -> float:
-    """Linear interpolation between the closest ranks (numpy's and pandas' default)."""
-    ordered = sorted(values)
-    pos = q * (len(ordered) - 1)
-    low = math.floor(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
-
-
 def _accuracy_table(results: list[GradeResult]) -> str:
     """Quantiles of the scored and the all-pairs accuracy, over submissions that have one."""
     window = next((r.accuracy_window_text for r in results if r.accuracy_window), "last iterations")
     rows = []
     for label, values in ((f"{window}, median of runs", _finite([r.accuracy for r in results])),
                           ("all pairs", _finite([r.accuracy_exhaustive for r in results]))):
-        cells = [number(_quantile(values, q)) if values else "—" for q in QUANTILES]
+        cells = [number(q) for q in np.quantile(values, QUANTILES)] if values else ["—"] * len(QUANTILES)
         rows.append([label, len(values), *cells])
     return md_table(["accuracy", "n", "min", "25%", "median", "75%", "max"], rows)
 
