@@ -36,13 +36,16 @@ def cjk_font() -> str | None:
     from matplotlib import font_manager
 
     manager = font_manager.fontManager
-    found = next((family for family in CJK_FAMILIES if family in {f.name for f in manager.ttflist}), None)
-    if found is None:  # installed after matplotlib cached its font list: add the files themselves
+
+    def first_known() -> str | None:
+        known = {f.name for f in manager.ttflist}
+        return next((family for family in CJK_FAMILIES if family in known), None)
+
+    if first_known() is None:  # installed after matplotlib cached its font list: add the files themselves
         for path in font_manager.findSystemFonts():
             if CJK_FILE.search(Path(path).name):
                 manager.addfont(path)
-        found = next((family for family in CJK_FAMILIES if family in {f.name for f in manager.ttflist}), None)
-    return found
+    return first_known()
 
 
 def _figure(rows: int = 1):  # noqa: ANN202 - matplotlib types stay lazy
