@@ -26,8 +26,10 @@ Layers, each covering a different hole (see the project's sandbox research notes
   RLIMIT_AS, FSIZE, NOFILE, CORE=0, CPU (backstop), NPROC. Where no memory cgroup holds
   the sandbox, the submission may start no process at all, so that the per-process
   address-space limit is the sandbox's limit.
-* A scrubbed environment, `python -I -B -X pycache_prefix=<nowhere>` (a shipped .pyc is
-  never loaded), stdin /dev/null, its own session.
+* A scrubbed environment, `python -I -B` (no bytecode written), stdin /dev/null, its own
+  session. The submission's private copy holds no bytecode (a shipped .pyc is never
+  loaded), while NumPy's and the standard library's cached bytecode is read as usual:
+  compiling them afresh would cost every start about 0.3 s.
 * stdout+stderr drained by a thread into a capped head + tail buffer (pipes.py).
 """
 
@@ -81,7 +83,6 @@ EXIT_WAIT = 2.0  # after end of file on the reply pipe, how long the child may t
 KILL_WAIT = 5.0
 TOKEN_VAR = "BPTT_GRADER_SANDBOX"  # marks every process of one sandbox (for the sweep)
 SCRATCH_PREFIX = "bptt-sandbox-"  # + grader pid: temporary directories
-NO_PYCACHE = f"{WORKER_DIR}/no-pycache"  # never exists: bytecode is neither read nor written
 PIPE_BYTES = 1 << 20  # the default /proc/sys/fs/pipe-max-size
 COPY_LIMITS = (2000, 64 << 20)  # files, bytes of the submission's folder copied in
 HELPERS = 3  # the launcher, init and the worker, counted in the pids cgroup
@@ -104,20 +105,24 @@ def _widen_pipe(fd: int) -> None:
         pass
 
 
+BYTECODE = (".pyc", ".pyo")
+
+
 def private_copy(folder: Path, target: Path) -> Path:
     """This sandbox's own copy of the submission's folder: regular files only (no link, no
-    FIFO), readable by the sandbox's user, within COPY_LIMITS; bound read-only."""
+    FIFO), readable by the sandbox's user, within COPY_LIMITS; bound read-only. No bytecode:
+    Python would run a shipped .pyc instead of the source every check reads."""
     max_files, max_bytes = COPY_LIMITS
     files = size = 0
     for here, dirs, names in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not os.path.islink(os.path.join(here, d)))
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__" and not os.path.islink(os.path.join(here, d)))
         rel = os.path.relpath(here, folder)
         dest = target if rel == "." else target / rel
         dest.mkdir(mode=0o755, exist_ok=True)
         for name in sorted(names):
             source = os.path.join(here, name)
             st = os.lstat(source)
-            if not stat.S_ISREG(st.st_mode):
+            if not stat.S_ISREG(st.st_mode) or name.endswith(BYTECODE):
                 continue
             files, size = files + 1, size + st.st_size
             if files > max_files or size > max_bytes:
@@ -465,7 +470,7 @@ class Sandbox:
         fd = self._shared_record()
         if fd is not None:
             config.update(record_fd=fd, record_bytes=self.record_bytes)
-        worker = [sys.executable, "-I", "-B", "-X", f"pycache_prefix={NO_PYCACHE}", worker_py,
+        worker = [sys.executable, "-I", "-B", worker_py,
                   str(cmd_r), str(reply_w), module, json.dumps(config)]
         try:
             cmd = self._command(worker)

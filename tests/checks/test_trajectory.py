@@ -48,3 +48,33 @@ def test_nan_that_an_honest_update_makes_is_allowed_and_a_recovery_is_not():
     nan = np.full(5, np.nan)
     assert check(B, nan, B - ALPHA * nan) == []
     assert "finite again" in check(nan, SMALL, B)[0][1]
+
+
+def test_a_whole_chunk_gets_the_verdicts_of_its_rows_one_by_one():
+    """The shortcut for exact steps must change no verdict: a chunk mixing every kind of row
+    (exact, rescaled, clipped, frozen, forged, diverged) gets, row for row, what each row
+    gets alone."""
+    rng = np.random.default_rng(5)
+    kinds = [
+        lambda b, g: (g, b - ALPHA * g),  # exact
+        # W rescaled to norm 5 where its norm is above 5:
+        lambda b, g: (g * 40, b - ALPHA * g * 40 * np.where(np.arange(5) < 4, min(1, 5 / np.linalg.norm(g[:4] * 40)), 1)),
+        lambda b, g: (g * 40, b - ALPHA * np.clip(g * 40, -1, 1)),  # W clipped element-wise, c too
+        lambda b, g: (g, b - 0.5 * ALPHA * g),  # a small gradient shrunk: forged
+        lambda b, g: (g, b + ALPHA * g),  # against its gradient
+        lambda b, g: (np.zeros(5), b + 0.01),  # moved while g = 0
+        lambda b, g: (np.full(5, np.nan), b - ALPHA * np.full(5, np.nan)),  # honest NaN
+    ]
+    before = rng.normal(size=(300, 5))
+    grads, after = [], []
+    for i, b in enumerate(before):
+        g, a = kinds[i % len(kinds)](b, rng.normal(size=5) * 0.2)
+        grads.append(g)
+        after.append(a)
+    grads, after = np.array(grads), np.array(after)
+    whole = unexplained_steps(before, after, grads, SEGMENTS, ALPHA)
+    alone = [(i, found[0][1]) for i in range(len(before))
+             if (found := unexplained_steps(before[i : i + 1], after[i : i + 1], grads[i : i + 1], SEGMENTS, ALPHA))]
+    assert whole == alone
+    assert {i % len(kinds) for i, _ in whole} == {3, 4, 5}  # exactly the forged kinds, every time
+    assert len(whole) == sum(1 for i in range(300) if i % len(kinds) in (3, 4, 5))

@@ -12,6 +12,7 @@ import io
 import os
 import socket
 import struct
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -259,6 +260,31 @@ def test_import_reports_modules_siblings_and_output():
         assert 'imported {"ok": true}' in box.output()
     finally:
         box.close()
+
+
+def test_shipped_bytecode_is_never_run(tmp_path):
+    """A .pyc beside a helper (cached, unchecked: Python would not compare it with the
+    source) or in place of one (a legacy sourceless module) would run code that no check
+    reads. The probe prints loudly when its bytecode runs; the source must win."""
+    import py_compile
+
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    (evil / "helper.py").write_text('print("BYTECODE RAN")\nWHO = "bytecode"\n')
+    (evil / "legacy.py").write_text('print("LEGACY BYTECODE RAN")\n')
+    folder = tmp_path / "submission"
+    (folder / "__pycache__").mkdir(parents=True)
+    py_compile.compile(str(evil / "helper.py"), cfile=str(folder / "__pycache__" / f"helper.{sys.implementation.cache_tag}.pyc"),
+                       invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    py_compile.compile(str(evil / "legacy.py"), cfile=str(folder / "legacy.pyc"))
+    (folder / "helper.py").write_text('WHO = "source"\n')
+    (folder / "rnn.py").write_text(
+        "import helper\nprint('helper is', helper.WHO)\n"
+        "try:\n    import legacy\nexcept ImportError:\n    print('no legacy module')\n")
+    with sandbox(folder / "rnn.py", construct=False) as box:
+        output = box.output()
+    assert "helper is source" in output and "no legacy module" in output
+    assert "BYTECODE RAN" not in output
 
 
 def test_syntax_error_reports_the_line():
