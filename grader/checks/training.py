@@ -138,10 +138,10 @@ class Trainer:
                 loop_seconds += float(reply.header.get("seconds", 0.0))
                 error_reply = reply.header.get("error")
                 record = self.client.record_of(reply, sent, k)  # before the next chunk is sent
-                diverged = diverged or self._first_non_finite(record, start)
                 hopeless = k > 0 and loop_seconds / (start + k) * s.iterations > HOPELESS * s.run_seconds
                 if j + 1 < len(chunks) and not error_reply and not hopeless:  # trains on during the audit
                     pending = self._send_chunk(x, y, chunks[j + 1], deadline)
+                diverged = diverged or self._first_non_finite(record, start)
                 self._audit(x[start : start + k], y[start : start + k], got, record, bool(error_reply), start,
                             audit_at, run)
                 yhat[start : start + k] = got  # counted only once audited
@@ -213,8 +213,9 @@ class Trainer:
         parameters, with the iteration and the entry."""
         found = []
         for what, rows in (("backward's gradient", record[1]), ("the parameters", record[0])):
-            if rows is None or not len(rows):
-                continue
+            with np.errstate(all="ignore"):  # a sum of finite values is finite (or overflows:
+                if rows is None or not len(rows) or np.isfinite(rows.sum()):  # then the search finds nothing)
+                    continue
             bad = np.flatnonzero(~np.isfinite(rows).all(axis=1))
             if len(bad):
                 row = rows[bad[0]]

@@ -31,11 +31,40 @@ def unexplained_steps(before: np.ndarray, after: np.ndarray, grads: np.ndarray,
                       segments: list[tuple[str, slice]], alpha: float) -> list[tuple[int, str]]:
     """[(row, what is wrong)] for the rows whose step before -> after no update of that
     row's gradient explains; `segments` names each parameter's columns (in order). Runs
-    on every training chunk: whole-array passes into reused buffers, rows explained one
-    by one only where a pass found something."""
+    on every training chunk, beside the child's training (so its cost slows training
+    down): one cheap pass finds the rows whose step is exactly alpha x g, the rule for
+    clipping runs on the others only, and rows are explained one by one only where it
+    found something."""
+    step, size, tol, work, exact = _buffers(before.shape)
+    suspect = np.arange(len(before))
+    with np.errstate(all="ignore"):
+        scale = max(-before.min(initial=0.0), before.max(initial=0.0), -after.min(initial=0.0),
+                    after.max(initial=0.0))
+        if np.isfinite(scale):  # the chunk's largest |p| bounds every row's (non-finite: no shortcut)
+            np.subtract(before, after, out=step)  # alpha x s
+            np.multiply(grads, alpha, out=size)  # alpha x g
+            step -= size
+            np.abs(step, out=step)
+            np.abs(size, out=tol)
+            tol *= REL
+            tol += alpha * REL + ROUNDING * scale  # alpha x _tolerance(|g|, scale, alpha)
+            np.less_equal(step, tol, out=exact)
+            suspect = np.flatnonzero(~exact.all(1))  # NaN is never exact
+    if not len(suspect):
+        return []
+    m = len(suspect)
+    found = _clipping_rule(before[suspect], after[suspect], grads[suspect], segments, alpha,
+                           (step[:m], size[:m], tol[:m], work[:m]))
+    return [(int(suspect[row]), why) for row, why in found]
+
+
+def _clipping_rule(before: np.ndarray, after: np.ndarray, grads: np.ndarray, segments: list[tuple[str, slice]],
+                   alpha: float, buffers: tuple[np.ndarray, ...]) -> list[tuple[int, str]]:
+    """The whole rule (exact below norm 1, a shrink above it), on rows that are not exact
+    steps: whole-array passes into the given buffers, then each row found explained."""
     starts = [cols.start for _, cols in segments]
     sizes = [cols.stop - cols.start for _, cols in segments]
-    step, size, tol, work = _buffers(before.shape)
+    step, size, tol, work = buffers
     with np.errstate(all="ignore"):
         finite = np.isfinite(before).all(1) & np.isfinite(after).all(1) & np.isfinite(grads).all(1)
         np.subtract(before, after, out=step)
@@ -64,10 +93,11 @@ _BUFFERS: dict[tuple[int, ...], tuple[np.ndarray, ...]] = {}
 
 
 def _buffers(shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
-    """Four scratch arrays of `shape`, kept between chunks (fresh ones cost page faults)."""
+    """Four float and one bool scratch arrays of `shape`, kept between chunks (fresh ones
+    cost page faults)."""
     if shape not in _BUFFERS:
         _BUFFERS.clear()
-        _BUFFERS[shape] = tuple(np.empty(shape) for _ in range(4))
+        _BUFFERS[shape] = (*(np.empty(shape) for _ in range(4)), np.empty(shape, dtype=bool))
     return _BUFFERS[shape]
 
 
