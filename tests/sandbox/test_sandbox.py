@@ -451,6 +451,44 @@ def test_array_subclasses_are_refused_never_unpickled(tmp_path):
     assert not canary.exists()
 
 
+@pytest.mark.parametrize("change, stage, kind, says", [
+    ("self.W = np.zeros((4, 4))", "params", "bad parameter", "W is ndarray of dtype float64, shape (4, 4), was ndarray (16, 16)"),
+    ("self.grads_W = np.zeros(3)", "backward", "bad return value", "backward's W is ndarray of dtype float64, shape (3,)"),
+    ("self.out = [[0.5]] * 8", "forward", "bad return value", "forward returned list, expected ndarray (8, 1)"),
+])
+def test_a_value_that_changes_shape_or_type_mid_training_is_named(tmp_path, change, stage, kind, says):
+    """The train loop tests only each value's type and leaves shapes to NumPy's copy: a
+    value that goes wrong at the fourth iteration is still named, with where it happened."""
+    module = tmp_path / "rnn.py"
+    module.write_text(f"""import numpy as np
+from _honest import Honest
+
+
+class RNN(Honest):
+    calls = 0
+    out = None
+    grads_W = None
+
+    def forward(self, x):
+        self.calls += 1
+        if self.calls == 4:
+            {change}
+        return self.out if self.out is not None else super().forward(x)
+
+    def backward(self, y):
+        grads = super().backward(y)
+        if self.grads_W is not None:
+            grads["W"] = self.grads_W
+        return grads
+""")
+    (tmp_path / "_honest.py").write_text((HOSTILE / "_honest.py").read_text())
+    with sandbox(module) as box:
+        train = box.call("train", arrays={"X": np.zeros((6, 8, 2)), "Y": np.zeros((6, 8, 1))}, alpha=0.1)
+    header = train.header
+    assert header["done"] == 3 and header["stage"] == stage, header
+    assert header["error"]["kind"] == kind and says in header["error"]["message"], header["error"]
+
+
 def test_exception_whose_str_never_returns_times_out():
     with sandbox("str_loops", call_seconds=1.0) as box:
         with pytest.raises(SandboxTimeout):
