@@ -114,7 +114,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not path.exists():
         raise UsageError(f"{path}: no such file or folder")
     found = isolation()
-    if not found.strong:  # a student checking their own code may go on
+    if not found.strong and found.mode != "portable":  # a student checking their own code may go on
         print(f"warning: weak sandbox ({found.describe()}): the code runs with your own rights; {FIX}",
               file=sys.stderr)
     result = grade(path, settings)
@@ -148,7 +148,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from grader.classroom.roster import RosterError, load_roster
     from grader.intake.submission import SubmissionError
     from grader.sandbox import isolation
-    from grader.sandbox.probe import FIX
+    from grader.sandbox.probe import FIX, PORTABLE_FIX
 
     settings = settings_from_args(args)
     source = Path(args.submissions)
@@ -164,7 +164,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
             raise UsageError(
                 f"refusing to grade: submissions cannot be isolated here (no {' or '.join(found.missing())} "
                 f"isolation: {found.note}), so one student's code could read or change the others' grades. "
-                f"Fix: {FIX}; or pass --allow-weak-sandbox (every row is then flagged 'sandbox')")
+                f"Fix: {PORTABLE_FIX if found.mode == 'portable' else FIX}; or pass --allow-weak-sandbox "
+                "(every row is then flagged 'sandbox')")
         print("warning: --allow-weak-sandbox: submissions run with your rights; rows are flagged 'sandbox'",
               file=sys.stderr)
     try:

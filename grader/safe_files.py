@@ -20,7 +20,10 @@ import secrets
 import stat
 from pathlib import Path
 
-FRESH = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+# Neither of the first two exists on Windows, where O_BINARY keeps bytes as they are.
+_NOFOLLOW, _CLOEXEC, _BINARY = (getattr(os, f"O_{name}", 0) for name in ("NOFOLLOW", "CLOEXEC", "BINARY"))
+FRESH = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC | _BINARY
+READ = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | _CLOEXEC | _BINARY
 
 
 class UnsafePath(OSError):
@@ -75,7 +78,7 @@ def write_atomic(path: Path, data: bytes | str, mode: int = 0o600) -> None:
 def read_regular(path: Path, limit: int = 64 << 20) -> bytes | None:
     """The bytes of `path` if it is a regular file (not a link, FIFO or device), else None."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, READ)
     except OSError:
         return None
     try:

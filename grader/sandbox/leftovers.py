@@ -7,6 +7,8 @@ import os
 
 
 def pid_alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill there terminates the process: leave the leftovers be
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

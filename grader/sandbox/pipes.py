@@ -57,6 +57,11 @@ class Pipe:
             except BlockingIOError:
                 self._wait()
 
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
     def pending(self) -> bytes | None:
         """Bytes already waiting (b"" at end of file), None if there are none."""
         if not self.poller.poll(0):
@@ -70,11 +75,15 @@ class Pipe:
 
 
 class Capture:
-    """Drains the child's stdout+stderr: keeps the first and last `cap/2` bytes."""
+    """Drains the child's stdout+stderr: keeps the first and last `cap/2` bytes. `polled`:
+    a thread polls and reads what is there (and so may the caller); otherwise (pipes that
+    cannot be polled) the thread alone reads, blocking, and closes the pipe at its end."""
 
-    def __init__(self, fd: int, cap: int) -> None:
+    def __init__(self, fd: int, cap: int, polled: bool = True) -> None:
         self.fd = fd
-        os.set_blocking(fd, False)
+        self.polled = polled
+        if polled:
+            os.set_blocking(fd, False)
         self.head_cap = cap // 2
         self.tail_cap = cap - self.head_cap
         self.head = bytearray()
@@ -87,13 +96,31 @@ class Capture:
         self.thread.start()
 
     def _run(self) -> None:
+        if not self.polled:
+            self._read_blocking()
+            return
         poller = select.poll()
         poller.register(self.fd, select.POLLIN)
         while not self.stop.is_set() and not self.eof:
             if poller.poll(100):
                 self.read_available()
 
+    def _read_blocking(self) -> None:
+        try:
+            while data := os.read(self.fd, 1 << 16):
+                with self.lock:
+                    self._add(data)
+        except OSError:
+            pass
+        finally:
+            with self.lock:
+                self.eof = True
+                os.close(self.fd)
+                self.fd = -1
+
     def read_available(self) -> None:
+        if not self.polled:  # the thread reads as bytes come
+            return
         with self.lock:
             for _ in range(256):
                 if self.eof or self.fd < 0:
@@ -133,7 +160,7 @@ class Capture:
         self.thread.join(1.0)
         self.read_available()
         with self.lock:
-            if self.fd >= 0:
+            if self.fd >= 0 and self.polled:
                 os.close(self.fd)
                 self.fd = -1
 

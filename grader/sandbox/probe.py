@@ -11,6 +11,9 @@ Modes, strongest first for the user the grader runs as:
 * "bwrap": bubblewrap with the same view; the first choice for an ordinary user.
 * "none": a plain child process with rlimits; nothing of the file system or the user is
   isolated. `batch` refuses it unless the instructor allows weak isolation.
+* "portable": what macOS and Windows offer (and Linux, when chosen): a plain child process
+  talking over its standard pipes, deadlines kept by threads, rlimits where `resource`
+  exists. For students checking their own code; `batch` refuses it as it refuses "none".
 
 `Isolation.guarantees` names what holds: files (sees only the view), user (not the
 grader's rights: no capability, never host root), network, pids (its own PID namespace:
@@ -46,7 +49,7 @@ from .view import (  # noqa: F401  (PATH, BLAS_MACHINE_VARS: part of this module
 )
 
 JAIL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jail.py")
-MODES = ("namespaces", "bwrap", "none")
+MODES = ("namespaces", "bwrap", "none", "portable")
 FRESH_UIDS = (1 << 30, 1 << 24)  # as root, each sandbox runs as base + a random offset
 CHOOSE_VAR = "BPTT_GRADER_ISOLATION"  # one of MODES: use that mode or none (tests, instructors)
 STRONG = STRONG_GUARANTEES  # what `batch` needs unless weak isolation is allowed
@@ -80,6 +83,8 @@ class Isolation:
 
     def describe(self) -> str:
         """One plain line: the mode and each guarantee that holds."""
+        if self.mode == "portable":
+            return f"portable: a plain child process on {SYSTEMS.get(sys.platform, sys.platform)}, weaker isolation"
         return f"{self.mode}: {', '.join(self.guarantees) or 'process limits only'}"
 
     def missing(self) -> list[str]:
@@ -198,8 +203,15 @@ def isolation() -> Isolation:
     return _ADOPTED[0] if _ADOPTED else _probe()
 
 
+SYSTEMS = {"darwin": "macOS", "win32": "Windows", "linux": "Linux"}
+PORTABLE_FIX = "grade on Linux, where bubblewrap or user namespaces isolate each submission"
+PORTABLE_NOTE = "a plain child process: your code runs with your own rights (no Linux namespaces here)"
+
+
 @functools.lru_cache(maxsize=None)
 def _probe() -> Isolation:
+    if sys.platform != "linux" or os.environ.get(CHOOSE_VAR) == "portable":
+        return Isolation("portable", (), PORTABLE_NOTE)
     notes: list[str] = []
     view: tuple[Mount, ...] = ()
     try:

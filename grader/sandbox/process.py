@@ -36,7 +36,6 @@ Layers, each covering a different hole (see the project's sandbox research notes
 from __future__ import annotations
 
 import atexit
-import fcntl
 import functools
 import json
 import math
@@ -66,6 +65,7 @@ from . import probe as machine
 from .cgroups import Cgroups
 from .leftovers import of_dead_graders
 from .pipes import Capture, Died, Expired, Pipe
+from .portable_pipes import ThreadedReader, ThreadedWriter
 from .protocol import ChannelClosed, ProtocolError, read_frame, write_frame
 from .view import SUBMISSION_DIR, WORKER_DIR, scratch_dir, worker_files
 
@@ -96,9 +96,18 @@ def remove_stale_scratch() -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def _own_group() -> dict[str, Any]:
+    """Popen's arguments that give the child a process group of its own (to kill it whole)."""
+    if os.name == "nt":
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    return {"start_new_session": True}
+
+
 def _widen_pipe(fd: int) -> None:
     """Make a pipe hold PIPE_BYTES (where the kernel allows): a 64 KiB pipe costs a pair of
     context switches per 64 KiB of a frame."""
+    import fcntl  # Linux only, like the call
+
     try:
         fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
     except OSError:
@@ -249,6 +258,11 @@ class Sandbox:
     # ---- public ----
 
     @property
+    def portable(self) -> bool:
+        """A plain child over its standard pipes, with thread-kept deadlines (macOS, Windows)."""
+        return self.machine.mode == "portable"
+
+    @property
     def isolation(self) -> str:
         """The mode this sandbox runs in ("namespaces", "bwrap" or "none")."""
         return self.machine.mode
@@ -347,12 +361,8 @@ class Sandbox:
         if proc is not None:
             self._kill_tree(proc)
         for pipe in (self._cmd, self._reply):
-            if pipe is not None and pipe.fd >= 0:
-                try:
-                    os.close(pipe.fd)
-                except OSError:
-                    pass
-                pipe.fd = -1
+            if pipe is not None:
+                pipe.close()
         if self._capture is not None:
             self._capture.close()
         self._cgroups.remove()
@@ -383,7 +393,9 @@ class Sandbox:
 
     def _worker_config(self) -> dict[str, Any]:
         limits, iso = self.limits, self.machine
-        if iso.mode == "none":  # outside a namespace RLIMIT_NPROC counts the uid's processes; root ignores it
+        if iso.mode == "portable":  # what `resource` offers, if anything (macOS: most; Windows: none)
+            nproc, extra = "skip", limits.max_processes
+        elif iso.mode == "none":  # outside a namespace RLIMIT_NPROC counts the uid's processes; root ignores it
             nproc, extra = ("relative" if os.geteuid() != 0 else "skip"), limits.max_processes
         else:  # without a memory cgroup: no new process, so RLIMIT_AS bounds the sandbox's memory
             nproc, extra = "relative", limits.max_processes if "memory" in iso.guarantees else 0
@@ -391,7 +403,7 @@ class Sandbox:
             "memory_mb": limits.memory_mb, "max_file_mb": limits.max_file_mb,
             "max_open_files": limits.max_open_files, "max_processes": extra,
             "cpu_seconds": int(math.ceil(limits.total_seconds)) + 5, "nproc": nproc,
-            "userns": iso.mode != "none",
+            "userns": iso.mode not in ("none", "portable"), "stdio": iso.mode == "portable",
         }
 
     def _command(self, worker: list[str]) -> list[str]:
@@ -401,6 +413,8 @@ class Sandbox:
         scratch_mb = max(16, limits.max_file_mb)
         deathsig = [shutil.which("setpriv", path=machine.PATH) or "setpriv", "--pdeathsig", "SIGKILL"]
         deathsig = deathsig if iso.pdeathsig and main_thread else []
+        if iso.mode == "portable":  # no shell, no setpriv: what every system has
+            return worker
         if iso.mode == "none":  # a shell in between: the submission's getppid() is not the grader
             return deathsig + ["/bin/sh", "-c", '"$@"; exit $?', "-", *deathsig, *worker]
         self._cgroups = Cgroups.create(iso.cgroup_bases, self._token, limits.memory_mb,
@@ -425,8 +439,10 @@ class Sandbox:
     def _shared_record(self) -> int | None:
         """A memfd the worker writes each chunk's record into, sealed so that it can neither
         shrink (a read past its end would kill the grader with SIGBUS) nor grow."""
-        if not self.record_bytes or not hasattr(os, "memfd_create"):
+        if not self.record_bytes or not hasattr(os, "memfd_create") or self.portable:
             return None
+        import fcntl  # Linux only, like memfd_create
+
         fd = os.memfd_create("bptt-record", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
         try:
             os.ftruncate(fd, self.record_bytes)
@@ -455,9 +471,9 @@ class Sandbox:
         cmd_r, cmd_w = os.pipe()
         reply_r, reply_w = os.pipe()
         out_r, out_w = os.pipe()
-        for fd in (cmd_w, reply_w):  # a train chunk's frames are megabytes: fewer round trips
-            _widen_pipe(fd)
-        isolated = self.machine.mode != "none"
+        for fd in (cmd_w, reply_w) if not self.portable else ():  # a train chunk's frames are
+            _widen_pipe(fd)  # megabytes: fewer round trips
+        isolated = self.machine.mode not in ("none", "portable")
         if isolated:
             worker_py, module = f"{WORKER_DIR}/worker.py", f"{SUBMISSION_DIR}/{self.module_path.name}"
             home = scratch_dir(self.machine.view)
@@ -470,16 +486,18 @@ class Sandbox:
         fd = self._shared_record()
         if fd is not None:
             config.update(record_fd=fd, record_bytes=self.record_bytes)
-        worker = [sys.executable, "-I", "-B", worker_py,
-                  str(cmd_r), str(reply_w), module, json.dumps(config)]
+        # Portable: no descriptor can be handed over but the three standard ones, so commands
+        # come on stdin and replies on stdout (the worker moves the student's prints to stderr).
+        channels = ("0", "1") if self.portable else (str(cmd_r), str(reply_w))
+        worker = [sys.executable, "-I", "-B", worker_py, *channels, module, json.dumps(config)]
         try:
             cmd = self._command(worker)
             proc = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
-                pass_fds=(cmd_r, reply_w, *self._extra_fds),
+                cmd, stdin=cmd_r if self.portable else subprocess.DEVNULL,
+                stdout=reply_w if self.portable else out_w, stderr=out_w,
+                pass_fds=() if self.portable else (cmd_r, reply_w, *self._extra_fds),
                 env={**machine.base_env(home), **self._env()}, cwd=home if not isolated else "/",
-                start_new_session=True,
-                close_fds=True,
+                close_fds=True, **_own_group(),
             )
         except BaseException:
             for fd in (cmd_r, cmd_w, reply_r, reply_w, out_r, out_w, *self._extra_fds):
@@ -490,9 +508,11 @@ class Sandbox:
             os.close(fd)
         self._proc = proc
         _LIVE.add(self)
-        self._capture = Capture(out_r, self.limits.output_kb * 1024)
-        self._cmd = Pipe(cmd_w, select.POLLOUT, proc)
-        self._reply = Pipe(reply_r, select.POLLIN, proc)
+        self._capture = Capture(out_r, self.limits.output_kb * 1024, polled=not self.portable)
+        if self.portable:
+            self._cmd, self._reply = ThreadedWriter(cmd_w, proc), ThreadedReader(reply_r, proc)
+        else:
+            self._cmd, self._reply = Pipe(cmd_w, select.POLLOUT, proc), Pipe(reply_r, select.POLLIN, proc)
 
     # ---- exchanging frames ----
 
@@ -561,7 +581,8 @@ class Sandbox:
     def _kill_tree(self, proc: subprocess.Popen) -> None:
         if proc.returncode is None:
             try:
-                os.killpg(proc.pid, signal.SIGKILL)
+                if hasattr(os, "killpg"):  # not on Windows: the child alone is killed there
+                    os.killpg(proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
             try:
@@ -569,7 +590,7 @@ class Sandbox:
             except OSError:
                 pass
         self._cgroups.kill_all()
-        if self.isolation == "none":
+        if self.isolation in ("none", "portable"):
             self._sweep_token()
         try:
             proc.wait(KILL_WAIT)

@@ -45,6 +45,8 @@ def base_env(home: str) -> dict[str, str]:
     # The machine's own BLAS settings: without /sys the child could not detect the same
     # kernel, and its sums would differ from the grader's in the last bits.
     env.update({k: v for k, v in os.environ.items() if k in BLAS_MACHINE_VARS})
+    if os.name == "nt":  # Windows' Python cannot start without it (its random source)
+        env.update({k: v for k, v in os.environ.items() if k.upper() == "SYSTEMROOT"})
     return env
 
 # Mapped by a process that imported NumPy and every extension module it could.

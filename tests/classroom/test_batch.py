@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import zipfactory as zf
 
 from grader.classroom.grade_class import grade_class
@@ -171,25 +172,31 @@ def test_files_planted_in_out_neither_hang_nor_redirect_the_batch(tmp_path):
     assert table["status"].tolist() == ["graded"] and "sandbox" not in str(table["flags"].iloc[0])
 
 
-def test_batch_refuses_a_weak_sandbox_unless_allowed_and_then_flags_every_row(tmp_path):
+@pytest.mark.parametrize("mode, fix, described", [
+    ("none", "apt install bubblewrap", "none: process limits only"),
+    ("portable", "grade on Linux", "portable: a plain child process on Linux, weaker isolation"),
+])
+def test_batch_refuses_a_weak_sandbox_unless_allowed_and_then_flags_every_row(tmp_path, mode, fix, described):
+    """"none" (a Linux machine that cannot isolate) and "portable" (what macOS and Windows
+    offer) are both refused, with the fix that fits, until the instructor allows them."""
     klass = tmp_path / "class"
     klass.mkdir()
     student_zip(klass, "310550002", (CORPUS / "correct_bce.py").read_text())
     settings = tmp_path / "short.toml"
     settings.write_text(SHORT.to_toml())
-    env = {**os.environ, "BPTT_GRADER_ISOLATION": "none"}
+    env = {**os.environ, "BPTT_GRADER_ISOLATION": mode}
     cmd = [sys.executable, "-m", "grader", "batch", str(klass), "-o", str(tmp_path / "out"),
            "--settings", str(settings), "--quiet"]
     refused = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
     assert refused.returncode == 2
     assert "refusing to grade" in refused.stderr and "--allow-weak-sandbox" in refused.stderr
-    assert "apt install bubblewrap" in refused.stderr
+    assert fix in refused.stderr
     assert not (tmp_path / "out" / "grades.csv").exists()
     allowed = subprocess.run(cmd + ["--allow-weak-sandbox"], capture_output=True, text=True, env=env,
                              timeout=300)
     assert allowed.returncode == 0, allowed.stderr
     table = pd.read_csv(tmp_path / "out" / "grades.csv", dtype={"student_id": str})
-    assert table["sandbox"].tolist() == ["none: process limits only"]
+    assert table["sandbox"].tolist() == [described]
     assert "sandbox" in table["flags"].iloc[0]
 
 

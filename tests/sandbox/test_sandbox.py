@@ -91,6 +91,17 @@ def x_with(mode: int) -> np.ndarray:
     return x
 
 
+@pytest.fixture(params=["probed", "portable"])
+def each_mode(request, monkeypatch):
+    """This machine's mode, then the portable one (what macOS and Windows get: a plain child
+    over its standard pipes, deadlines kept by threads), forced here on Linux."""
+    if request.param == "portable":
+        monkeypatch.setenv(machine.CHOOSE_VAR, "portable")
+    machine._probe.cache_clear()
+    yield request.param
+    machine._probe.cache_clear()
+
+
 # ---- frames -----------------------------------------------------------------------------
 
 
@@ -172,7 +183,7 @@ def test_isolation_probe_is_cached_and_explains_itself():
     assert isolation() is found
 
 
-def test_reference_round_trip_matches_in_process_exactly():
+def test_reference_round_trip_matches_in_process_exactly(each_mode):
     rng = np.random.default_rng(7)
     local = RNN(seed=3, **DIMS)
     with sandbox(REFERENCE, construct=False) as box:
@@ -262,7 +273,7 @@ def test_import_reports_modules_siblings_and_output():
         box.close()
 
 
-def test_shipped_bytecode_is_never_run(tmp_path):
+def test_shipped_bytecode_is_never_run(tmp_path, each_mode):
     """A .pyc beside a helper (cached, unchecked: Python would not compare it with the
     source) or in place of one (a legacy sourceless module) would run code that no check
     reads. The probe prints loudly when its bytecode runs; the source must win."""
@@ -287,7 +298,18 @@ def test_shipped_bytecode_is_never_run(tmp_path):
     assert "BYTECODE RAN" not in output
 
 
-def test_syntax_error_reports_the_line():
+def test_prints_by_every_road_land_in_the_output_not_in_the_replies(each_mode):
+    """In the portable mode the replies take the child's stdout: whatever the submission
+    prints, and however, goes to the captured output instead."""
+    with sandbox("prints_everywhere") as box:
+        for _ in range(3):
+            assert np.all(box.call("forward", arrays={"x": np.zeros((8, 2))}).arrays["yhat"] == 0.25)
+        output = box.output()
+    for line in ("PRINTED AT IMPORT", "PRINTED IN FORWARD", "SYS.STDOUT", "SYS.__STDOUT__", "OS.WRITE(1)"):
+        assert line in output
+
+
+def test_syntax_error_reports_the_line(each_mode):
     box = Sandbox(HOSTILE / "syntax_error.py", limits())
     with box, pytest.raises(StudentError) as info:
         box.start()
@@ -299,7 +321,7 @@ def test_syntax_error_reports_the_line():
 # ---- hostile submissions --------------------------------------------------------------------
 
 
-def test_infinite_loop_in_forward_times_out_and_leaves_nothing():
+def test_infinite_loop_in_forward_times_out_and_leaves_nothing(each_mode):
     with sandbox("loop_forward", call_seconds=1.0) as box:
         started = time.monotonic()
         with pytest.raises(SandboxTimeout) as info:
@@ -322,7 +344,7 @@ def test_explicit_timeout_and_total_budget():
         assert info.value.total and info.value.seconds <= 0.4
 
 
-def test_sleep_at_import_hits_the_import_limit():
+def test_sleep_at_import_hits_the_import_limit(each_mode):
     with sandbox("sleep_import", start=False, import_seconds=1.0) as box:
         started = time.monotonic()
         with pytest.raises(SandboxTimeout) as info:
@@ -331,7 +353,7 @@ def test_sleep_at_import_hits_the_import_limit():
         assert time.monotonic() - started < 15.0  # startup + 1 s
 
 
-def test_memory_bomb_is_stopped_in_the_child():
+def test_memory_bomb_is_stopped_in_the_child(each_mode):
     with sandbox("memory_bomb", memory_mb=400) as box:
         try:
             box.call("forward", arrays={"x": np.zeros((8, 2))})
@@ -367,7 +389,7 @@ def test_setsid_grandchild_dies_on_close():
     # the context manager asserted that no process with the token is left
 
 
-def test_fifty_megabytes_of_output_are_capped_without_deadlock():
+def test_fifty_megabytes_of_output_are_capped_without_deadlock(each_mode):
     with sandbox("huge_output", output_kb=16) as box:
         yhat = box.call("forward", timeout=30, arrays={"x": np.zeros((8, 2))}).arrays["yhat"]
         assert np.all(yhat == 0.25)
@@ -378,7 +400,7 @@ def test_fifty_megabytes_of_output_are_capped_without_deadlock():
 
 
 @pytest.mark.parametrize("mode, expected", [(0, "sys.exit(0)"), (1, "exit code 0")])
-def test_exiting_during_forward_is_a_clear_crash(mode, expected):
+def test_exiting_during_forward_is_a_clear_crash(mode, expected, each_mode):
     with sandbox("exits") as box:
         with pytest.raises(SandboxCrashed) as info:
             box.call("forward", arrays={"x": x_with(mode)})
@@ -386,7 +408,7 @@ def test_exiting_during_forward_is_a_clear_crash(mode, expected):
         assert str(info.value) == f"the submission exited during forward ({expected})"
 
 
-def test_keyboard_interrupt_in_update_is_a_student_error():
+def test_keyboard_interrupt_in_update_is_a_student_error(each_mode):
     with sandbox("keyboard_interrupt") as box:
         grads = {k: np.zeros_like(v) for k, v in box.call("get_params").arrays.items()}
         with pytest.raises(StudentError) as info:
@@ -405,20 +427,20 @@ def test_killing_the_parent_does_not_reach_the_grader():
     assert os.getpid() > 0  # still here
 
 
-def test_blind_forged_frames_are_ignored():
+def test_blind_forged_frames_are_ignored(each_mode):
     with sandbox("forge_frames") as box:
         yhat = box.call("forward", arrays={"x": x_with(0)}).arrays["yhat"]
         assert np.all(yhat == 0.25)
         assert np.all(box.call("forward", arrays={"x": x_with(0)}).arrays["yhat"] == 0.25)
 
 
-def test_forged_frames_on_the_reply_pipe_are_protocol_errors():
+def test_forged_frames_on_the_reply_pipe_are_protocol_errors(each_mode):
     with sandbox("forge_frames") as box:
         with pytest.raises(ProtocolError):
             box.call("forward", arrays={"x": x_with(1)})
 
 
-def test_forged_frame_with_the_request_id_is_caught_at_the_next_call():
+def test_forged_frame_with_the_request_id_is_caught_at_the_next_call(each_mode):
     # The submission shares the worker's process, so it can find the request id and send
     # a perfect frame first; that frame says no more than forward's own return value
     # could. The real reply then arrives unasked, which the next call reports.
@@ -433,7 +455,7 @@ def test_forged_frame_with_the_request_id_is_caught_at_the_next_call():
             box.call("get_params")
 
 
-def test_array_subclasses_are_refused_never_unpickled(tmp_path):
+def test_array_subclasses_are_refused_never_unpickled(tmp_path, each_mode):
     canary = tmp_path / "canary"
     box = Sandbox(HOSTILE / "subclass_return.py", limits(), extra_env={"HOSTILE_CANARY": str(canary)})
     with box:
@@ -489,7 +511,7 @@ class RNN(Honest):
     assert header["error"]["kind"] == kind and says in header["error"]["message"], header["error"]
 
 
-def test_exception_whose_str_never_returns_times_out():
+def test_exception_whose_str_never_returns_times_out(each_mode):
     with sandbox("str_loops", call_seconds=1.0) as box:
         with pytest.raises(SandboxTimeout):
             box.call("forward", arrays={"x": np.zeros((8, 2))})
@@ -527,6 +549,27 @@ def forced_none(monkeypatch):
     yield
     monkeypatch.delenv(machine.CHOOSE_VAR)
     machine._probe.cache_clear()
+
+
+@pytest.mark.parametrize("module, code, says", [
+    (REFERENCE, 0, "score: 30 / 30"),
+    (ROOT / "student_template" / "rnn.py", 1, "not implemented: RNN.__init__ raises NotImplementedError"),
+])
+def test_check_runs_without_what_only_linux_has(tmp_path, module, code, says):
+    """`check` in the portable mode with fcntl, resource, termios, select.poll, memfd_create,
+    killpg and getuid taken away, in the grader and its worker (tests/sandbox/without_linux.py):
+    what macOS and Windows lack is never touched. The worker's note shows it ran there."""
+    import json
+    import subprocess
+
+    report = tmp_path / "result.json"
+    env = {**os.environ, machine.CHOOSE_VAR: "portable"}
+    done = subprocess.run([sys.executable, str(Path(__file__).with_name("without_linux.py")), "check", str(module),
+                           "--quick", "--json", str(report)], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == code, done.stdout + done.stderr
+    assert says in done.stdout and "Traceback" not in done.stderr
+    assert "sandbox: portable: a plain child process on Linux, weaker isolation" in done.stdout
+    assert "no resource limits on this system" in json.loads(report.read_text())["sandbox_note"]
 
 
 def test_without_namespaces_the_process_layer_still_contains_the_child(forced_none):
