@@ -177,7 +177,9 @@ def run(
         results[item] = result
         bar.done(item, result)
 
-    if scheduler is not None:
+    if not todo:  # all stored: no cluster to start, no pool
+        pass
+    elif scheduler is not None:
         from grader.classroom.on_dask import grade_all
 
         grade_all(todo, settings, scheduler, allow_weak, save, announce)

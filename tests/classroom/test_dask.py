@@ -3,6 +3,7 @@ SIGKILL mid-batch costs nothing (its submission is graded elsewhere, each exactl
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -79,6 +80,82 @@ def test_a_worker_refuses_another_grader_version_and_weak_isolation(tmp_path, mo
         monkeypatch.delenv(probe.CHOOSE_VAR)
         probe._probe.cache_clear()
     assert weak.status == "weak_isolation" and "--allow-weak-sandbox" in weak.message
+
+
+HOSTILE = Path(__file__).parents[1] / "hostile"
+HOSTILE_CODE = ("loop_forward", "sleep_import", "memory_bomb", "fork_bomb", "forge_frames", "exits", "kill_parent",
+                "setsid_grandchild", "syntax_error")  # huge_output too, were it not a minute per run
+HOSTILE_ZIPS = ("ratio_bomb", "traversal_dotdot", "symlink_member", "truncated", "notebook_malformed")
+
+
+def hostile_class(folder: Path) -> Path:
+    """A class of attacks: code that loops, sleeps, eats memory, forks, forges frames, exits,
+    kills its parent, leaves a grandchild or does not parse, and zips that
+    bomb, escape, link out or are cut short; one honest student among them."""
+    import shutil
+    import zipfile
+
+    import zipfactory as zf
+
+    folder.mkdir()
+    honest = (HOSTILE / "_honest.py").read_text()
+    for i, name in enumerate(HOSTILE_CODE):
+        top = f"DLP_LAB4_3105520{i:02d}_{name}"
+        with zipfile.ZipFile(folder / f"{top}.zip", "w") as z:
+            z.writestr(f"{top}/rnn.py", (HOSTILE / f"{name}.py").read_text())
+            z.writestr(f"{top}/_honest.py", honest)
+    for name in HOSTILE_ZIPS:
+        build = folder.parent / "build" / name
+        build.mkdir(parents=True)
+        made = getattr(zf, name)(build)
+        shutil.move(str(made), folder / f"{name}{''.join(made.suffixes)}")
+    top = "DLP_LAB4_310552099_honest"
+    with zipfile.ZipFile(folder / f"{top}.zip", "w") as z:
+        z.writestr(f"{top}/rnn.py", (Path(__file__).parents[1] / "submissions" / "correct_bce.py").read_text())
+    return folder
+
+
+@pytest.mark.slow
+def test_a_hostile_class_gives_the_same_csv_through_dask_as_locally(tmp_path):
+    """Every attack gets the same row on a Dask worker as in local mode (status, checks,
+    score, message), the honest student is graded, and nothing is left running."""
+    klass = hostile_class(tmp_path / "class")
+    settings = SHORT.with_overrides(limits={**SHORT.limits.model_dump(), "call_seconds": 2.0, "import_seconds": 3.0})
+    grade_class(klass, tmp_path / "local", settings, jobs=2, progress=False)
+    grade_class(klass, tmp_path / "dask", settings, jobs=2, progress=False, scheduler="local:2")
+    local, dask = table(tmp_path / "local"), table(tmp_path / "dask")
+    pd.testing.assert_frame_equal(local, dask)
+    assert len(local) == len(HOSTILE_CODE) + len(HOSTILE_ZIPS) + 1
+    rows = dict(zip(local["file"], local["status"]))
+    assert rows["DLP_LAB4_310552099_honest.zip"] == "graded"
+    assert rows["DLP_LAB4_310552000_loop_forward.zip"] == "graded"  # its forward check failed, on time
+    assert rows["DLP_LAB4_310552001_sleep_import.zip"] == "timeout"
+    assert rows["ratio_bomb.zip"] != "graded" and rows["traversal_dotdot.zip"] != "graded"
+
+
+@pytest.mark.slow
+def test_only_and_force_choose_what_dask_grades_as_in_local_mode(tmp_path):
+    """A second batch grades only what --only names (here a student id) and a --force batch
+    everything, each result stored once more; a third with nothing to do starts no cluster."""
+    out = tmp_path / "out"
+
+    def stored() -> dict[str, int]:
+        return {p.name: p.stat().st_mtime_ns for p in (out / "results").glob("*.json")}
+
+    first = grade_class(EXAMPLE, out, SHORT, jobs=2, progress=False, scheduler="local:2")
+    before = stored()
+    assert "5 graded now, 0 from earlier runs" in first and len(before) == 5
+    only = grade_class(EXAMPLE, out, SHORT, jobs=2, progress=False, scheduler="local:2", only={"310551003"})
+    after = stored()
+    assert "1 graded now, 4 from earlier runs" in only
+    assert [name for name in after if after[name] != before[name]] == [
+        name for name in after if "310551003" in json.loads((out / "results" / name).read_text())["submission"]["source"]]
+    heard: list[str] = []
+    resumed = grade_class(EXAMPLE, out, SHORT, jobs=2, progress=False, scheduler="no-such-host:1", announce=heard.append)
+    assert "0 graded now, 5 from earlier runs" in resumed and not any(line.startswith("dask:") for line in heard)
+    forced = grade_class(EXAMPLE, out, SHORT, jobs=2, progress=False, scheduler="local:2", force=True)
+    assert "5 graded now, 0 from earlier runs" in forced
+    assert all(stored()[name] != after[name] for name in after)
 
 
 def _kills_its_worker(*args: object) -> str:
