@@ -9,6 +9,7 @@ from _attempt import attempt
 from _correct import Correct
 
 WORKERS, SECONDS = 4, 2.0
+AMBIGUOUS = (1.1, 1.3)
 
 
 def _spin():
@@ -48,10 +49,20 @@ def _cores():
             - cpu.user - cpu.system - cpu.children_user - cpu.children_system)
     cores = used / (time.monotonic() - started)
     print(f"CORES {cores:.2f} with {len(pids)} processes and {len(threads)} threads", flush=True)
-    return cores > 1.3 and f"{cores:.2f} cores"
+    return cores
+
+
+def _escape():
+    """More than 1.3 cores is an escape; a figure just above one core (a busy shared machine
+    steals time) is measured again, twice at most."""
+    for _ in range(3):
+        cores = _cores()
+        if not AMBIGUOUS[0] < cores <= AMBIGUOUS[1]:
+            break
+    return cores > AMBIGUOUS[1] and f"{cores:.2f} cores"
 
 
 class RNN(Correct):
     def forward(self, x):
-        attempt("use more than one core", _cores)
+        attempt("use more than one core", _escape)
         return super().forward(x)
