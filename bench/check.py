@@ -45,7 +45,8 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=20000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    settings = Settings().with_overrides(runs=args.runs, iterations=args.iterations)
+    settings = Settings().with_overrides(runs=args.runs, iterations=args.iterations,
+                                         accuracy_window=min(1000, args.iterations))
     iterations = settings.runs * settings.iterations
     cases = [
         ("per-step baseline (student speed)", ROOT / "bench" / "naive_rnn.py", naive_rnn.RNN),

@@ -170,8 +170,8 @@ def check_forward_values(g: Grading) -> str | Passed:
 @check("forward_stateless")
 def check_forward_stateless(g: Grading) -> str | Passed:
     """Each forward call starts from h_{-1} = 0: the same input gives the same output."""
-    x1, _ = random_sequence(g.settings, g.rng, 8)
-    x2, _ = random_sequence(g.settings, g.rng, 8)
+    x1, _ = random_sequence(g.settings, g.rng, g.settings.bits)
+    x2, _ = random_sequence(g.settings, g.rng, g.settings.bits)
     first = g.client.forward(x1)
     g.client.forward(x2)
     again = g.client.forward(x1)
@@ -210,7 +210,7 @@ def check_forward_lengths(g: Grading) -> str | Passed:
 @check("backward_shape")
 def check_backward_shape(g: Grading) -> str | Passed:
     """backward(y) returns a dict with exactly U, W, V, b, c, each its parameter's shape, finite."""
-    x, y = random_sequence(g.settings, g.rng, 8)
+    x, y = random_sequence(g.settings, g.rng, g.settings.bits)
     g.client.forward(x)
     g.client.backward(y)  # Session.backward validates keys, shapes and finiteness
     return "keys U, W, V, b, c with the parameters' shapes"
@@ -219,7 +219,7 @@ def check_backward_shape(g: Grading) -> str | Passed:
 @check("backward_pure")
 def check_backward_pure(g: Grading) -> str | Passed:
     """backward computes gradients only: the parameters are unchanged by it."""
-    x, y = random_sequence(g.settings, g.rng, 8)
+    x, y = random_sequence(g.settings, g.rng, g.settings.bits)
     g.client.forward(x)
     before = g.client.get_params()
     g.client.backward(y)
@@ -238,7 +238,7 @@ def check_gradient_numeric(g: Grading) -> str | Passed:
     """Gradients agree with centred finite differences of the loss of your own forward."""
     settings, tol = g.settings, g.settings.tolerances
     params = grader_params(settings, g.rng, 0.5)
-    x, y = random_sequence(settings, g.rng, 8)
+    x, y = random_sequence(settings, g.rng, settings.bits)
     g.client.set_params(params)
     g.client.forward(x)
     grads = g.client.backward(y)
