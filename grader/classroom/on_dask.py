@@ -18,7 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from grader import __version__
+from grader.checks.pipeline import grade
 from grader.classroom.runner import Item, failed_result, grade_in_process
+from grader.intake.submission import SubmissionError, kept_files
 from grader.results import GradeResult
 from reference.spec import Settings
 
@@ -27,11 +29,14 @@ ALLOWED_FAILURES = 2  # workers a task may take down before it is `worker_lost`
 
 
 def payload_of(path: Path) -> Payload:
-    """What travels: a file's bytes, or every regular file of a folder (links not followed)."""
+    """What travels: a file's bytes, or the files of a folder the intake keeps, and its junk
+    as empty files (so the worker notes it as local mode does). SubmissionError, before
+    anything is read, for a folder the intake refuses (too many files, or too big)."""
     if path.is_file():
         return path.read_bytes()
-    return [(p.relative_to(path).as_posix(), p.read_bytes()) for p in sorted(path.rglob("*"))
-            if p.is_file() and not p.is_symlink()]
+    listing = kept_files(path)
+    return ([("/".join(parts), full.read_bytes()) for parts, full, _ in listing.files]
+            + [("/".join(parts), b"") for parts in listing.junk])
 
 
 def grade_on_worker(name: str, payload: Payload, settings_json: str, client_version: str, allow_weak: bool) -> str:
@@ -88,9 +93,15 @@ def grade_all(todo: list[Item], settings: Settings, scheduler: str, allow_weak: 
         if announce is not None:
             announce(f"dask: {len(client.scheduler_info().get('workers', {}))} workers, "
                      f"dashboard {client.dashboard_link}")
-        futures = {client.submit(task, item.file, payload_of(item.path), settings.model_dump_json(),
-                                 __version__, allow_weak, key=f"grade-{item.identity}", pure=False): item
-                   for item in todo}
+        futures = {}
+        for item in todo:
+            try:
+                payload = payload_of(item.path)
+            except SubmissionError:  # refused before any code runs: the client's intake says so
+                save(item, grade(item.path, settings))
+                continue
+            futures[client.submit(task, item.file, payload, settings.model_dump_json(), __version__, allow_weak,
+                                  key=f"grade-{item.identity}", pure=False)] = item
         for future in as_completed(futures):
             item = futures[future]
             try:

@@ -334,6 +334,7 @@ class _Listing:
 
     files: list[tuple[tuple[str, ...], Path, int]] = field(default_factory=list)
     ignored: Counter[str] = field(default_factory=Counter)
+    junk: list[tuple[str, ...]] = field(default_factory=list)  # each ignored file, and a file in each ignored folder
     skipped: list[str] = field(default_factory=list)
 
 
@@ -355,6 +356,7 @@ def _list_folder(folder: Path, exclude: Path | None = None, max_files: int | Non
                 listing.skipped.append("/".join(_display_part(p) for p in parts) + "/")
             elif (reason := ignore_reason(parts + ("x",))) is not None:
                 listing.ignored[reason] += 1
+                listing.junk.append(parts + ("x",))
             elif os.path.realpath(full) != skip:
                 keep_dirs.append(d)
         dirnames[:] = keep_dirs
@@ -367,6 +369,7 @@ def _list_folder(folder: Path, exclude: Path | None = None, max_files: int | Non
                 listing.skipped.append(shown if stat.S_ISLNK(st.st_mode) else shown + " (special file)")
             elif (reason := ignore_reason(parts)) is not None:
                 listing.ignored[reason] += 1
+                listing.junk.append(parts)
             else:
                 listing.files.append((parts, Path(full), st.st_size))
                 if max_files is not None and len(listing.files) > max_files:
@@ -394,11 +397,10 @@ def content_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _intake_folder(
-    folder: Path, root: Path, workdir: Path, notes: list[str]
-) -> tuple[list[Written], Counter[str], str]:
-    """Copy a folder's files (no links followed, junk ignored, same caps as a zip)."""
-    listing = _list_folder(folder, exclude=workdir, max_files=MAX_MEMBERS)
+def kept_files(folder: Path, exclude: Path | None = None) -> _Listing:
+    """The files of a folder the intake keeps (no links followed, junk ignored), within the
+    caps of a zip: SubmissionError before anything is read if they are too many or too big."""
+    listing = _list_folder(folder, exclude=exclude, max_files=MAX_MEMBERS)
     for parts, _, size in listing.files:
         if size > MAX_MEMBER:
             shown = "/".join(_display_part(p) for p in parts)
@@ -410,6 +412,14 @@ def _intake_folder(
             f"the folder holds {mib(total)} (limit {mib(MAX_TOTAL)}); "
             "keep only your code and report",
         )
+    return listing
+
+
+def _intake_folder(
+    folder: Path, root: Path, workdir: Path, notes: list[str]
+) -> tuple[list[Written], Counter[str], str]:
+    """Copy a folder's files (no links followed, junk ignored, same caps as a zip)."""
+    listing = kept_files(folder, exclude=workdir)
     if listing.skipped:
         notes.append(f"skipped links and special files (not followed): {_listing(listing.skipped)}")
     shown_parts = [tuple(_display_part(p) for p in parts) for parts, _, _ in listing.files]

@@ -90,8 +90,8 @@ HOSTILE_ZIPS = ("ratio_bomb", "traversal_dotdot", "symlink_member", "truncated",
 
 def hostile_class(folder: Path) -> Path:
     """A class of attacks: code that loops, sleeps, eats memory, forks, forges frames, exits,
-    kills its parent, leaves a grandchild or does not parse, and zips that
-    bomb, escape, link out or are cut short; one honest student among them."""
+    kills its parent, leaves a grandchild or does not parse, zips that bomb, escape, link
+    out or are cut short, and a folder too big to send; one honest student among them."""
     import shutil
     import zipfile
 
@@ -109,6 +109,11 @@ def hostile_class(folder: Path) -> Path:
         build.mkdir(parents=True)
         made = getattr(zf, name)(build)
         shutil.move(str(made), folder / f"{name}{''.join(made.suffixes)}")
+    big = folder / "DLP_LAB4_310552098_big_folder"  # a folder the intake refuses: never sent
+    big.mkdir()
+    (big / "rnn.py").write_text(honest)
+    with open(big / "video.mp4", "wb") as f:
+        f.truncate(30 << 20)
     top = "DLP_LAB4_310552099_honest"
     with zipfile.ZipFile(folder / f"{top}.zip", "w") as z:
         z.writestr(f"{top}/rnn.py", (Path(__file__).parents[1] / "submissions" / "correct_bce.py").read_text())
@@ -125,8 +130,9 @@ def test_a_hostile_class_gives_the_same_csv_through_dask_as_locally(tmp_path):
     grade_class(klass, tmp_path / "dask", settings, jobs=2, progress=False, scheduler="local:2")
     local, dask = table(tmp_path / "local"), table(tmp_path / "dask")
     pd.testing.assert_frame_equal(local, dask)
-    assert len(local) == len(HOSTILE_CODE) + len(HOSTILE_ZIPS) + 1
+    assert len(local) == len(HOSTILE_CODE) + len(HOSTILE_ZIPS) + 2
     rows = dict(zip(local["file"], local["status"]))
+    assert rows["DLP_LAB4_310552098_big_folder"] == "unsafe_zip"
     assert rows["DLP_LAB4_310552099_honest.zip"] == "graded"
     assert rows["DLP_LAB4_310552000_loop_forward.zip"] == "graded"  # its forward check failed, on time
     assert rows["DLP_LAB4_310552001_sleep_import.zip"] == "timeout"
@@ -156,6 +162,35 @@ def test_only_and_force_choose_what_dask_grades_as_in_local_mode(tmp_path):
     forced = grade_class(EXAMPLE, out, SHORT, jobs=2, progress=False, scheduler="local:2", force=True)
     assert "5 graded now, 0 from earlier runs" in forced
     assert all(stored()[name] != after[name] for name in after)
+
+
+def test_a_folder_travels_as_the_intake_keeps_it_and_a_too_big_one_not_at_all(tmp_path):
+    """A folder's payload is what the intake keeps, its junk as empty files, so the worker's
+    result has local mode's notes; a folder the intake refuses is refused before a byte of
+    it is read (a sparse 30 MiB file here), so the client never loads it to send it."""
+    from grader.checks.pipeline import grade
+    from grader.classroom.on_dask import grade_on_worker, payload_of
+    from grader.intake.submission import SubmissionError
+    from grader.results import GradeResult
+    from grader import __version__
+
+    folder = tmp_path / "DLP_LAB4_310551001_Chen"
+    (folder / "__MACOSX").mkdir(parents=True)
+    (folder / "__MACOSX" / "._rnn.py").write_bytes(b"\x00\x05\x16\x07" * 1000)
+    (folder / ".DS_Store").write_bytes(b"Bud1" * 1000)
+    (folder / "rnn.py").write_text((Path(__file__).parents[1] / "submissions" / "correct_bce.py").read_text())
+    payload = payload_of(folder)
+    assert sorted(name for name, data in payload if data) == ["rnn.py"]
+    assert sorted(name for name, data in payload if not data) == [".DS_Store", "__MACOSX/x"]
+    there = GradeResult.model_validate_json(grade_on_worker(folder.name, payload, SHORT.model_dump_json(), __version__, False))
+    here = grade(folder, SHORT)
+    assert there.submission.notes == here.submission.notes and any("ignored" in n for n in here.submission.notes)
+    assert there.submission.sha256 == here.submission.sha256 and there.score == here.score
+    with open(folder / "video.mp4", "wb") as f:
+        f.truncate(30 << 20)
+    with pytest.raises(SubmissionError) as refused:
+        payload_of(folder)
+    assert refused.value.status == "unsafe_zip" and "video.mp4" in refused.value.message
 
 
 def _kills_its_worker(*args: object) -> str:
