@@ -43,7 +43,10 @@ def _move_fd(fd: int, low: int, high: int) -> int:
         try:
             os.fstat(target)
         except OSError:
-            os.dup2(fd, target, inheritable=False)
+            try:
+                os.dup2(fd, target, inheritable=False)
+            except OSError:  # beyond what this system allows (Windows' C runtime): keep it
+                return fd
             os.close(fd)
             return target
     return fd
