@@ -23,6 +23,15 @@ SHORT = Settings().with_overrides(runs=1, iterations=1500, accuracy_window=500, 
 VARYING = ["seconds"]  # timings differ from run to run; nothing else may
 
 
+@pytest.fixture(scope="module")
+def cluster() -> str:
+    """One local cluster (two worker processes) for the tests that only grade on it."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as running:
+        yield running.scheduler_address
+
+
 def table(out: Path) -> pd.DataFrame:
     return pd.read_csv(out / "grades.csv", dtype=str, keep_default_na=False).drop(columns=VARYING)
 
@@ -121,13 +130,13 @@ def hostile_class(folder: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_a_hostile_class_gives_the_same_csv_through_dask_as_locally(tmp_path):
+def test_a_hostile_class_gives_the_same_csv_through_dask_as_locally(tmp_path, cluster):
     """Every attack gets the same row on a Dask worker as in local mode (status, checks,
     score, message), the honest student is graded, and nothing is left running."""
     klass = hostile_class(tmp_path / "class")
-    settings = SHORT.with_overrides(limits={**SHORT.limits.model_dump(), "call_seconds": 2.0, "import_seconds": 3.0})
+    settings = SHORT.with_overrides(limits={**SHORT.limits.model_dump(), "call_seconds": 1.0, "import_seconds": 2.0})
     grade_class(klass, tmp_path / "local", settings, jobs=2, progress=False)
-    grade_class(klass, tmp_path / "dask", settings, jobs=2, progress=False, scheduler="local:2")
+    grade_class(klass, tmp_path / "dask", settings, jobs=2, progress=False, scheduler=cluster)
     local, dask = table(tmp_path / "local"), table(tmp_path / "dask")
     pd.testing.assert_frame_equal(local, dask)
     assert len(local) == len(HOSTILE_CODE) + len(HOSTILE_ZIPS) + 2
@@ -140,18 +149,18 @@ def test_a_hostile_class_gives_the_same_csv_through_dask_as_locally(tmp_path):
 
 
 @pytest.mark.slow
-def test_only_and_force_choose_what_dask_grades_as_in_local_mode(tmp_path):
+def test_only_and_force_choose_what_dask_grades_as_in_local_mode(tmp_path, cluster):
     """A second batch grades only what --only names (here a student id) and a --force batch
-    everything, each result stored once more; a third with nothing to do starts no cluster."""
+    everything, each result stored once more; one with nothing to do starts no cluster."""
     out = tmp_path / "out"
 
     def stored() -> dict[str, int]:
         return {p.name: p.stat().st_mtime_ns for p in (out / "results").glob("*.json")}
 
-    first = grade_class(EXAMPLE, out, SHORT, jobs=2, progress=False, scheduler="local:2")
+    first = grade_class(EXAMPLE, out, SHORT, jobs=2, progress=False, scheduler=cluster)
     before = stored()
     assert "5 graded now, 0 from earlier runs" in first and len(before) == 5
-    only = grade_class(EXAMPLE, out, SHORT, jobs=2, progress=False, scheduler="local:2", only={"310551003"})
+    only = grade_class(EXAMPLE, out, SHORT, jobs=2, progress=False, scheduler=cluster, only={"310551003"})
     after = stored()
     assert "1 graded now, 4 from earlier runs" in only
     assert [name for name in after if after[name] != before[name]] == [
@@ -159,7 +168,7 @@ def test_only_and_force_choose_what_dask_grades_as_in_local_mode(tmp_path):
     heard: list[str] = []
     resumed = grade_class(EXAMPLE, out, SHORT, jobs=2, progress=False, scheduler="no-such-host:1", announce=heard.append)
     assert "0 graded now, 5 from earlier runs" in resumed and not any(line.startswith("dask:") for line in heard)
-    forced = grade_class(EXAMPLE, out, SHORT, jobs=2, progress=False, scheduler="local:2", force=True)
+    forced = grade_class(EXAMPLE, out, SHORT, jobs=2, progress=False, scheduler=cluster, force=True)
     assert "5 graded now, 0 from earlier runs" in forced
     assert all(stored()[name] != after[name] for name in after)
 
