@@ -11,6 +11,9 @@ import threading
 import time
 
 
+SETTLE_QUIET, SETTLE_MOST = 0.05, 2.0  # without poll: how output() knows the pipe is drained
+
+
 class Expired(Exception):
     pass
 
@@ -88,7 +91,7 @@ class Capture:
         self.tail_cap = cap - self.head_cap
         self.head = bytearray()
         self.tail = bytearray()
-        self.total = 0
+        self.total = self.reads = 0
         self.eof = False
         self.lock = threading.Lock()
         self.stop = threading.Event()
@@ -110,6 +113,7 @@ class Capture:
             while data := os.read(self.fd, 1 << 16):
                 with self.lock:
                     self._add(data)
+                    self.reads += 1
         except OSError:
             pass
         finally:
@@ -119,7 +123,8 @@ class Capture:
                 self.fd = -1
 
     def read_available(self) -> None:
-        if not self.polled:  # the thread reads as bytes come
+        if not self.polled:  # the thread reads as bytes come: let it take what is there
+            self._settle()
             return
         with self.lock:
             for _ in range(256):
@@ -136,6 +141,17 @@ class Capture:
                     self.eof = True
                     return
                 self._add(data)
+
+    def _settle(self) -> None:
+        """Wait until the reading thread has read nothing new for SETTLE_QUIET seconds (what
+        the child printed before its last reply is then in; at most SETTLE_MOST seconds)."""
+        end, seen = time.monotonic() + SETTLE_MOST, None
+        while time.monotonic() < end:
+            with self.lock:
+                if self.eof or self.reads == seen:
+                    return
+                seen = self.reads
+            time.sleep(SETTLE_QUIET)
 
     def _add(self, data: bytes) -> None:
         self.total += len(data)
