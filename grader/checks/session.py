@@ -70,7 +70,9 @@ class Session:
         if left <= 0:
             raise TimedOut(f"the time limit of {self.settings.limits.total_seconds:g} s is used up")
         limits = self.settings.limits.model_copy(update={"total_seconds": left})
-        record = (2 * TRAIN_CHUNK + 1) * self.settings.n_params * 8  # a chunk's parameters and gradients
+        # Two regions, each a chunk's parameters and gradients: the child writes the next
+        # chunk's record into one while the grader copies the last one out of the other.
+        record = 2 * self._region_floats() * 8
         self.sandbox = Sandbox(self.module_path, limits, record_bytes=record)
         self.isolation = self.sandbox.machine.describe()
         self.isolation_note = self.sandbox.isolation_note
@@ -242,9 +244,14 @@ class Session:
 
     # ------------------------------------------------------------ training's round trips
 
-    def send_train(self, x: np.ndarray, y: np.ndarray, alpha: float, timeout: float) -> Pending:
-        """Send one chunk of training (the child starts on it at once)."""
-        return self._guard("train", self._live().send, "train", arrays={"X": x, "Y": y}, alpha=alpha, timeout=timeout)
+    def _region_floats(self) -> int:
+        return (2 * TRAIN_CHUNK + 1) * self.settings.n_params
+
+    def send_train(self, x: np.ndarray, y: np.ndarray, alpha: float, timeout: float, region: int) -> Pending:
+        """Send one chunk of training (the child starts on it at once); its record goes to
+        shared region 0 or 1 (alternate them: record_of reads one while the other fills)."""
+        return self._guard("train", self._live().send, "train", arrays={"X": x, "Y": y}, alpha=alpha,
+                           timeout=timeout, record_at=region * self._region_floats())
 
     def receive_train(self, pending: Pending) -> Reply:
         return self._guard("train", self._live().receive, pending)
@@ -253,16 +260,16 @@ class Session:
         """Forget the child (a chunk may be in flight); the next call starts a fresh one."""
         self._drop()
 
-    def record_of(self, reply: Reply, sent: int, k: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def record_of(self, reply: Reply, sent: int, k: int, region: int) -> tuple[np.ndarray | None, np.ndarray | None]:
         """A chunk's record (parameters before each backward, plus the end; the gradients),
-        copied out of the frame or of the shared memory the worker wrote it to."""
+        copied out of the frame or of the shared region the worker wrote it to."""
         n = self.settings.n_params
         rows = reply.header.get("record")
         if rows is None:
             return reply.arrays.get("params"), reply.arrays.get("grads")
-        box = self._live()
-        params = box.shared_floats(0, rows["params"] * n)
-        grads = box.shared_floats((sent + 1) * n, rows["grads"] * n)
+        box, at = self._live(), region * self._region_floats()
+        params = box.shared_floats(at, rows["params"] * n)
+        grads = box.shared_floats(at + (sent + 1) * n, rows["grads"] * n)
         if params is None or grads is None or rows["grads"] != k:
             return None, None
         return params.reshape(rows["params"], n), grads.reshape(k, n)

@@ -123,7 +123,7 @@ class Trainer:
             self.client.construct(seed)
             deadline = time.monotonic() + s.run_seconds  # this run's own limit
             chunks = train_chunks(s.iterations)
-            pending = self._send_chunk(x, y, chunks[0], deadline)
+            pending = self._send_chunk(x, y, chunks[0], deadline, region=0)
             for j, (start, stop) in enumerate(chunks):
                 try:
                     reply = self.client.receive_train(pending)
@@ -137,10 +137,10 @@ class Trainer:
                                       "or predictions of the wrong shape)")
                 loop_seconds += float(reply.header.get("seconds", 0.0))
                 error_reply = reply.header.get("error")
-                record = self.client.record_of(reply, sent, k)  # before the next chunk is sent
                 hopeless = k > 0 and loop_seconds / (start + k) * s.iterations > HOPELESS * s.run_seconds
-                if j + 1 < len(chunks) and not error_reply and not hopeless:  # trains on during the audit
-                    pending = self._send_chunk(x, y, chunks[j + 1], deadline)
+                if j + 1 < len(chunks) and not error_reply and not hopeless:  # trains on during the audit,
+                    pending = self._send_chunk(x, y, chunks[j + 1], deadline, region=(j + 1) % 2)  # recording
+                record = self.client.record_of(reply, sent, k, region=j % 2)  # in the other region
                 diverged = diverged or self._first_non_finite(record, start)
                 self._audit(x[start : start + k], y[start : start + k], got, record, bool(error_reply), start,
                             audit_at, run)
@@ -179,14 +179,15 @@ class Trainer:
         self.training.final_params.append(params if params is not None else {})
         return result
 
-    def _send_chunk(self, x: np.ndarray, y: np.ndarray, chunk: tuple[int, int], deadline: float) -> Pending:
+    def _send_chunk(self, x: np.ndarray, y: np.ndarray, chunk: tuple[int, int], deadline: float,
+                    region: int) -> Pending:
         s = self.settings
         start, stop = chunk
         left = min(self.client.remaining(), deadline - time.monotonic())
         if left <= 0:
             raise TimedOut("the time limit is used up", op="train")
         return self.client.send_train(x[start:stop], y[start:stop], s.alpha,
-                                      timeout=min(left, s.limits.call_seconds * (stop - start)))
+                                      timeout=min(left, s.limits.call_seconds * (stop - start)), region=region)
 
     def _too_slow(self, done: int, loop_seconds: float, hopeless: bool) -> str:
         """Why a run stopped at a time limit, with the figures a student can act on."""

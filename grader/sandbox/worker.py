@@ -548,9 +548,12 @@ class Worker:
                     "error": {"kind": "bad parameter", "message": message, "trace": "", "op": "params"}}, {}
         if (2 * K + 1) * n > MAX_SNAPSHOT_FLOATS:
             raise _Fault(f"train chunk too large for its record ({K} x {n})")
-        in_shared = self.shared is not None and (2 * K + 1) * n * 8 <= len(self.shared)
+        at = params.get("record_at", 0)  # where in the shared memory (floats): the grader alternates
+        if type(at) is not int or at < 0:
+            raise _Fault("train needs a whole, non-negative record_at")
+        in_shared = self.shared is not None and (at + (2 * K + 1) * n) * 8 <= len(self.shared)
         if in_shared:  # written where the grader reads it: no copy through the pipe
-            flat = np.frombuffer(self.shared, dtype=self.f8, count=(2 * K + 1) * n)
+            flat = np.frombuffer(self.shared, dtype=self.f8, count=(2 * K + 1) * n, offset=at * 8)
             self.record = (flat[: (K + 1) * n].reshape(K + 1, n), flat[(K + 1) * n :].reshape(K, n))
         elif self.record is None or self.record[0].shape != (K + 1, n):  # reused: fresh ones cost page faults
             self.record = (np.empty((K + 1, n)), np.empty((K, n)))
