@@ -45,8 +45,9 @@ def base_env(home: str) -> dict[str, str]:
     # The machine's own BLAS settings: without /sys the child could not detect the same
     # kernel, and its sums would differ from the grader's in the last bits.
     env.update({k: v for k, v in os.environ.items() if k in BLAS_MACHINE_VARS})
-    if os.name == "nt":  # Windows' Python cannot start without it (its random source)
-        env.update({k: v for k, v in os.environ.items() if k.upper() == "SYSTEMROOT"})
+    if os.name == "nt":  # Windows' Python cannot start without SYSTEMROOT (its random source),
+        # and a conda NumPy finds its DLLs (MKL) through PATH
+        env.update({k: v for k, v in os.environ.items() if k.upper() in ("SYSTEMROOT", "PATH")})
     return env
 
 # Mapped by a process that imported NumPy and every extension module it could.
