@@ -85,6 +85,7 @@ TOKEN_VAR = "BPTT_GRADER_SANDBOX"  # marks every process of one sandbox (for the
 SCRATCH_PREFIX = "bptt-sandbox-"  # + grader pid: temporary directories
 PIPE_BYTES = 1 << 20  # the default /proc/sys/fs/pipe-max-size
 COPY_LIMITS = (2000, 64 << 20)  # files, bytes of the submission's folder copied in
+BYTECODE = (".pyc", ".pyo")  # never copied in (nor __pycache__/): Python would run them
 HELPERS = 3  # the launcher, init and the worker, counted in the pids cgroup
 JOIN_CGROUPS = 'while [ "$1" != -- ]; do echo $$ > "$1/cgroup.procs" || exit 125; shift; done; shift; exec "$@"'
 
@@ -112,9 +113,6 @@ def _widen_pipe(fd: int) -> None:
         fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
     except OSError:
         pass
-
-
-BYTECODE = (".pyc", ".pyo")
 
 
 def private_copy(folder: Path, target: Path) -> Path:
@@ -264,7 +262,7 @@ class Sandbox:
 
     @property
     def isolation(self) -> str:
-        """The mode this sandbox runs in ("namespaces", "bwrap" or "none")."""
+        """The mode this sandbox runs in ("namespaces", "bwrap", "none" or "portable")."""
         return self.machine.mode
 
     def output(self) -> str:
