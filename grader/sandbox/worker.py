@@ -7,6 +7,8 @@ Started by grader.sandbox as
 with stdin /dev/null and stdout+stderr on the grader's capture pipe. It talks to the
 grader over two inherited pipes (commands in on CMD_FD, replies out on REPLY_FD), one
 frame per message (grader/protocol.py: JSON header + raw float64 bytes, never pickle).
+In the portable mode (macOS, Windows: no descriptor is inherited but the standard three)
+the commands come on stdin and the replies go out on stdout instead, config "stdio".
 
 Order of events: move the pipes to high descriptor numbers, set the resource limits,
 import NumPy, say hello, import the submission by path, report, then serve one reply per
