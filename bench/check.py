@@ -7,14 +7,16 @@ process, their ratio, and the harness's cost per training iteration.
 
     python bench/check.py [--runs 3] [--iterations 20000] [--repeats 3]
 
-A shared machine's speed drifts: each case's two timings alternate `--repeats` times and the
-best of each is taken. The isolation probe (once per grader process: per `check`, once per
+A shared machine's speed drifts: each case's two timings alternate `--repeats` times; the
+best of each gives the ratio, and the pairs' own ratios (each taken back to back) give its
+median and range. The isolation probe (once per grader process: per `check`, once per
 batch) is timed apart, before the cases.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -57,12 +59,14 @@ def main() -> None:
     print(f"isolation probe ({mode}): {time.perf_counter() - start:.2f} s, once per grader process")
     print(f"{settings.runs} runs x {settings.iterations} iterations, best of {args.repeats}\n")
     for label, path, factory in cases:
-        local, checked, result = float("inf"), float("inf"), None
+        local, checked, result, ratios = float("inf"), float("inf"), None, []
         for _ in range(args.repeats):
-            local = min(local, in_process(factory, settings))
+            here = in_process(factory, settings)
             start = time.perf_counter()
             graded = grade(path, settings)
             seconds = time.perf_counter() - start
+            ratios.append(seconds / here)  # a pair taken back to back: the drift between them is small
+            local = min(local, here)
             if seconds < checked:
                 checked, result = seconds, graded
         statuses = {c.name: c.status for c in result.checks}
@@ -71,7 +75,8 @@ def main() -> None:
         print(f"{label}: {path.relative_to(ROOT)}")
         print(f"  in-process training      {local:8.2f} s")
         print(f"  bptt-grader check        {checked:8.2f} s   (training inside it {train_s:.2f} s)")
-        print(f"  ratio check / in-process {checked / local:8.2f}")
+        print(f"  ratio check / in-process {checked / local:8.2f}   (best of each; pair by pair: "
+              f"median {statistics.median(ratios):.2f}, range {min(ratios):.2f}-{max(ratios):.2f})")
         print(f"  harness cost             {(checked - local) / iterations * 1e6:8.1f} us per training iteration")
         print(f"  score {result.score:g}/{result.max_score:g}, accuracy {result.accuracy}, "
               f"sandbox {result.sandbox}" + (f", not passed: {failed}" if failed else ""))
