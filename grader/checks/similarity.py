@@ -18,6 +18,8 @@ import ast
 import zlib
 from collections.abc import Iterator
 
+from grader.checks.static import parsed
+
 K = 12  # node types per shingle: long enough that two short functions do not match by chance
 KEEP = 2
 MIN_HASHES = 30  # a module this small (a stub) cannot be told from another
@@ -37,9 +39,12 @@ def _types(node: ast.AST) -> Iterator[str]:
 
 def fingerprint(source: str) -> list[int]:
     """The module's fingerprint (sorted), or [] when it does not parse."""
+    tree = parsed(source)  # the tree the static scans already parsed
+    if tree is None:
+        return []
     try:
-        tokens = list(_types(ast.parse(source)))
-    except (SyntaxError, ValueError, RecursionError):
+        tokens = list(_types(tree))
+    except RecursionError:  # parsed, but nested deeper than the walk can go
         return []
     hashes = {zlib.crc32(" ".join(tokens[i : i + K]).encode()) for i in range(max(len(tokens) - K + 1, 0))}
     return sorted(h for h in hashes if h % KEEP == 0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import functools
+from collections.abc import Iterator
 
 DISALLOWED = {
     "torch": "PyTorch",
@@ -35,36 +36,42 @@ DISALLOWED = {
 @functools.lru_cache(maxsize=64)
 def parsed(text: str) -> ast.Module | None:
     """A source's syntax tree, or None if it does not parse; parsed once for every static
-    check that reads it (the import scan, suspicions.complex_arithmetic)."""
+    check that reads it (the import scan, suspicions.complex_arithmetic, the similarity
+    fingerprint)."""
     try:
         return ast.parse(text)
     except (SyntaxError, ValueError, RecursionError):
         return None
 
 
+def nodes(sources: dict[str, str]) -> Iterator[tuple[str, ast.AST]]:
+    """(path, node) for every node of every source that parses: what the static scans walk."""
+    for path, text in sources.items():
+        tree = parsed(text)
+        if tree is not None:
+            for node in ast.walk(tree):
+                yield path, node
+
+
 def scan_imports(sources: dict[str, str]) -> dict[str, list[str]]:
     """Disallowed top-level packages imported anywhere in the sources (AST, even in try)."""
     found: dict[str, list[str]] = {}
-    for path, text in sources.items():
-        tree = parsed(text)
-        if tree is None:
-            continue
-        for node in ast.walk(tree):
-            names: list[str] = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names = [node.module]
-            elif isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
-                func = node.func.id if isinstance(node.func, ast.Name) else node.func.attr
-                if func in ("__import__", "import_module") and node.args:
-                    arg = node.args[0]
-                    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-                        names = [arg.value]
-            for name in names:
-                top = name.split(".")[0]
-                if top in DISALLOWED:
-                    found.setdefault(top, []).append(f"{path}:{getattr(node, 'lineno', '?')}")
+    for path, node in nodes(sources):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        elif isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
+            func = node.func.id if isinstance(node.func, ast.Name) else node.func.attr
+            if func in ("__import__", "import_module") and node.args:
+                arg = node.args[0]
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    names = [arg.value]
+        for name in names:
+            top = name.split(".")[0]
+            if top in DISALLOWED:
+                found.setdefault(top, []).append(f"{path}:{getattr(node, 'lineno', '?')}")
     return found
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ast
 
-from grader.checks.static import parsed
+from grader.checks.static import nodes
 
 SLOW_FACTOR = 30.0  # BPTT is a few forwards; differences over 321 parameters are hundreds
 SLOW_SECONDS = 0.005  # below this, round trips dominate and the ratio means nothing
@@ -23,15 +23,11 @@ COMPLEX_NAMES = {"complex", "complex64", "complex128", "complex256", "cdouble", 
 def complex_arithmetic(sources: dict[str, str]) -> list[str]:
     """Where the sources use complex numbers ("path:line"), at most a few."""
     found: list[str] = []
-    for path, text in sources.items():
-        tree = parsed(text)
-        if tree is None:
-            continue
-        for node in ast.walk(tree):
-            if (isinstance(node, ast.Constant) and isinstance(node.value, complex)) or (
-                    isinstance(node, ast.Attribute) and node.attr in ("imag", *COMPLEX_NAMES)) or (
-                    isinstance(node, ast.Name) and node.id in COMPLEX_NAMES):
-                found.append(f"{path}:{node.lineno}")
+    for path, node in nodes(sources):
+        if (isinstance(node, ast.Constant) and isinstance(node.value, complex)) or (
+                isinstance(node, ast.Attribute) and node.attr in ("imag", *COMPLEX_NAMES)) or (
+                isinstance(node, ast.Name) and node.id in COMPLEX_NAMES):
+            found.append(f"{path}:{node.lineno}")
     return sorted(set(found))[:5]
 
 
