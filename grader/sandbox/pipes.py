@@ -11,9 +11,6 @@ import threading
 import time
 
 
-SETTLE_QUIET, SETTLE_MOST = 0.05, 2.0  # without poll: how output() knows the pipe is drained
-
-
 class Expired(Exception):
     pass
 
@@ -62,7 +59,10 @@ class Pipe:
 
     def close(self) -> None:
         if self.fd >= 0:
-            os.close(self.fd)
+            try:
+                os.close(self.fd)
+            except OSError:
+                pass
             self.fd = -1
 
     def pending(self) -> bytes | None:
@@ -78,54 +78,35 @@ class Pipe:
 
 
 class Capture:
-    """Drains the child's stdout+stderr: keeps the first and last `cap/2` bytes. `polled`:
-    a thread polls and reads what is there (and so may the caller); otherwise (pipes that
-    cannot be polled) the thread alone reads, blocking, and closes the pipe at its end."""
+    """Drains the child's stdout+stderr: keeps the first and last `cap/2` bytes. A thread
+    polls and reads what is there, and so may the caller (portable_pipes.ThreadedCapture
+    where pipes cannot be polled)."""
 
-    def __init__(self, fd: int, cap: int, polled: bool = True) -> None:
+    def __init__(self, fd: int, cap: int) -> None:
         self.fd = fd
-        self.polled = polled
-        if polled:
-            os.set_blocking(fd, False)
+        self._prepare()
         self.head_cap = cap // 2
         self.tail_cap = cap - self.head_cap
         self.head = bytearray()
         self.tail = bytearray()
-        self.total = self.reads = 0
+        self.total = 0
         self.eof = False
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="sandbox-output", daemon=True)
         self.thread.start()
 
+    def _prepare(self) -> None:
+        os.set_blocking(self.fd, False)
+
     def _run(self) -> None:
-        if not self.polled:
-            self._read_blocking()
-            return
         poller = select.poll()
         poller.register(self.fd, select.POLLIN)
         while not self.stop.is_set() and not self.eof:
             if poller.poll(100):
                 self.read_available()
 
-    def _read_blocking(self) -> None:
-        try:
-            while data := os.read(self.fd, 1 << 16):
-                with self.lock:
-                    self._add(data)
-                    self.reads += 1
-        except OSError:
-            pass
-        finally:
-            with self.lock:
-                self.eof = True
-                os.close(self.fd)
-                self.fd = -1
-
     def read_available(self) -> None:
-        if not self.polled:  # the thread reads as bytes come: let it take what is there
-            self._settle()
-            return
         with self.lock:
             for _ in range(256):
                 if self.eof or self.fd < 0:
@@ -141,17 +122,6 @@ class Capture:
                     self.eof = True
                     return
                 self._add(data)
-
-    def _settle(self) -> None:
-        """Wait until the reading thread has read nothing new for SETTLE_QUIET seconds (what
-        the child printed before its last reply is then in; at most SETTLE_MOST seconds)."""
-        end, seen = time.monotonic() + SETTLE_MOST, None
-        while time.monotonic() < end:
-            with self.lock:
-                if self.eof or self.reads == seen:
-                    return
-                seen = self.reads
-            time.sleep(SETTLE_QUIET)
 
     def _add(self, data: bytes) -> None:
         self.total += len(data)
@@ -176,7 +146,7 @@ class Capture:
         self.thread.join(1.0)
         self.read_available()
         with self.lock:
-            if self.fd >= 0 and self.polled:
+            if self.fd >= 0:
                 os.close(self.fd)
                 self.fd = -1
 

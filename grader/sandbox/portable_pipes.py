@@ -1,6 +1,7 @@
 """The parent's ends of the child's pipes where pipes cannot be polled (Windows; the
 "portable" mode everywhere): a thread per pipe does the blocking reads or writes, and
-the caller waits for it until its deadline, exactly as pipes.Pipe lets it.
+the caller waits for it until its deadline, exactly as pipes.Pipe lets it; the output
+is captured as pipes.Capture does, by a thread that blocks.
 
 Each thread owns its descriptor and closes it itself when the child's end is gone: a
 descriptor closed under a blocked thread could be reused by the next sandbox's pipe, and
@@ -15,10 +16,11 @@ import subprocess
 import threading
 import time
 
-from .pipes import Died, Expired
+from .pipes import Capture, Died, Expired
 
 BUFFERED = 1 << 20  # what the reader holds before it stops reading (a flood waits in the pipe)
 EXIT_GRACE = 0.05  # after the child ended: how long its last bytes may take to arrive
+SETTLE_QUIET, SETTLE_MOST = 0.05, 2.0  # without poll: how output() knows the pipe is drained
 
 
 class ThreadedReader:
@@ -129,3 +131,43 @@ class ThreadedWriter:
     def close(self) -> None:
         """No more commands; the thread closes the descriptor after a write in progress."""
         self.jobs.put(None)
+
+
+class ThreadedCapture(Capture):
+    """pipes.Capture without poll: the thread alone reads, blocking, and closes the pipe at
+    its end; the caller's read_available lets it take what is already there."""
+
+    reads = 0  # reads the thread has done: still while the pipe is drained
+
+    def _prepare(self) -> None:
+        pass  # stays blocking
+
+    def _run(self) -> None:
+        try:
+            while data := os.read(self.fd, 1 << 16):
+                with self.lock:
+                    self._add(data)
+                    self.reads += 1
+        except OSError:
+            pass
+        finally:
+            with self.lock:
+                self.eof = True
+                os.close(self.fd)
+                self.fd = -1
+
+    def read_available(self) -> None:
+        """Wait until the thread has read nothing new for SETTLE_QUIET seconds (what the
+        child printed before its last reply is then in; at most SETTLE_MOST seconds)."""
+        end, seen = time.monotonic() + SETTLE_MOST, None
+        while time.monotonic() < end:
+            with self.lock:
+                if self.eof or self.reads == seen:
+                    return
+                seen = self.reads
+            time.sleep(SETTLE_QUIET)
+
+    def close(self) -> None:
+        """Stop waiting; the thread closes the descriptor once the child's end is gone."""
+        self.stop.set()
+        self.thread.join(1.0)

@@ -65,7 +65,7 @@ from . import probe as machine
 from .cgroups import Cgroups
 from .leftovers import of_dead_graders
 from .pipes import Capture, Died, Expired, Pipe
-from .portable_pipes import ThreadedReader, ThreadedWriter
+from .portable_pipes import ThreadedCapture, ThreadedReader, ThreadedWriter
 from .protocol import ChannelClosed, ProtocolError, read_frame, write_frame
 from .view import SUBMISSION_DIR, WORKER_DIR, scratch_dir, worker_files
 
@@ -506,7 +506,7 @@ class Sandbox:
             os.close(fd)
         self._proc = proc
         _LIVE.add(self)
-        self._capture = Capture(out_r, self.limits.output_kb * 1024, polled=not self.portable)
+        self._capture = (ThreadedCapture if self.portable else Capture)(out_r, self.limits.output_kb * 1024)
         if self.portable:
             self._cmd, self._reply = ThreadedWriter(cmd_w, proc), ThreadedReader(reply_r, proc)
         else:
