@@ -177,13 +177,11 @@ def run(
         results[item] = result
         bar.done(item, result)
 
-    if not todo:  # all stored: no cluster to start, no pool
-        pass
-    elif scheduler is not None:
+    if todo and scheduler is not None:  # all stored: no cluster to start, no pool
         from grader.classroom.on_dask import grade_all
 
         grade_all(todo, settings, scheduler, allow_weak, save, announce)
-    else:
+    elif todo:
         from grader.sandbox import isolation as probe_isolation
 
         _grade_here(todo, settings, jobs, isolation or probe_isolation(), logs, save, bar)
