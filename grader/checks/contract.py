@@ -371,8 +371,9 @@ def check_train(g: Grading) -> str | Passed:
 
 @check("integrity")
 def check_integrity(g: Grading) -> str | Passed:
-    """At secret iterations of training: the prediction is what that moment's parameters
-    compute, and the step to the next parameters is update(backward(y), alpha)."""
+    """Every step of training is update(grads, alpha) with the gradient at its parameters, and
+    the predictions are what the parameters compute: at every step where backward is the
+    reference's BPTT, else at secret iterations (checks/training.py)."""
     audits = g.facts.training.audits
     if audits.failures:
         run, why = audits.failures[0]
@@ -398,14 +399,19 @@ def check_integrity(g: Grading) -> str | Passed:
             f"backward at the same parameters in a fresh process (first: run {run}, iteration {it}, by "
             f"{diff:.2e}). backward must depend only on the parameters and the last forward; the "
             "performance score is 0", forged=len(audits.forged))
+    gradient = ("the BPTT gradient at the step's parameters" if audits.every_step
+                else "the gradient backward returned")
     if audits.jumps:
         it, run, why = audits.jumps[0]
         raise Fail(
-            f"{len(audits.jumps)} of {audits.steps} training steps are not update(grads, alpha) with the "
-            f"gradient backward returned (first: run {run}, iteration {it}: {why}). The parameters may change only by "
+            f"{len(audits.jumps)} of {audits.steps} training steps are not update(grads, alpha) with "
+            f"{gradient} (first: run {run}, iteration {it}: {why}). The parameters may change only by "
             "update with backward's gradient; the performance score is 0",
             jumps=len(audits.jumps), audited_steps=audits.steps,
         )
+    if audits.every_step:
+        return (f"all {audits.steps} training steps are update(grads, alpha) with {gradient}, and all "
+                f"{audits.checked} predictions are what the parameters compute")
     return (f"all {audits.steps} training steps are update(backward(y), alpha); {audits.checked} randomly "
             "chosen predictions and gradients match the parameters")
 

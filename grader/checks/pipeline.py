@@ -92,20 +92,16 @@ def grade(path: Path, settings: Settings, workdir: Path | None = None) -> GradeR
             result.status, result.message = exc.status, exc.message
             _skip_rest(results, "skipped: no module to grade")
             return _finish(result, results, settings, None, started)
-        result.submission = _info(submission)
-        results["discover"] = CheckResult(
-            name="discover", status="passed", message=f"graded module: {submission.module_display}"
-        )
-        sources = _read_sources(submission.root)
-        static = scan_imports(sources)
-        complex_at = complex_arithmetic(sources)
-        if complex_at:
-            result.suspicions = [f"complex arithmetic at {', '.join(complex_at)}: complex-step gradients?"]
         client = Session(submission.module_path, settings)
+        client.launch()  # the child imports NumPy while the grader reads the sources
         g = Grading(client, settings, rng=np.random.default_rng([settings.seed, 7]),
                     audit_rng=np.random.default_rng(secrets.randbits(64)), results=results)
-        module_text = sources.get(str(submission.module_path.relative_to(submission.root)), "")
         try:
+            result.submission = _info(submission)
+            results["discover"] = CheckResult(
+                name="discover", status="passed", message=f"graded module: {submission.module_display}"
+            )
+            static, module_text = _read_static(submission, result)
             _run_all(g, static, result, module_text)
         except Exception as exc:  # a grader bug: this submission's row says so, the batch goes on
             result.status, result.message = "grader_error", f"grader error: {type(exc).__name__}: {exc}"[:500]
@@ -118,6 +114,16 @@ def grade(path: Path, settings: Settings, workdir: Path | None = None) -> GradeR
                 result.suspicions = [*result.suspicions, slow]
             result.sandbox, result.sandbox_note = client.isolation, client.isolation_note
         return _finish(result, results, settings, g.facts, started)
+
+
+def _read_static(submission: Submission, result: GradeResult) -> tuple[dict[str, list[str]], str]:
+    """What the sources show without running them: their imports (for `policy`), complex
+    arithmetic (a suspicion), and the graded module's text."""
+    sources = _read_sources(submission.root)
+    complex_at = complex_arithmetic(sources)
+    if complex_at:
+        result.suspicions = [f"complex arithmetic at {', '.join(complex_at)}: complex-step gradients?"]
+    return scan_imports(sources), sources.get(str(submission.module_path.relative_to(submission.root)), "")
 
 
 def _run_all(g: Grading, static: dict, result: GradeResult, module_text: str) -> None:

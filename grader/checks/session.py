@@ -64,8 +64,15 @@ class Session:
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
 
-    def start(self) -> Reply:
-        """Start the child and import the module (the `import` check)."""
+    def launch(self) -> None:
+        """Start the child now, without waiting: it imports Python and NumPy (most of a
+        sandbox's start) while the grader reads the sources. `start` finishes the start."""
+        try:
+            self._new_sandbox().launch()
+        except Exception:  # noqa: BLE001 - start() starts afresh, and reports what fails where it always has
+            self._drop()
+
+    def _new_sandbox(self) -> Sandbox:
         left = self.remaining()
         if left <= 0:
             raise TimedOut(f"the time limit of {self.settings.limits.total_seconds:g} s is used up")
@@ -76,6 +83,13 @@ class Session:
         self.sandbox = Sandbox(self.module_path, limits, record_bytes=record)
         self.isolation = self.sandbox.machine.describe()
         self.isolation_note = self.sandbox.isolation_note
+        return self.sandbox
+
+    def start(self) -> Reply:
+        """Start the child (unless `launch` did) and import the module (the `import` check)."""
+        if self.sandbox is None:
+            self._new_sandbox()
+        assert self.sandbox is not None
         reply = self._guard("import", self.sandbox.start)
         self.import_reply = reply
         self.isolation_note = self.sandbox.isolation_note
@@ -247,11 +261,13 @@ class Session:
     def _region_floats(self) -> int:
         return (2 * TRAIN_CHUNK + 1) * self.settings.n_params
 
-    def send_train(self, x: np.ndarray, y: np.ndarray, alpha: float, timeout: float, region: int) -> Pending:
-        """Send one chunk of training (the child starts on it at once); its record goes to
-        shared region 0 or 1 (alternate them: record_of reads one while the other fills)."""
+    def send_train(self, x: np.ndarray, y: np.ndarray, alpha: float, timeout: float, region: int,
+                   grads: bool) -> Pending:
+        """Send one chunk of training (the child starts on it at once); its record (the
+        parameters at every step, and backward's gradients if `grads`) goes to shared region
+        0 or 1 (alternate them: record_of reads one while the other fills)."""
         return self._guard("train", self._live().send, "train", arrays={"X": x, "Y": y}, alpha=alpha,
-                           timeout=timeout, record_at=region * self._region_floats())
+                           timeout=timeout, record_at=region * self._region_floats(), record_grads=grads)
 
     def receive_train(self, pending: Pending) -> Reply:
         return self._guard("train", self._live().receive, pending)
@@ -260,19 +276,26 @@ class Session:
         """Forget the child (a chunk may be in flight); the next call starts a fresh one."""
         self._drop()
 
-    def record_of(self, reply: Reply, sent: int, k: int, region: int) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """A chunk's record (parameters before each backward, plus the end; the gradients),
-        copied out of the frame or of the shared region the worker wrote it to."""
+    def record_of(self, reply: Reply, sent: int, k: int, region: int,
+                  grads: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """A chunk's record (parameters before each backward, plus the end; the gradients if
+        `grads` were asked for, else None), copied out of the frame or of the shared region
+        the worker wrote it to."""
         n = self.settings.n_params
         rows = reply.header.get("record")
         if rows is None:
-            return reply.arrays.get("params"), reply.arrays.get("grads")
+            return reply.arrays.get("params"), reply.arrays.get("grads") if grads else None
         box, at = self._live(), region * self._region_floats()
         params = box.shared_floats(at, rows["params"] * n)
-        grads = box.shared_floats(at + (sent + 1) * n, rows["grads"] * n)
-        if params is None or grads is None or rows["grads"] != k:
+        if params is None:
             return None, None
-        return params.reshape(rows["params"], n), grads.reshape(k, n)
+        params = params.reshape(rows["params"], n)
+        if not grads:
+            return params, None
+        got = box.shared_floats(at + (sent + 1) * n, rows["grads"] * n)
+        if got is None or rows["grads"] != k:
+            return None, None
+        return params, got.reshape(k, n)
 
     def backward_at(self, rows: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """backward's gradients at recorded parameters, from the auditor: a sandbox of its own

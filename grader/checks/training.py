@@ -2,11 +2,13 @@
 
 A run is the contract's loop on the grader's stream, in round trips of the sandbox
 (checks/session.py): a short first chunk, so a model's speed is known early, then
-TRAIN_CHUNK iterations each. Every chunk is audited before its predictions count: every
-step against what `update` may do with backward's gradient (trajectory.py) and, at
-secret iterations, the prediction against the reference forward of that moment's
-parameters and the gradient against backward's where training cannot interfere.
-Each run has its own time limit (Settings.run_seconds).
+TRAIN_CHUNK iterations each. Every chunk is audited before its predictions count, every
+step against what `update` may do with the gradient (trajectory.py). Where backward is
+the reference's BPTT (gradient_reference passed), the grader computes that gradient and
+the prediction itself at every step (stepwise.py), so not one step can be forged. Else
+the gradient is the one backward returned, and at secret iterations the prediction is
+checked against the reference forward and the gradient against backward's where
+training cannot interfere. Each run has its own time limit (Settings.run_seconds).
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from grader.checks.diagnose import bptt
 from grader.checks.outcome import Fail, Malformed, TimedOut
-from grader.checks.params import flatten, segments, unflatten
+from grader.checks.params import segments, unflatten
 from grader.checks.session import TRAIN_CHUNK, Session
-from grader.checks.trajectory import unexplained_steps
+from grader.checks.stepwise import forward_and_gradients
+from grader.checks.trajectory import REL, unexplained_steps
 from grader.results import RunResult
 from grader.sandbox import Pending
 from reference.data import sample_stream
@@ -36,11 +38,11 @@ CURVE_BLOCK = 100  # iterations per point of the stored learning curves
 
 @dataclass
 class Audits:
-    """Training, audited: every step against what `update` may do with the gradient backward
-    returned (grader/checks/trajectory.py); at secret iterations, the prediction against the
-    reference forward on that moment's parameters and the gradient against backward's in a
-    fresh sandbox."""
+    """Training, audited: every step against what `update` may do with the gradient
+    (grader/checks/trajectory.py): the reference's at every step, with every prediction
+    (`every_step`), or backward's, with the prediction and gradient at secret iterations."""
 
+    every_step: bool = False
     checked: int = 0
     mismatches: list[tuple[int, int, float]] = field(default_factory=list)  # (iteration, run, diff)
     steps: int = 0
@@ -62,8 +64,12 @@ class AuditFailed(Fail):
 
 
 def train_chunks(iterations: int) -> list[tuple[int, int]]:
-    """(start, stop) of each round trip of a run: a short first one, then TRAIN_CHUNK each."""
+    """(start, stop) of each round trip of a run: a short first one, then TRAIN_CHUNK each,
+    the last of them cut in halves down to FIRST_CHUNK. A chunk is audited while the next
+    one trains, so only the last one's audit is left when training ends: a short one."""
     starts = [0, *range(min(FIRST_CHUNK, iterations), iterations, TRAIN_CHUNK)]
+    while iterations - starts[-1] > 2 * FIRST_CHUNK:
+        starts.append(starts[-1] + (iterations - starts[-1]) // 2)
     return list(zip(starts, [*starts[1:], iterations]))
 
 
@@ -105,7 +111,8 @@ class Trainer:
                  gradient_loss: Loss | None, curve_loss: Loss) -> None:
         self.client, self.settings, self.audit_rng = client, settings, audit_rng
         self.gradient_loss, self.curve_loss = gradient_loss, curve_loss
-        self.training = Training()
+        self.training = Training(audits=Audits(every_step=gradient_loss is not None))
+        self.record_grads = gradient_loss is None  # else the grader computes every step's gradient
 
     def run(self, seed: int) -> RunResult:
         """One run of the contract: the grader's stream, predictions audited at random, within
@@ -113,7 +120,7 @@ class Trainer:
         s = self.settings
         started = time.perf_counter()
         x, y = sample_stream(seed, s.iterations, s)
-        audit_at = audit_positions(self.audit_rng, s)
+        audit_at = audit_positions(self.audit_rng, s) if self.record_grads else None  # else: every iteration
         yhat = np.full(y.shape, np.nan)
         done, error, loop_seconds = 0, "", 0.0
         params: dict[str, np.ndarray] | None = None
@@ -140,10 +147,11 @@ class Trainer:
                 hopeless = k > 0 and loop_seconds / (start + k) * s.iterations > HOPELESS * s.run_seconds
                 if j + 1 < len(chunks) and not error_reply and not hopeless:  # trains on during the audit,
                     pending = self._send_chunk(x, y, chunks[j + 1], deadline, region=(j + 1) % 2)  # recording
-                record = self.client.record_of(reply, sent, k, region=j % 2)  # in the other region
-                diverged = diverged or self._first_non_finite(record, start)
-                self._audit(x[start : start + k], y[start : start + k], got, record, bool(error_reply), start,
-                            audit_at, run)
+                params_rows, grads = self.client.record_of(reply, sent, k, region=j % 2,  # in the other region
+                                                           grads=self.record_grads)
+                grads = self._audit(x[start : start + k], y[start : start + k], got, (params_rows, grads),
+                                    bool(error_reply), start, audit_at, run)
+                diverged = diverged or self._first_non_finite((params_rows, grads), start)
                 yhat[start : start + k] = got  # counted only once audited
                 done = start + k
                 if error_reply:
@@ -187,7 +195,8 @@ class Trainer:
         if left <= 0:
             raise TimedOut("the time limit is used up", op="train")
         return self.client.send_train(x[start:stop], y[start:stop], s.alpha,
-                                      timeout=min(left, s.limits.call_seconds * (stop - start)), region=region)
+                                      timeout=min(left, s.limits.call_seconds * (stop - start)), region=region,
+                                      grads=self.record_grads)
 
     def _too_slow(self, done: int, loop_seconds: float, hopeless: bool) -> str:
         """Why a run stopped at a time limit, with the figures a student can act on."""
@@ -234,52 +243,79 @@ class Trainer:
 
     def _audit(self, x: np.ndarray, y: np.ndarray, yhat: np.ndarray,
                record: tuple[np.ndarray | None, np.ndarray | None], ended_early: bool, offset: int,
-               audit_at: np.ndarray, run: int) -> None:
-        """Audit one chunk. Every step: the parameters moved as update(g, alpha) allows for the
-        gradient g that backward returned (grader/checks/trajectory.py). At the secret iterations:
-        the prediction is the reference forward of that moment's parameters, and g is what
-        backward gives at those parameters (the reference's where gradient_reference passed,
-        else a fresh sandbox's that never trained)."""
+               audit_at: np.ndarray | None, run: int) -> np.ndarray | None:
+        """Audit one chunk, and return the gradients its steps were judged by. Every step: the
+        parameters moved as update(g, alpha) allows (grader/checks/trajectory.py), for g the
+        reference BPTT gradient at those parameters where backward is known to be it (and then
+        every prediction is checked too), else the g backward returned, checked at the secret
+        iterations against backward in a fresh sandbox that never trained."""
         k = len(x)
         if k == 0:
-            return
+            return None
         params, grads = record
         n = self.settings.n_params
         complete = params is not None and params.shape == (k + 1, n)
-        if not (grads is not None and grads.shape == (k, n) and (
-                complete or (ended_early and params is not None and params.shape == (k, n)))):
+        if not (complete or (ended_early and params is not None and params.shape == (k, n))) or (
+                self.record_grads and not (grads is not None and grads.shape == (k, n))):
             raise AuditFailed("the parameters and gradients recorded during training are missing or malformed")
         steps = len(params) - 1
-        for row, why in unexplained_steps(params[:steps], params[1:], grads[:steps], segments(self.settings),
-                                          self.settings.alpha):
+        if self.gradient_loss:
+            grads = self._every_step(x, y, yhat, params[:k], offset, run)
+            with np.errstate(invalid="ignore"):  # a step to NaN or inf: the submission's own gradient may have been
+                judged = np.where(np.isfinite(params[1:]), grads[:steps], np.nan)  # (never a way back: trajectory.py)
+            rel = self.settings.tolerances.gradient_rtol
+        else:
+            assert audit_at is not None
+            self._secret_iterations(x, y, yhat, params, grads, offset, audit_at, run)
+            judged, rel = grads[:steps], REL
+        for row, why in unexplained_steps(params[:steps], params[1:], judged, segments(self.settings),
+                                          self.settings.alpha, rel):
             self.training.audits.jumps.append((offset + row, run, why))
         self.training.audits.steps += steps
+        return grads
+
+    def _every_step(self, x: np.ndarray, y: np.ndarray, yhat: np.ndarray, params: np.ndarray, offset: int,
+                    run: int) -> np.ndarray:
+        """Every prediction against the reference forward of its parameters; returns the
+        reference's BPTT gradient at every step's parameters."""
+        want, grads = forward_and_gradients(params, x, y, self.settings, self.gradient_loss)
+        audits = self.training.audits
+        for i, diff in self._prediction_gaps(want, yhat):
+            audits.mismatches.append((offset + i, run, diff))
+        audits.checked += len(x)
+        return grads
+
+    def _secret_iterations(self, x: np.ndarray, y: np.ndarray, yhat: np.ndarray, params: np.ndarray,
+                           grads: np.ndarray, offset: int, audit_at: np.ndarray, run: int) -> None:
+        """At the chunk's secret iterations: the prediction is the reference forward of that
+        moment's parameters, and the gradient is what backward gives at those parameters in a
+        fresh sandbox."""
+        k, audits = len(x), self.training.audits
         chosen = audit_at[(audit_at >= offset) & (audit_at < offset + k)] - offset
         if not len(chosen):
             return
-        atol = self.settings.tolerances.forward_atol
-        for i in chosen:
-            with np.errstate(all="ignore"):  # diverged parameters compute NaN, and so must forward
-                want = forward_batch(unflatten(params[i], self.settings), x[i][None])[0]
-                gap = np.where(np.isnan(want) & np.isnan(yhat[i]), 0.0, np.abs(want - yhat[i]))
-            diff = float(np.nan_to_num(gap, nan=np.inf).max())
-            self.training.audits.checked += 1
-            if not diff <= atol:
-                self.training.audits.mismatches.append((int(offset + i), run, diff))
-        if self.gradient_loss:  # backward is the reference's BPTT of this loss
-            clean = np.stack([flatten(bptt(unflatten(params[i], self.settings), x[i], y[i], self.gradient_loss))
-                              for i in chosen])
-            rtol = self.settings.tolerances.gradient_rtol
-        else:  # backward itself, where training cannot interfere
-            try:
-                clean, rtol = self.client.backward_at(params[chosen], x[chosen], y[chosen]), 1e-9
-            except Fail as exc:
-                raise AuditFailed(exc.message) from None
+        want = np.stack([forward_batch(unflatten(params[i], self.settings), x[i][None])[0] for i in chosen])
+        for i, diff in self._prediction_gaps(want, yhat[chosen]):
+            audits.mismatches.append((int(offset + chosen[i]), run, diff))
+        audits.checked += len(chosen)
+        try:
+            clean, rtol = self.client.backward_at(params[chosen], x[chosen], y[chosen]), 1e-9
+        except Fail as exc:
+            raise AuditFailed(exc.message) from None
         with np.errstate(all="ignore"):
             off = np.abs(clean - grads[chosen]) - rtol * (1.0 + np.abs(clean).max(axis=1, keepdims=True))
         for i, row_off in zip(chosen, off):
             if (row_off > 0).any():
-                self.training.audits.forged.append((int(offset + i), run, float(np.nanmax(row_off))))
+                audits.forged.append((int(offset + i), run, float(np.nanmax(row_off))))
+
+    def _prediction_gaps(self, want: np.ndarray, got: np.ndarray) -> list[tuple[int, float]]:
+        """(row, largest gap) of the predictions further than forward_atol from the reference's
+        (NaN where the reference has NaN too counts as equal: diverged parameters compute NaN)."""
+        with np.errstate(all="ignore"):
+            gap = np.where(np.isnan(want) & np.isnan(got), 0.0, np.abs(want - got))
+            worst = np.nan_to_num(gap, nan=np.inf).reshape(len(gap), -1).max(axis=1)
+        return [(int(i), float(worst[i])) for i in np.flatnonzero(~(worst <= self.settings.tolerances.forward_atol))]
+
 
 def _diverged_hint(diverged: str | None) -> str:
     if diverged is None:

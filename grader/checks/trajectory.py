@@ -18,17 +18,19 @@ from __future__ import annotations
 import numpy as np
 
 EPS = np.finfo(np.float64).eps
-# An entry of a step may differ from what the rule allows by REL x (1 + |g|), plus the
+# An entry of a step may differ from what the rule allows by rel x (1 + |g|), plus the
 # rounding of p - alpha * s seen through the division by alpha, for the row's largest |p|.
+# rel is REL for the gradient backward returned; against the reference's gradient it is
+# the gradient tolerance, within which a submission's gradient counts as the reference's.
 REL, ROUNDING = 1e-9, 16 * EPS
 
 
-def _tolerance(size: np.ndarray, scale: float, alpha: float) -> np.ndarray:
-    return REL * (1.0 + size) + (ROUNDING / alpha) * scale
+def _tolerance(size: np.ndarray, scale: float, alpha: float, rel: float) -> np.ndarray:
+    return rel * (1.0 + size) + (ROUNDING / alpha) * scale
 
 
 def unexplained_steps(before: np.ndarray, after: np.ndarray, grads: np.ndarray,
-                      segments: list[tuple[str, slice]], alpha: float) -> list[tuple[int, str]]:
+                      segments: list[tuple[str, slice]], alpha: float, rel: float = REL) -> list[tuple[int, str]]:
     """[(row, what is wrong)] for the rows whose step before -> after no update of that
     row's gradient explains; `segments` names each parameter's columns (in order). Runs
     on every training chunk, beside the child's training (so its cost slows training
@@ -46,20 +48,20 @@ def unexplained_steps(before: np.ndarray, after: np.ndarray, grads: np.ndarray,
             step -= size
             np.abs(step, out=step)
             np.abs(size, out=tol)
-            tol *= REL
-            tol += alpha * REL + ROUNDING * scale  # alpha x _tolerance(|g|, scale, alpha)
+            tol *= rel
+            tol += alpha * rel + ROUNDING * scale  # alpha x _tolerance(|g|, scale, alpha, rel)
             np.less_equal(step, tol, out=exact)
             suspect = np.flatnonzero(~exact.all(1))  # NaN is never exact
     if not len(suspect):
         return []
     m = len(suspect)
-    found = _clipping_rule(before[suspect], after[suspect], grads[suspect], segments, alpha,
+    found = _clipping_rule(before[suspect], after[suspect], grads[suspect], segments, alpha, rel,
                            (step[:m], size[:m], tol[:m], work[:m]))
     return [(int(suspect[row]), why) for row, why in found]
 
 
 def _clipping_rule(before: np.ndarray, after: np.ndarray, grads: np.ndarray, segments: list[tuple[str, slice]],
-                   alpha: float, buffers: tuple[np.ndarray, ...]) -> list[tuple[int, str]]:
+                   alpha: float, rel: float, buffers: tuple[np.ndarray, ...]) -> list[tuple[int, str]]:
     """The whole rule (exact below norm 1, a shrink above it), on rows that are not exact
     steps: whole-array passes into the given buffers, then each row found explained."""
     starts = [cols.start for _, cols in segments]
@@ -71,8 +73,8 @@ def _clipping_rule(before: np.ndarray, after: np.ndarray, grads: np.ndarray, seg
         step /= alpha
         np.abs(grads, out=size)
         scale = np.maximum(np.abs(before, out=work).max(1), np.abs(after, out=tol).max(1))
-        np.multiply(size, REL, out=tol)  # _tolerance, in place and for every row at once
-        tol += (REL + (ROUNDING / alpha) * scale)[:, None]
+        np.multiply(size, rel, out=tol)  # _tolerance, in place and for every row at once
+        tol += (rel + (ROUNDING / alpha) * scale)[:, None]
         small = np.repeat(np.add.reduceat(np.square(grads, out=work), starts, axis=1) <= 1.0, sizes, axis=1)
         np.subtract(step, grads, out=work)
         wrong = small & (np.abs(work, out=work) > tol)
@@ -83,7 +85,7 @@ def _clipping_rule(before: np.ndarray, after: np.ndarray, grads: np.ndarray, seg
     suspect = sorted(np.flatnonzero(wrong.any(1) & finite).tolist() + np.flatnonzero(~finite).tolist())
     found = []
     for row in suspect:
-        why = _explain(before[row], after[row], grads[row], segments, alpha, float(scale[row]))
+        why = _explain(before[row], after[row], grads[row], segments, alpha, rel, float(scale[row]))
         if why:
             found.append((row, why))
     return found
@@ -102,7 +104,7 @@ def _buffers(shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
 
 
 def _explain(b: np.ndarray, a: np.ndarray, g: np.ndarray, segments: list[tuple[str, slice]],
-             alpha: float, scale: float) -> str:
+             alpha: float, rel: float, scale: float) -> str:
     """For one step: why no update of its gradient explains it ("" if one does), by the same
     rule and tolerance as the whole-chunk pass (`scale`: the row's largest |p|)."""
     for name, cols in segments:
@@ -113,7 +115,7 @@ def _explain(b: np.ndarray, a: np.ndarray, g: np.ndarray, segments: list[tuple[s
                 return why
             continue
         step = (pb - pa) / alpha
-        tol = _tolerance(np.abs(pg), scale, alpha)
+        tol = _tolerance(np.abs(pg), scale, alpha, rel)
         if np.linalg.norm(pg) ** 2 <= 1.0:
             if (np.abs(step - pg) > tol).any():
                 return (f"{name} changed by up to {np.abs(pb - pa).max():.3g} where alpha x its gradient "

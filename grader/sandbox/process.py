@@ -242,6 +242,7 @@ class Sandbox:
         remove_stale_scratch()
         self.isolation_note: str = self.machine.note
         self._proc: subprocess.Popen | None = None
+        self._started = False
         self._capture: Capture | None = None
         self._cmd: Pipe | None = None
         self._reply: Pipe | None = None
@@ -272,15 +273,24 @@ class Sandbox:
         self._capture.read_available()
         return self._capture.text()
 
-    def start(self) -> Reply:
-        """Start the worker and import the submission; the reply's header has "seconds",
-        "modules" (top-level modules the import added), "has_RNN" and "module_name"."""
+    def launch(self) -> None:
+        """Start the worker process without waiting for it: it imports NumPy while the caller
+        does its own work. `start` then waits for it and imports the submission."""
         if self._proc is not None or self._closed:
             raise RuntimeError("a Sandbox can be started once")
         if not self.module_path.is_file():
             raise FileNotFoundError(f"no such module: {self.module_path.name}")
         self._deadline_total = time.monotonic() + self.limits.total_seconds
         self._spawn()
+
+    def start(self) -> Reply:
+        """Start the worker (unless `launch` did) and import the submission; the reply's header
+        has "seconds", "modules" (top-level modules the import added), "has_RNN" and "module_name"."""
+        if self._started:
+            raise RuntimeError("a Sandbox can be started once")
+        self._started = True
+        if self._proc is None:
+            self.launch()
         hello = self._receive("startup", STARTUP_SECONDS, expect_id=None)
         if "fatal" in hello.header:
             raise self._die(SandboxCrashed(f"worker could not start: {one_line(hello.header['fatal'], 300)}",

@@ -536,9 +536,9 @@ class Worker:
         model = self.need_model()
         X = self.need_array(arrays, "X", 3)
         Y = self.need_array(arrays, "Y", 3)
-        alpha = params.get("alpha")
-        if type(alpha) not in (int, float) or X.shape[:2] != Y.shape[:2]:
-            raise _Fault("train needs X (K,T,I), Y (K,T,O) and a numeric alpha")
+        alpha, with_grads = params.get("alpha"), params.get("record_grads", True)
+        if type(alpha) not in (int, float) or X.shape[:2] != Y.shape[:2] or type(with_grads) is not bool:
+            raise _Fault("train needs X (K,T,I), Y (K,T,O), a numeric alpha and a bool record_grads")
         alpha = float(alpha)
         K, T, O = Y.shape
         tshape = (T, O)
@@ -566,7 +566,9 @@ class Worker:
             pviews.append((name, snaps[:, offset : offset + size].reshape((K + 1,) + shape)))
             gviews.append((name, gsnaps[:, offset : offset + size].reshape((K,) + shape)))
             offset += size
-        pviews, gviews = tuple(pviews), tuple(gviews)
+        # Without record_grads the grader judges every step by the reference's gradient
+        # (backward is known to be the reference's BPTT), so the gradients are not copied.
+        pviews, gviews = tuple(pviews), tuple(gviews) if with_grads else ()
         shapes = {name: shape for name, shape, _ in layout}
         dict_get = dict.get
         header: dict = {"layout": [[name, list(shape)] for name, shape, _ in layout]}
@@ -641,11 +643,11 @@ class Worker:
         # The record for the audit of every step: parameters before each backward (and after
         # the last update, when they are still readable), and what backward returned.
         header["done"] = done
-        rows = done + (end == len(pviews))
+        rows, grad_rows = done + (end == len(pviews)), done if with_grads else 0
         if in_shared:
-            header["record"] = {"params": rows, "grads": done}
+            header["record"] = {"params": rows, "grads": grad_rows}
             return header, {"yhat": yhat[:done]}
-        return header, {"yhat": yhat[:done], "params": snaps[:rows], "grads": gsnaps[:done]}
+        return header, {"yhat": yhat[:done], "params": snaps[:rows], "grads": gsnaps[:grad_rows]}
 
     def layout(self, model: object) -> tuple[list, dict]:
         """[(name, shape, size)] of the current parameters, and {name: why} for bad ones."""

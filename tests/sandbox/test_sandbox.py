@@ -242,6 +242,14 @@ def test_reference_round_trip_matches_in_process_exactly(each_mode):
         assert np.array_equal(reply.arrays["grads"], np.array(grads))
         at = box.call("gradients", arrays={"params": np.array(snaps[:3]), "X": X[:3], "Y": Y[:3]}).arrays["grads"]
         assert np.array_equal(at, np.array(grads[:3]))  # backward again at recorded parameters
+        # Where the grader computes every step's gradient itself, the child records none.
+        reply = box.call("train", arrays={"X": X[:5], "Y": Y[:5]}, alpha=0.1, record_grads=False)
+        snaps = [np.concatenate([getattr(local, p).ravel() for p in PARAMS])]
+        for k in range(5):
+            local.forward(X[k])
+            local.update(local.backward(Y[k]), 0.1)
+            snaps.append(np.concatenate([getattr(local, p).ravel() for p in PARAMS]))
+        assert np.array_equal(reply.arrays["params"], np.array(snaps)) and reply.arrays["grads"].shape[0] == 0
         remote = box.call("get_params").arrays
         for k in PARAMS:
             assert np.array_equal(remote[k], getattr(local, k))
