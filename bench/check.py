@@ -3,7 +3,8 @@
 For a student-speed submission (the per-step baseline) and the fast reference, prints the
 wall time of grading one submission (every check, the settings' runs of full training,
 in the sandbox) against training the same model the same number of times in this
-process, their ratio, and the harness's cost per training iteration.
+process, their ratio, and the harness's cost per training iteration (split into what
+training costs more in the sandbox, and the fixed cost around it).
 
     python bench/check.py [--runs 3] [--iterations 20000] [--repeats 3]
 
@@ -77,7 +78,9 @@ def main() -> None:
         print(f"  bptt-grader check        {checked:8.2f} s   (training inside it {train_s:.2f} s)")
         print(f"  ratio check / in-process {checked / local:8.2f}   (best of each; pair by pair: "
               f"median {statistics.median(ratios):.2f}, range {min(ratios):.2f}-{max(ratios):.2f})")
-        print(f"  harness cost             {(checked - local) / iterations * 1e6:8.1f} us per training iteration")
+        print(f"  harness cost             {(checked - local) / iterations * 1e6:8.1f} us per training iteration: "
+              f"{(train_s - local) / iterations * 1e6:.1f} us during training, and {checked - train_s:.2f} s "
+              "before and after it (the sandbox's start, the other checks)")
         print(f"  score {result.score:g}/{result.max_score:g}, accuracy {result.accuracy}, "
               f"sandbox {result.sandbox}" + (f", not passed: {failed}" if failed else ""))
         slow = sorted(((c.seconds, c.name) for c in result.checks), reverse=True)[:4]
