@@ -10,9 +10,11 @@ the isolation adds.
 
 Two models:
 * a null model whose methods return precomputed values: the difference is the worker loop's
-  own cost (row views, the yhat check and copy, the five parameter snapshots) plus the
-  frames' transfer, per iteration;
+  own cost (row views, the yhat check and copy, the five parameter snapshots, and the five
+  gradients' where the grader asks for them) plus the frames' transfer, per iteration;
 * the reference RNN: what a real run pays, in chunks as the grader sends them.
+Each with the record grading asks for where gradient_reference passed (the parameters
+only: the grader computes the gradients) and where it failed (the gradients too).
 Times are the best of the repeats (the machine may be shared).
 """
 
@@ -63,7 +65,7 @@ def in_process(model: object, X: np.ndarray, Y: np.ndarray) -> float:
     return time.perf_counter() - started
 
 
-def worker_loop(path: Path, X: np.ndarray, Y: np.ndarray, chunk: int) -> float:
+def worker_loop(path: Path, X: np.ndarray, Y: np.ndarray, chunk: int, grads: bool) -> float:
     """The worker's train loop run in this process (no pipes, no second process): its own
     cost per iteration, free of the scheduling noise between two processes."""
     import importlib.util
@@ -78,20 +80,21 @@ def worker_loop(path: Path, X: np.ndarray, Y: np.ndarray, chunk: int) -> float:
     worker.op_construct({"input_dim": 2, "hidden_dim": 16, "output_dim": 1, "seed": 1}, {})
     started = time.perf_counter()
     for s in range(0, len(X), chunk):
-        header, _ = worker.op_train({"alpha": 0.1}, {"X": X[s : s + chunk], "Y": Y[s : s + chunk]})
+        header, _ = worker.op_train({"alpha": 0.1, "record_grads": grads}, {"X": X[s : s + chunk], "Y": Y[s : s + chunk]})
         assert header["done"] == len(X[s : s + chunk]), header
     return time.perf_counter() - started
 
 
-def sandboxed(path: Path, X: np.ndarray, Y: np.ndarray, chunk: int) -> tuple[float, Sandbox]:
-    """As grading trains: the chunk's record (parameters and gradients) in shared memory."""
+def sandboxed(path: Path, X: np.ndarray, Y: np.ndarray, chunk: int, grads: bool) -> tuple[float, Sandbox]:
+    """As grading trains: the chunk's record (parameters, and gradients if `grads`) in shared memory."""
     n = sum(int(np.prod(s)) for s in ((16, 2), (16, 16), (1, 16), (16,), (1,)))
     box = Sandbox(path, Limits(call_seconds=600, total_seconds=3600), record_bytes=(2 * chunk + 1) * n * 8)
     box.start()
     box.call("construct", input_dim=2, hidden_dim=16, output_dim=1, seed=1)
     started = time.perf_counter()
     for s in range(0, len(X), chunk):
-        reply = box.call("train", arrays={"X": X[s : s + chunk], "Y": Y[s : s + chunk]}, alpha=0.1)
+        reply = box.call("train", arrays={"X": X[s : s + chunk], "Y": Y[s : s + chunk]}, alpha=0.1,
+                         record_grads=grads)
         assert reply.header["done"] == len(X[s : s + chunk]), reply.header
     return time.perf_counter() - started, box
 
@@ -145,18 +148,21 @@ def main() -> None:
         null_path.write_text(NULL_MODEL)
         namespace: dict = {}
         exec(compile(NULL_MODEL, "null", "exec"), namespace)
-        for name, path, make in (("null model", null_path, namespace["RNN"]),
-                                 ("reference", ROOT / "reference" / "rnn.py", RNN)):
+        cases = [(name, path, make, grads) for name, path, make in (
+            ("null model", null_path, namespace["RNN"]), ("reference", ROOT / "reference" / "rnn.py", RNN))
+            for grads in (False, True)]
+        for name, path, make, grads in cases:
             best_box = best_local = best_loop = float("inf")
             for _ in range(args.repeats):
-                seconds, box = sandboxed(path, X, Y, args.chunk)
+                seconds, box = sandboxed(path, X, Y, args.chunk, grads)
                 isolation = box.isolation
                 box.close()
                 best_box = min(best_box, seconds)
                 best_local = min(best_local, in_process(make(seed=1), X, Y))
-                best_loop = min(best_loop, worker_loop(path, X, Y, args.chunk))
+                best_loop = min(best_loop, worker_loop(path, X, Y, args.chunk, grads))
             us = 1e6 / n
-            print(f"{name:10s} bare loop {best_local * us:7.2f} us/iter | worker loop in-process "
+            record = "params+grads" if grads else "params only "
+            print(f"{name:10s} {record} bare loop {best_local * us:7.2f} us/iter | worker loop in-process "
                   f"{best_loop * us:7.2f} ({(best_loop - best_local) * us:+5.2f}) | sandbox ({isolation}, "
                   f"chunks of {args.chunk}) {best_box * us:7.2f} ({(best_box - best_local) * us:+5.2f})")
 
