@@ -5,16 +5,19 @@ the machine the batch keeps busy grading (1.0 = no idle worker, no overhead betw
 submissions).
 
     python bench/batch.py [--students 40] [--jobs 2] [--iterations 20000] [--runs 3]
-                          [--modes none,namespaces,bwrap]
+                          [--modes none,namespaces,bwrap] [--scheduler local:2 [--repeats 3]]
 
 With several isolation modes, the same class is graded once in each, one after the other
-in this run, and each mode's throughput is given relative to the first.
+in this run, and each mode's throughput is given relative to the first. With
+`--scheduler`, the class is graded on Dask too (`--repeats` pairs of local and Dask,
+alternating which goes first, for the median ratio).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -49,6 +52,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--modes", default="", help="isolation modes to compare (default: the probed one)")
     parser.add_argument("--scheduler", help="also grade on Dask (local:N or an address), next to local mode")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="with --scheduler: pairs of local and Dask gradings, in alternating order")
     args = parser.parse_args()
     settings = Settings().with_overrides(runs=args.runs, iterations=args.iterations,
                                          accuracy_window=min(1000, args.iterations))
@@ -59,8 +64,21 @@ def main() -> None:
         if mode and throughput != first:
             print(f"throughput relative to {args.modes.split(',')[0]}: {throughput / first:.3f}")
     if args.scheduler:
-        throughput = grade_once(args, settings, "", args.scheduler)
-        print(f"throughput on {args.scheduler} relative to local mode: {throughput / first:.3f}")
+        compare_with_dask(args, settings, first)
+
+
+def compare_with_dask(args: argparse.Namespace, settings: Settings, local: float) -> None:
+    """Dask's throughput relative to local mode's. A shared machine's speed drifts by as much
+    as the difference, so with --repeats each pair is taken back to back, local first in one
+    pair and Dask first in the next, and the ratios' median and range are printed."""
+    ratios = [grade_once(args, settings, "", args.scheduler) / local]
+    for i in range(1, args.repeats):
+        order = ("", args.scheduler) if i % 2 else (args.scheduler, "")
+        per_minute = {scheduler: grade_once(args, settings, "", scheduler or None) for scheduler in order}
+        ratios.append(per_minute[args.scheduler] / per_minute[""])
+    print(f"throughput on {args.scheduler} relative to local mode: " + ", ".join(f"{r:.3f}" for r in ratios)
+          + (f"; median {statistics.median(ratios):.3f}, range {min(ratios):.3f}-{max(ratios):.3f}"
+             if len(ratios) > 1 else ""))
 
 
 def grade_once(args: argparse.Namespace, settings: Settings, mode: str, scheduler: str | None = None) -> float:
