@@ -151,7 +151,8 @@ class Trainer:
                                                            grads=self.record_grads)
                 grads = self._audit(x[start : start + k], y[start : start + k], got, (params_rows, grads),
                                     bool(error_reply), start, audit_at, run)
-                diverged = diverged or self._first_non_finite((params_rows, grads), start)
+                diverged = diverged or self._first_non_finite(  # the reference's gradient is NaN only
+                    (params_rows, grads if self.record_grads else None), start)  # where the parameters are
                 yhat[start : start + k] = got  # counted only once audited
                 done = start + k
                 if error_reply:
