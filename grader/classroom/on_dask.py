@@ -73,7 +73,11 @@ def connect(scheduler: str):  # noqa: ANN201 - distributed's types stay lazy
     import dask
     from distributed import Client, LocalCluster
 
-    dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES})
+    # The workers' statistical profiler samples their stacks every 10 ms while they only wait
+    # for a grader process: two idle workers and their nannies used 9.4% of a core with it,
+    # 5.0% without (measured over 15 s).
+    dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+                     "distributed.worker.profile.enabled": False})
     if scheduler.startswith("local:"):
         cluster = LocalCluster(n_workers=int(scheduler.removeprefix("local:")), threads_per_worker=1,
                                processes=True, dashboard_address=":0")
