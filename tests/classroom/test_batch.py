@@ -238,3 +238,13 @@ def test_identical_zips_keep_their_own_names_and_ids_when_reused(tmp_path):
         assert sorted(table["student_id"]) == ["310551011", "310551012"]
         assert sorted(table["name"]) == ["Hsu", "Wu"]
         assert all("duplicate" in f for f in table["flags"])
+
+
+def test_a_grader_process_does_not_inherit_the_malloc_trimming_a_dask_nanny_sets():
+    """Under a Dask worker (MALLOC_TRIM_THRESHOLD_=65536) each grader process would give back
+    and fault in again the megabytes every training chunk frees."""
+    code = ("import os; from grader.classroom.runner import ENV; "
+            "print('MALLOC_TRIM_THRESHOLD_' in ENV, ENV['OPENBLAS_NUM_THREADS'])")
+    env = {**os.environ, "MALLOC_TRIM_THRESHOLD_": "65536"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "1"]
