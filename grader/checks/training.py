@@ -19,14 +19,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from grader.checks.outcome import Fail, Malformed, TimedOut
-from grader.checks.params import segments, unflatten
+from grader.checks.params import segments
 from grader.checks.session import TRAIN_CHUNK, Session
-from grader.checks.stepwise import forward_and_gradients
+from grader.checks.stepwise import forward_and_gradients, forward_each
 from grader.checks.trajectory import REL, unexplained_steps
 from grader.results import RunResult
 from grader.sandbox import Pending
 from reference.data import sample_stream
-from reference.rnn import forward_batch
 from reference.spec import Loss, Settings
 from reference.train import Curves
 
@@ -112,7 +111,11 @@ class Trainer:
         self.client, self.settings, self.audit_rng = client, settings, audit_rng
         self.gradient_loss, self.curve_loss = gradient_loss, curve_loss
         self.training = Training(audits=Audits(every_step=gradient_loss is not None))
-        self.record_grads = gradient_loss is None  # else the grader computes every step's gradient
+
+    @property
+    def record_grads(self) -> bool:
+        """Whether the child records backward's gradients: not where the grader computes them."""
+        return self.gradient_loss is None
 
     def run(self, seed: int) -> RunResult:
         """One run of the contract: the grader's stream, predictions audited at random, within
@@ -147,12 +150,11 @@ class Trainer:
                 hopeless = k > 0 and loop_seconds / (start + k) * s.iterations > HOPELESS * s.run_seconds
                 if j + 1 < len(chunks) and not error_reply and not hopeless:  # trains on during the audit,
                     pending = self._send_chunk(x, y, chunks[j + 1], deadline, region=(j + 1) % 2)  # recording
-                params_rows, grads = self.client.record_of(reply, sent, k, region=j % 2,  # in the other region
-                                                           grads=self.record_grads)
-                grads = self._audit(x[start : start + k], y[start : start + k], got, (params_rows, grads),
-                                    bool(error_reply), start, audit_at, run)
-                diverged = diverged or self._first_non_finite(  # the reference's gradient is NaN only
-                    (params_rows, grads if self.record_grads else None), start)  # where the parameters are
+                record = self.client.record_of(reply, sent, k, region=j % 2,  # in the other region
+                                               grads=self.record_grads)
+                diverged = diverged or self._first_non_finite(record, start)
+                self._audit(x[start : start + k], y[start : start + k], got, record, bool(error_reply), start,
+                            audit_at, run)
                 yhat[start : start + k] = got  # counted only once audited
                 done = start + k
                 if error_reply:
@@ -244,15 +246,14 @@ class Trainer:
 
     def _audit(self, x: np.ndarray, y: np.ndarray, yhat: np.ndarray,
                record: tuple[np.ndarray | None, np.ndarray | None], ended_early: bool, offset: int,
-               audit_at: np.ndarray | None, run: int) -> np.ndarray | None:
-        """Audit one chunk, and return the gradients its steps were judged by. Every step: the
-        parameters moved as update(g, alpha) allows (grader/checks/trajectory.py), for g the
+               audit_at: np.ndarray | None, run: int) -> None:
+        """Audit one chunk. Every step: the parameters moved as update(g, alpha) allows (grader/checks/trajectory.py), for g the
         reference BPTT gradient at those parameters where backward is known to be it (and then
         every prediction is checked too), else the g backward returned, checked at the secret
         iterations against backward in a fresh sandbox that never trained."""
         k = len(x)
         if k == 0:
-            return None
+            return
         params, grads = record
         n = self.settings.n_params
         complete = params is not None and params.shape == (k + 1, n)
@@ -273,7 +274,6 @@ class Trainer:
                                           self.settings.alpha, rel):
             self.training.audits.jumps.append((offset + row, run, why))
         self.training.audits.steps += steps
-        return grads
 
     def _every_step(self, x: np.ndarray, y: np.ndarray, yhat: np.ndarray, params: np.ndarray, offset: int,
                     run: int) -> np.ndarray:
@@ -295,16 +295,16 @@ class Trainer:
         chosen = audit_at[(audit_at >= offset) & (audit_at < offset + k)] - offset
         if not len(chosen):
             return
-        want = np.stack([forward_batch(unflatten(params[i], self.settings), x[i][None])[0] for i in chosen])
+        want = forward_each(params[chosen], x[chosen], self.settings)
         for i, diff in self._prediction_gaps(want, yhat[chosen]):
             audits.mismatches.append((int(offset + chosen[i]), run, diff))
         audits.checked += len(chosen)
         try:
-            clean, rtol = self.client.backward_at(params[chosen], x[chosen], y[chosen]), 1e-9
+            clean = self.client.backward_at(params[chosen], x[chosen], y[chosen])
         except Fail as exc:
             raise AuditFailed(exc.message) from None
-        with np.errstate(all="ignore"):
-            off = np.abs(clean - grads[chosen]) - rtol * (1.0 + np.abs(clean).max(axis=1, keepdims=True))
+        with np.errstate(all="ignore"):  # the same code at the same parameters: equal to REL
+            off = np.abs(clean - grads[chosen]) - REL * (1.0 + np.abs(clean).max(axis=1, keepdims=True))
         for i, row_off in zip(chosen, off):
             if (row_off > 0).any():
                 audits.forged.append((int(offset + i), run, float(np.nanmax(row_off))))

@@ -7,7 +7,7 @@ import pytest
 
 from grader.checks.diagnose import bptt
 from grader.checks.params import flatten, unflatten
-from grader.checks.stepwise import BLOCK, forward_and_gradients
+from grader.checks.stepwise import BLOCK, forward_and_gradients, forward_each
 from reference.rnn import forward_batch
 from reference.spec import Settings
 
@@ -21,6 +21,7 @@ def test_every_row_gets_the_reference_forward_and_bptt_of_its_own_parameters(los
     x = rng.integers(0, 2, (k, settings.bits, settings.input_dim)).astype(float)
     y = rng.integers(0, 2, (k, settings.bits, settings.output_dim)).astype(float)
     yhat, grads = forward_and_gradients(rows, x, y, settings, loss)
+    np.testing.assert_array_equal(forward_each(rows, x, settings), yhat)  # the forward alone
     for i in range(k):
         params = unflatten(rows[i], settings)
         np.testing.assert_allclose(yhat[i], forward_batch(params, x[i][None])[0], rtol=0, atol=1e-14)
