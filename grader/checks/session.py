@@ -87,12 +87,10 @@ class Session:
 
     def start(self) -> Reply:
         """Start the child (unless `launch` did) and import the module (the `import` check)."""
-        if self.sandbox is None:
-            self._new_sandbox()
-        assert self.sandbox is not None
-        reply = self._guard("import", self.sandbox.start)
+        sandbox = self.sandbox or self._new_sandbox()
+        reply = self._guard("import", sandbox.start)
         self.import_reply = reply
-        self.isolation_note = self.sandbox.isolation_note
+        self.isolation_note = sandbox.isolation_note
         return reply
 
     def _live(self) -> Sandbox:

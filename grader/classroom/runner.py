@@ -181,14 +181,15 @@ def run(
         results[item] = result
         bar.done(item, result)
 
-    if todo and scheduler is not None:  # all stored: no cluster to start, no pool
-        from grader.classroom.on_dask import grade_all
+    if todo:  # else all stored: no cluster to start, no pool
+        if scheduler is not None:
+            from grader.classroom.on_dask import grade_all
 
-        grade_all(todo, settings, scheduler, allow_weak, save, announce)
-    elif todo:
-        from grader.sandbox import isolation as probe_isolation
+            grade_all(todo, settings, scheduler, allow_weak, save, announce)
+        else:
+            from grader.sandbox import isolation as probe_isolation
 
-        _grade_here(todo, settings, jobs, isolation or probe_isolation(), logs, save, bar)
+            _grade_here(todo, settings, jobs, isolation or probe_isolation(), logs, save, bar)
     bar.close()
     return Outcome(results, len(todo), len(items) - len(todo))  # every one to do was graded and saved
 
