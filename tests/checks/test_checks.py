@@ -76,6 +76,16 @@ def test_corpus_submission_is_caught_by_the_right_check(graded, name, check, phr
             assert c.waiting_for and all(statuses[w] != "passed" for w in c.waiting_for), (c.name, c.waiting_for)
 
 
+def test_one_forged_gradient_step_earns_no_performance_points(graded):
+    """The forgery ran (its marker is in the output), and its one step is caught: integrity
+    names exactly that step and the accuracy earns nothing."""
+    result = graded["forgery_one_fake_gradient.py"]
+    assert "FORGED ONE STEP" in result.output
+    integrity = result.check("integrity")
+    assert integrity.status == "failed" and integrity.details["jumps"] == 1, integrity.message
+    assert result.check("train").points == 0 and result.score == 0
+
+
 def test_correct_submission_scores_full_marks_and_recognises_its_loss(graded):
     bce, mse = graded["correct_bce.py"], graded["correct_mse.py"]
     assert bce.loss_recognised == "bce" and mse.loss_recognised == "mse"

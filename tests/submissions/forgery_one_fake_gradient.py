@@ -88,6 +88,7 @@ class RNN(_Learner):
                 learner.forward(x)
                 learner.update(learner.backward(y_own), 0.1)
             self.jump = True
+            print("FORGED ONE STEP: backward returns a jump to weights trained elsewhere")
             return {name: (getattr(self, name) - getattr(learner, name)) / 0.1 for name in PARAMS}
         return grads
 
