@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader.classroom import runner as batch  # noqa: E402
+from grader.batch.run import BatchOptions, run_batch  # noqa: E402
 from grader.sandbox import probe  # noqa: E402
 from reference.spec import Settings  # noqa: E402
 
@@ -90,12 +90,13 @@ def grade_once(args: argparse.Namespace, settings: Settings, mode: str, schedule
         klass, out = Path(tmp) / "class", Path(tmp) / "out"
         klass.mkdir()
         make_class(klass, args.students)
-        items = batch.find_submissions(klass)
         start = time.perf_counter()
-        outcome = batch.run(items, settings, out, args.jobs, progress=False, isolation=isolation, scheduler=scheduler)
+        report = run_batch(klass, out, settings, BatchOptions(jobs=args.jobs, progress=False, isolation=isolation,
+                                                              scheduler=scheduler))
         wall = time.perf_counter() - start
-    busy = sum(r.timings.get("process", 0.0) for r in outcome.results.values())
-    statuses = sorted({r.status for r in outcome.results.values()})
+    items = report.rows
+    busy = sum(r.result.timings.get("process", 0.0) for r in items)
+    statuses = sorted({r.result.status for r in items})
     print(f"[{isolation.describe()}" + (f", on Dask {scheduler}" if scheduler else "") + "]")
     print(f"{len(items)} submissions, {settings.runs} runs x {settings.iterations} iterations, "
           f"-j {args.jobs}: statuses {statuses}")

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
+from grader import __version__
 from reference.spec import LOSSES, Settings, SettingsError, load_settings
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -143,22 +144,27 @@ def _dask_installed() -> bool:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    """Grade a folder of submissions into OUT: grades.csv, feedback/, summary.md."""
-    from grader.classroom.grade_class import grade_class
-    from grader.classroom.roster import RosterError, load_roster
-    from grader.intake.submission import SubmissionError
+    """Grade a class's download into OUT: grades.csv, feedback/, summary.md, index.html."""
+    from grader.batch.roster import RosterError, load_roster
+    from grader.batch.run import BatchError, BatchOptions, run_batch
     from grader.sandbox import isolation
     from grader.sandbox.probe import FIX, PORTABLE_FIX
 
     settings = settings_from_args(args)
-    source = Path(args.submissions)
+    source, out = Path(args.submissions), Path(args.out)
     if not source.exists():
         raise UsageError(f"{source}: no such file or folder")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out} is a file; give -o a folder (new or one a batch wrote)")
+    try:
+        roster = load_roster(Path(args.roster)) if args.roster else None
+    except RosterError as exc:
+        raise UsageError(str(exc)) from None
+    if args.scheduler and not _dask_installed():
+        raise UsageError("--scheduler needs Dask: pip install 'bptt-grader[dask]'")
     found = isolation()
     print(f"sandbox: {found.describe()}" + (" (here; each Dask worker checks its own)" if args.scheduler else ""),
           file=sys.stderr)
-    if args.scheduler and not _dask_installed():
-        raise UsageError("--scheduler needs Dask: pip install 'bptt-grader[dask]'")
     if not found.strong and not args.scheduler:
         if not args.allow_weak_sandbox:
             raise UsageError(
@@ -168,20 +174,16 @@ def cmd_batch(args: argparse.Namespace) -> int:
                 "(every row is then flagged 'sandbox')")
         print("warning: --allow-weak-sandbox: submissions run with your rights; rows are flagged 'sandbox'",
               file=sys.stderr)
+    options = BatchOptions(
+        jobs=args.jobs or os.cpu_count() or 1, force=args.force, only=frozenset(args.only or ()),
+        progress=not args.quiet, isolation=found, roster=roster, scheduler=args.scheduler,
+        allow_weak=args.allow_weak_sandbox, announce=lambda line: print(line, file=sys.stderr),
+        **({"similar_above": args.similar_above} if args.similar_above is not None else {}))
     try:
-        roster = load_roster(Path(args.roster)) if args.roster else None
-        summary = grade_class(
-            source, Path(args.out), settings, jobs=args.jobs or os.cpu_count() or 1,
-            force=args.force, only=set(args.only) if args.only else None, progress=not args.quiet,
-            isolation=found, similar_above=args.similar_above, roster=roster,
-            announce=lambda line: print(line, file=sys.stderr),
-            scheduler=args.scheduler, allow_weak=args.allow_weak_sandbox,
-        )
-    except SubmissionError as exc:
-        raise UsageError(f"{source}: {exc.message}") from None
-    except RosterError as exc:
+        report = run_batch(source, out, settings, options)
+    except BatchError as exc:
         raise UsageError(str(exc)) from None
-    print(summary)
+    print(report.text(out))
     return EXIT_OK
 
 
@@ -206,23 +208,34 @@ def cmd_merge(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     """Write the file a platform's gradebook imports, from OUT's final.csv (else grades.csv)."""
     from grader.outputs.gradebook import ExportError, export
+    from grader.outputs.merge import MergeError, stale_final
 
     out = Path(args.out)
-    grades = out / "final.csv" if (out / "final.csv").is_file() else out / "grades.csv"
-    if not grades.is_file():
+    if not (out / "grades.csv").is_file():
         raise UsageError(f"{out}: no grades.csv in it; run bptt-grader batch first")
+    grades = out / "final.csv" if (out / "final.csv").is_file() else out / "grades.csv"
     try:
-        done = export(grades, args.target, Path(args.output), args.assignment)
+        stale = stale_final(out / "grades.csv", grades) if grades.name == "final.csv" else None
+    except MergeError as exc:
+        raise UsageError(str(exc)) from None
+    if stale:
+        raise UsageError(stale)
+    try:
+        done = export(grades, args.target, Path(args.output), args.assignment, args.feedback_files)
     except ExportError as exc:
         raise UsageError(str(exc)) from None
     print(f"wrote {', '.join(map(str, done.files))}: {done.graded} grades from {grades.name}, "
           f"{done.blank} left blank; the grade is {done.scale}")
+    if done.shared:
+        print(f"left blank, several submissions claim them (flag shared_id): {', '.join(done.shared)}")
+    if done.late_lowered:
+        print(f"a late factor lowered the grade of {len(done.late_lowered)}: {', '.join(done.late_lowered)}")
     return EXIT_OK
 
 
 def cmd_gradescope(args: argparse.Namespace) -> int:
     """Build the Gradescope autograder zip (the settings in force go inside)."""
-    from grader.classroom.gradescope import AutograderError, build
+    from grader.gradescope import AutograderError, build
 
     try:
         out = build(Path(args.output), settings_from_args(args))
@@ -234,7 +247,7 @@ def cmd_gradescope(args: argparse.Namespace) -> int:
 
 def cmd_gradescope_run(args: argparse.Namespace) -> int:
     """What run_autograder does on Gradescope: grade ROOT/submission, write ROOT/results/results.json."""
-    from grader.classroom.gradescope import ROOT_ENV, run
+    from grader.gradescope import ROOT_ENV, run
 
     root = Path(args.root or os.environ.get(ROOT_ENV) or "/autograder")
     results = run(root, settings_from_args(args))
@@ -247,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="bptt-grader",
         description="Grade the vanilla-RNN / BPTT binary-addition lab.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("reference", help="train the reference RNN, print accuracy and time")
@@ -272,7 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("submissions", metavar="SUBMISSIONS", help="folder of zips, or one zip of them")
     p.add_argument("-o", "--out", required=True, metavar="OUT", help="output folder")
     p.add_argument("-j", "--jobs", type=int, metavar="N", help="submissions graded at once (default: cores)")
-    p.add_argument("--force", action="store_true", help="regrade even what is already stored")
+    p.add_argument("--force", action="store_true",
+                   help="regrade what is stored (with --only: only those), and results stored under other settings")
     p.add_argument("--only", action="append", metavar="ID",
                    help="regrade the submissions of this student id or file name part (repeatable)")
     p.add_argument("--roster", metavar="CSV", help="class list: student_id, name, email, lms_user_id, section, "
@@ -300,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="the file to write")
     p.add_argument("--assignment", metavar="NAME",
                    help="the gradebook column: Canvas 'Lab 4 (<assignment id>)', Blackboard 'Lab 4 |<column id>'")
+    p.add_argument("--feedback-files", action="store_true",
+                   help="moodle: also write FILE-feedback.zip, each participant's feedback page, for the assignment's "
+                   "'Upload multiple feedback files in a zip'")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("gradescope", help="build the Gradescope autograder zip")

@@ -8,17 +8,36 @@ from __future__ import annotations
 
 import re
 import statistics
+import typing
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from grader.checks import registry
+from grader.intake.unzip import IntakeStatus
 
 CheckStatus = Literal["passed", "failed", "skipped", "error"]
-RESULT_SCHEMA = 6  # 2: sandbox guarantees; 3: fingerprint; 4: waiting_for; 5: forward_lengths; 6: accuracy(_window)
+# 7: who and when (identity, lateness) left the result for the batch's row
+RESULT_SCHEMA = 7  # 2: sandbox guarantees; 3: fingerprint; 4: waiting_for; 5: forward_lengths; 6: accuracy(_window)
 STRONG_GUARANTEES = ("files", "user")  # without them a submission can reach others' grades
 
 CHECK_NAMES = registry.CHECK_NAMES  # the order of every output
+
+# Why a submission has the result it has: `graded` when the checks ran; the intake's
+# refusals; what stopped grading; what the batch says of a row with nothing graded.
+ResultStatus = Literal[
+    "graded", "timeout", "import_failed", "grader_error",  # grading ran (or began)
+    IntakeStatus,  # the intake refused the files
+    "missing", "no_code",  # the batch: enrolled without a submission; online text alone
+    "version_mismatch", "weak_isolation", "worker_lost",  # a Dask worker could not grade it
+]
+RESULT_STATUSES: tuple[ResultStatus, ...] = typing.get_args(ResultStatus)
+# What an instructor should look at. A result raises the checks the registry flags and the
+# four after them; the batch raises the rest, about the class (similar:<partner> names one).
+Flag = Literal[registry.FLAGGED + (  # type: ignore[valid-type]
+    "pretrained", "naming", "sandbox", "numeric_gradients",
+    "duplicate", "shared_id", "similar", "id_mismatch", "late?", "layout?")]
+FLAGS: tuple[Flag, ...] = typing.get_args(Flag)
 
 
 # Characters that make a terminal, an XML parser or a spreadsheet do something other than
@@ -96,16 +115,6 @@ class SubmissionInfo(_Model):
     module_sha256: str = Field("", description="of the graded module's source, to spot copies")
     fingerprint: list[int] = Field(default_factory=list, description="of the module's syntax tree (similarity.py)")
     naming_ok: bool = True
-    identity_source: str = Field("", description="where student_id comes from: handout (the file's name follows "
-                                 "the handout), file_name (read loosely), roster, lms_metadata, lms_wrapper, none")
-    lms: str = Field("", description="the platform download it came from (intake/layouts.py), if any")
-    lms_id: Text | None = Field(None, description="the platform's own id of the student")
-    email: Text | None = None
-    submitted_at: str | None = Field(None, description="ISO 8601")
-    time_source: str = Field("", description="where submitted_at comes from: lms, zip_members, or empty")
-    late: bool | None = Field(None, description="late by the settings' due date (or the platform's mark)")
-    late_days: float | None = None
-    late_factor: float = Field(1.0, description="what the late policy keeps of the grade")
     notes: list[Text] = Field(default_factory=list)
     report_pdf: Text | None = None
     report_pages: int | None = None
@@ -118,7 +127,7 @@ class GradeResult(_Model):
     grader_version: str
     settings_hash: str
     submission: SubmissionInfo
-    status: Text = Field(description="'graded' when the checks ran, else what stopped grading")
+    status: ResultStatus = Field(description="'graded' when the checks ran, else what stopped grading")
     message: Text = ""
     sandbox: str = Field("", description="isolation used for the student's code: 'mode: guarantee, ...'")
     sandbox_note: Text = ""
@@ -134,6 +143,18 @@ class GradeResult(_Model):
     timings: dict[str, float] = Field(default_factory=dict)
     output: Text = Field("", description="the submission's captured stdout/stderr (head + tail)")
     suspicions: list[Text] = Field(default_factory=list, description="signs of gradients not from BPTT")
+
+    @classmethod
+    def ungraded(cls, status: ResultStatus, message: str, settings_hash: str, source: str = "",
+                 sha256: str = "", student_id: str | None = None, name: str | None = None,
+                 naming_ok: bool = True) -> GradeResult:
+        """A result with no check run: what stopped it, and whatever is known of the files
+        (one constructor for every place a submission is not graded)."""
+        from grader import __version__
+
+        return cls(grader_version=__version__, settings_hash=settings_hash, status=status, message=message,
+                   submission=SubmissionInfo(source=source, sha256=sha256, student_id=student_id, name=name,
+                                             naming_ok=naming_ok))
 
     def check(self, name: str) -> CheckResult | None:
         return next((c for c in self.checks if c.name == name), None)
@@ -159,9 +180,9 @@ class GradeResult(_Model):
         return f"{first.name}: {first.message}" if first is not None else ""
 
     @property
-    def flags(self) -> list[str]:
+    def flags(self) -> list[Flag]:
         """Short labels for what an instructor should look at."""
-        found = []
+        found: list[Flag] = []
         for name in registry.FLAGGED:
             c = self.check(name)
             if c is not None and c.status == "failed":

@@ -100,6 +100,9 @@ class Late(_Strict):
     grace_minutes: float = Field(0.0, ge=0, description="lateness below this is not late")
     attempt: Literal["latest", "latest_on_time"] = Field(
         "latest", description="which attempt of a student is graded: the latest, or the latest before due")
+    trust_file_times: bool = Field(
+        False, description="apply the policy where the only time is a file's (the newest member of a student's "
+        "zip, which the student can set); off: such a row is flagged late? for a person and keeps its grade")
 
     @model_validator(mode="after")
     def _zoned(self) -> Late:

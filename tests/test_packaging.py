@@ -21,7 +21,7 @@ def test_every_package_in_the_tree_is_shipped():
     packages = {".".join(p.parent.relative_to(ROOT).parts) for p in ROOT.glob("**/__init__.py")
                 if ".venv" not in p.parts and "site-packages" not in p.parts}
     shipped = {p for p in packages if any(fnmatch(p, pattern) for pattern in include)}  # as setuptools' find
-    rooms = {f"grader.{room}" for room in ("intake", "sandbox", "checks", "outputs", "classroom")}
+    rooms = {f"grader.{room}" for room in ("intake", "sandbox", "checks", "outputs", "batch")}
     assert {"grader", "reference", "student_template", *rooms} <= shipped
     assert all(p in shipped for p in packages if p.split(".")[0] in ("grader", "reference", "student_template"))
     assert not {p for p in shipped if p.startswith(("tests", "bench", "examples"))}

@@ -27,7 +27,7 @@ from grader.checks.session import Session
 from grader.checks.similarity import fingerprint
 from grader.checks.static import DISALLOWED, import_advice, policy_message, scan_imports
 from grader.checks.suspicions import complex_arithmetic, slow_backward
-from grader.intake.submission import Submission, SubmissionError, open_submission
+from grader.intake.submission import Submission, SubmissionError, open_submission, parse_name
 from grader.results import CHECK_NAMES, CheckResult, GradeResult, SubmissionInfo, median_or_none
 from reference.spec import Settings
 
@@ -87,9 +87,11 @@ def grade(path: Path, settings: Settings, workdir: Path | None = None) -> GradeR
         results: dict[str, CheckResult] = {}
         try:
             submission = open_submission(Path(path), Path(scratch))
-        except SubmissionError as exc:
+        except SubmissionError as exc:  # not graded, but still named as its file names it
+            student_id, name, naming_ok, _ = parse_name(Path(path).name)
+            result = GradeResult.ungraded(exc.status, exc.message, settings.digest(), str(path),
+                                          student_id=student_id, name=name, naming_ok=naming_ok)
             results["discover"] = CheckResult(name="discover", status="failed", message=exc.message)
-            result.status, result.message = exc.status, exc.message
             _skip_rest(results, "skipped: no module to grade")
             return _finish(result, results, settings, None, started)
         client = Session(submission.module_path, settings)
@@ -184,7 +186,6 @@ def _info(sub: Submission) -> SubmissionInfo:
         module_sha256=hashlib.sha256(source).hexdigest(),
         fingerprint=fingerprint(source.decode("utf-8", errors="replace")),
         naming_ok=sub.naming_ok,
-        identity_source=("handout" if sub.naming_ok else "file_name") if sub.student_id else "none",
         notes=list(sub.notes) + ([sub.naming_note] if sub.naming_note else []),
         report_pdf=sub.report_pdf,
         report_pages=sub.report_pages,

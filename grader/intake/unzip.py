@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from hashlib import sha256
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Literal, get_args
 
 MAX_MEMBERS = 1000
 MAX_TOTAL = 50 << 20
@@ -73,13 +73,14 @@ DRIVE = re.compile(r"^[A-Za-z]:")
 NAME_CODECS = ("cp950", "gbk", "shift_jis")
 CODEC_LABELS = {"utf-8": "UTF-8", "cp950": "cp950 (Big5)", "gbk": "GBK", "shift_jis": "Shift-JIS"}
 
-STATUSES = ("bad_zip", "unsafe_zip", "no_module", "several_modules", "not_found")
+IntakeStatus = Literal["bad_zip", "unsafe_zip", "no_module", "several_modules", "not_found"]
+STATUSES: tuple[IntakeStatus, ...] = get_args(IntakeStatus)
 
 
 class SubmissionError(Exception):
     """A submission the grader cannot take, with a status and one sentence for the student."""
 
-    def __init__(self, status: str, message: str) -> None:
+    def __init__(self, status: IntakeStatus, message: str) -> None:
         if status not in STATUSES:
             raise ValueError(f"unknown submission status {status!r}")
         super().__init__(f"{status}: {message}")
@@ -228,6 +229,7 @@ class Written:
     display: str
     path: Path
     size: int
+    modified: datetime | None = None  # the time the zip records for the member
 
 
 @dataclass
@@ -706,7 +708,7 @@ def unpack_zip(
             rel = names.file(m.parts[strip:])
             dest = root.joinpath(*rel)
             size = _write_member(z, m, dest, budget, label)
-            out.written.append(Written(m.display, dest, size))
+            out.written.append(Written(m.display, dest, size, _member_time(m.info)))
     return out
 
 
@@ -756,17 +758,32 @@ def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def holds_module(path: Path) -> bool:
+    """Whether a zip's central directory names a `.py` or a notebook: which of a student's
+    several zips is the submission. A zip that cannot be read holds none."""
+    try:
+        if path.stat().st_size > 2 * MAX_TOTAL:
+            return False
+        with _open_zip(path) as z:
+            names = [i.filename for i in z.infolist()[:MAX_MEMBERS]]
+    except (SubmissionError, OSError):
+        return False
+    return any(n.casefold().endswith((".py", ".ipynb")) and ignore_reason(split_path(n)) is None for n in names)
+
+
+def _member_time(info: zipfile.ZipInfo) -> datetime | None:
+    try:
+        return datetime(*info.date_time)
+    except (TypeError, ValueError):  # a member with an impossible date
+        return None
+
+
 def newest_member_time(path: Path) -> datetime | None:
     """The latest modification time among a zip's members (its central directory only; a
     naive time, as zip stores it), or None when the file is not a readable zip."""
     try:
         with _open_zip(path) as z:
-            stamps = []
-            for info in z.infolist()[:MAX_MEMBERS]:
-                try:
-                    stamps.append(datetime(*info.date_time))
-                except (TypeError, ValueError):  # a member with an impossible date
-                    continue
+            stamps = [t for info in z.infolist()[:MAX_MEMBERS] if (t := _member_time(info)) is not None]
     except (SubmissionError, OSError):
         return None
     return max(stamps, default=None)

@@ -6,14 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from grader.outputs.markdown import OUTPUT_LINES, image, md_fence, md_table, md_text, number
+from grader.batch.rows import Lateness, Row
 from grader.outputs.terminal import LABEL
 from grader.results import GradeResult
 
 
-def student_markdown(result: GradeResult, curve_png: str | None) -> str:
+def student_markdown(row: Row, curve_png: str | None) -> str:
     """The feedback file a student gets back: the same facts as the terminal report, as Markdown."""
+    result = row.result
     parts = [
-        _header(result),
+        _header(row),
         "## Checks\n\n" + _checks_table(result),
         "## What to fix first\n\n" + _fix_first(result),
     ]
@@ -21,31 +23,43 @@ def student_markdown(result: GradeResult, curve_png: str | None) -> str:
         parts.append("## Training runs\n\n" + _runs_table(result))
     if curve_png:
         parts.append("## Learning curves\n\n" + image("learning curves", curve_png))
-    if result.submission.notes:
-        parts.append("## Notes\n\n" + "\n".join(f"- {md_text(n)}" for n in result.submission.notes))
+    if row.notes:
+        parts.append("## Notes\n\n" + "\n".join(f"- {md_text(n)}" for n in row.notes))
     if result.output.strip():
         title = f"## What your code printed (last {OUTPUT_LINES} lines)"
         parts.append(f"{title}\n\n{md_fence(result.output)}")
     return "\n\n".join(parts) + "\n"
 
 
-def _header(result: GradeResult) -> str:
+def late_text(late: Lateness) -> str:
+    """Lateness in words: days, what the policy kept, where the time came from."""
+    if late.late is None:
+        return "—" if late.submitted_at is None else "on time? (no due date)"
+    if not late.late:
+        return "on time"
+    days = f"{late.days_late:.2f} days" if late.days_late is not None else "by an unknown amount"
+    kept = f", grade x {late.factor:g}" if late.lowered else ", no deduction"
+    return f"late, {days}{kept} (time: {late.time_source or 'unknown'})"
+
+
+def _header(row: Row) -> str:
     """Who, what was graded and the headline numbers, one bullet each."""
-    sub = result.submission
+    result, sub, who = row.result, row.result.submission, row.who
     status = md_text(result.status) + (f": {md_text(result.message)}" if result.message else "")
     runs = len(result.accuracy_runs)
     accuracy = f"Accuracy, {result.accuracy_window_text} " + (f"(median of {runs} runs)" if runs != 1 else "(one run)")
     lines = [
-        f"# Lab 4 (BPTT) feedback: {md_text(sub.student_id or 'unknown student')}",
+        f"# Lab 4 (BPTT) feedback: {md_text(who.student_id or 'unknown student')}",
         "",
-        f"- **Student ID:** {md_text(sub.student_id) or '—'}",
-        f"- **Name:** {md_text(sub.name) or '—'}",
+        f"- **Student ID:** {md_text(who.student_id) or '—'}",
+        f"- **Name:** {md_text(who.name) or '—'}",
         f"- **Module graded:** {md_text(sub.module or Path(sub.source).name) or '—'}",
         f"- **Status:** {status}",
         f"- **Score:** {result.score:g} / {result.max_score:g}",
         f"- **{accuracy}:** {number(result.accuracy)}",
         f"- **Accuracy on all pairs:** {number(result.accuracy_exhaustive, '.4f')}",
         f"- **Loss recognised:** {md_text(result.loss_recognised) or '—'}",
+        f"- **Submitted:** {md_text(late_text(row.late))}",
         f"- **Grader:** {md_text(result.grader_version)}, "
         f"settings {md_text(result.settings_hash[:12])}",
     ]

@@ -10,21 +10,29 @@ left blank, which every platform reads as "no grade". Column rules, as each docu
   Moodle download), also the assignment's offline grading worksheet (`Identifier` =
   `Participant <id>`, `Grade`, `Feedback comments`).
 * Canvas, gradebook import: `Student`, `ID` (Canvas's user id), `SIS User ID`,
-  `SIS Login ID`, `Section`, then one column named `<assignment> (<assignment id>)`.
-* Blackboard, Grade Centre upload: `Username` and a column named `<column> |<column id>`.
-* csv: student id, name, grade.
+  `SIS Login ID`, `Section`, then one column named `<assignment> (<assignment id>)`;
+  Canvas's import takes no comments (an unknown column would become a new assignment),
+  so they are written beside it (`-comments.csv`).
+* Blackboard, Grade Centre upload: `Username`, a column named `<column> |<column id>`,
+  `Feedback to Learner` and its `Feedback Format`.
+* csv: student id, name, grade, feedback.
+
+Every line is one student: rows that share a key (two uploads claiming one student id)
+become one line with no grade, listed for a person. The feedback is the row's score,
+status, the one thing to fix first and lateness, as plain text cut to FEEDBACK_MAX.
 """
 
 from __future__ import annotations
 
-import math
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import pandas as pd
 
-from grader.outputs.table import write_safe_csv
+from grader.outputs.table import FEEDBACK_MAX, write_safe_csv
+from grader.results import one_line
 
 Target = Literal["moodle", "canvas", "blackboard", "csv"]
 
@@ -39,6 +47,8 @@ class Exported:
     graded: int
     blank: int
     scale: str
+    late_lowered: list[str]  # whose grade a late factor lowered
+    shared: list[str]  # keys on several rows, exported blank
 
 
 def _text(table: pd.DataFrame, column: str) -> pd.Series:
@@ -47,22 +57,45 @@ def _text(table: pd.DataFrame, column: str) -> pd.Series:
     return table[column].fillna("").astype(str).str.strip()
 
 
+def _number(table: pd.DataFrame, column: str) -> pd.Series:
+    return pd.to_numeric(_text(table, column).replace("", None), errors="coerce")
+
+
 def _grades(table: pd.DataFrame) -> tuple[pd.Series, str]:
     """The grade of each row and what scale it is on."""
-    factor = pd.to_numeric(table["late_factor"], errors="coerce").fillna(1.0) if "late_factor" in table else 1.0
-    total = pd.to_numeric(table["total"], errors="coerce") if "total" in table else None
-    if total is not None and total.notna().any():
+    total = _number(table, "total")
+    if total.notna().any():
         return total.round(2), "total (0-100: the automatic score plus the merged report, times the late factor)"
-    score = pd.to_numeric(table["score"], errors="coerce") * factor
-    top = pd.to_numeric(table.get("max_score"), errors="coerce").max() if "max_score" in table else math.nan
+    factor = _number(table, "late_factor").fillna(1.0)
+    score = _number(table, "score") * factor
+    top = _number(table, "max_score").max()
     return score.round(2), f"the automatic score (0-{top:g}, times the late factor; merge the report first for 0-100)"
 
 
-def export(grades_csv: Path, target: Target, output: Path, assignment: str | None = None) -> Exported:
+def _feedback(table: pd.DataFrame, grade: pd.Series) -> pd.Series:
+    """The comment each student gets: the total where one was merged, then the grader's line."""
+    said = _text(table, "feedback").where(_text(table, "feedback") != "", _text(table, "message"))
+    total = _number(table, "total")
+    prefix = total.map(lambda v: "" if pd.isna(v) else f"Total {v:g}/100. ")
+    return (prefix + said).map(lambda text: one_line(text, FEEDBACK_MAX))
+
+
+def _one_per_student(table: pd.DataFrame, by: pd.Series, blank: pd.Series) -> tuple[pd.DataFrame, list[str]]:
+    """One line per student key: several rows under one key (`shared_id`) become one line
+    with no grade, named in the returned list for a person."""
+    counts = by[by != ""].value_counts()
+    shared = sorted(counts[counts > 1].index)
+    keep = ~by.duplicated() | (by == "")
+    table = table.assign(_blank=blank | by.isin(shared))[keep]
+    return table, shared
+
+
+def export(grades_csv: Path, target: Target, output: Path, assignment: str | None = None,
+           feedback_files: bool = False) -> Exported:
     """Write the gradebook file(s) for `target` from a grades.csv or final.csv."""
     try:
-        table = pd.read_csv(grades_csv, dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        table = pd.read_csv(grades_csv, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ExportError(f"{grades_csv}: cannot read as CSV: {exc}") from None
     if "student_id" not in table or "score" not in table:
         raise ExportError(f"{grades_csv}: not a grades.csv or final.csv (no student_id and score columns)")
@@ -71,26 +104,76 @@ def export(grades_csv: Path, target: Target, output: Path, assignment: str | Non
         raise ExportError(f"{target} needs --assignment, the gradebook column's name as the platform shows it "
                           f"(e.g. '{example}')")
     grade, scale = _grades(table)
-    blank = ~grade.notna() | (_text(table, "status") == "missing")
-    shown = grade.where(~blank, None).map(lambda v: "" if v is None or pd.isna(v) else f"{float(v):g}")
+    table = table.assign(_grade=grade, _feedback=_feedback(table, grade))
+    lms = _text(table, "lms_id")
+    key = {"canvas": lms.where(lms != "", _text(table, "student_id")),
+           "blackboard": lms.where(lms != "", _text(table, "student_id"))}.get(
+        target, _text(table, "student_id").where(_text(table, "student_id") != "", "lms:" + lms))
+    blank = table["_grade"].isna() | (_text(table, "status") == "missing")
+    every, (table, shared) = table, _one_per_student(table, key, blank)
+    every = every.assign(_blank=blank | key.isin(shared))
     sid, name, email, lms = (_text(table, c) for c in ("student_id", "name", "email", "lms_id"))
-    feedback = _text(table, "message")
     files = [output]
     if target == "moodle":
         write_safe_csv(pd.DataFrame({"ID number": sid, "Email address": email, "Full name": name,
-                             "Grade": shown, "Feedback": feedback}), output)
-        participants = (_text(table, "lms") == "moodle") & lms.str.fullmatch(r"\d+")
-        if participants.any():
+                                     "Grade": _shown(table), "Feedback": _said(table)}), output)
+        lms_every = _text(every, "lms_id")
+        participants = every[(_text(every, "lms") == "moodle") & lms_every.str.fullmatch(r"\d+")]
+        if len(participants):  # Moodle's own participant ids: every row, each its own line
             worksheet = output.with_name(output.stem + "-worksheet.csv")
-            write_safe_csv(pd.DataFrame({"Identifier": "Participant " + lms[participants], "Full name": name[participants],
-                                 "Email address": email[participants], "Grade": shown[participants],
-                                 "Feedback comments": feedback[participants]}), worksheet)
+            write_safe_csv(pd.DataFrame({"Identifier": "Participant " + _text(participants, "lms_id"),
+                                         "Full name": _text(participants, "name"),
+                                         "Email address": _text(participants, "email"),
+                                         "Grade": _shown(participants), "Feedback comments": _said(participants)}),
+                           worksheet)
             files.append(worksheet)
-    elif target == "canvas":
-        write_safe_csv(pd.DataFrame({"Student": name, "ID": lms.where(lms.str.fullmatch(r"\d+"), ""), "SIS User ID": sid,
-                             "SIS Login ID": email, "Section": _text(table, "section"), assignment: shown}), output)
+            if feedback_files:
+                files.append(_moodle_feedback_zip(participants, grades_csv.parent,
+                                                  output.with_name(output.stem + "-feedback.zip")))
+    elif target == "canvas":  # Canvas imports no comments: they go beside, for a person or the API
+        write_safe_csv(pd.DataFrame({"Student": name, "ID": lms.where(lms.str.fullmatch(r"\d+"), ""),
+                                     "SIS User ID": sid, "SIS Login ID": email, "Section": _text(table, "section"),
+                                     assignment: _shown(table)}), output)
+        comments = output.with_name(output.stem + "-comments.csv")
+        write_safe_csv(pd.DataFrame({"Student": name, "ID": lms, "SIS User ID": sid, "Comment": _said(table)}),
+                       comments)
+        files.append(comments)
     elif target == "blackboard":
-        write_safe_csv(pd.DataFrame({"Username": lms.where(lms != "", sid), "Student ID": sid, assignment: shown}), output)
+        write_safe_csv(pd.DataFrame({"Username": lms.where(lms != "", sid), "Student ID": sid,
+                                     assignment: _shown(table), "Feedback to Learner": _said(table),
+                                     "Feedback Format": "PLAIN_TEXT"}), output)
     else:
-        write_safe_csv(pd.DataFrame({"student_id": sid, "name": name, "grade": shown}), output)
-    return Exported(files, int((~blank).sum()), int(blank.sum()), scale)
+        write_safe_csv(pd.DataFrame({"student_id": sid, "name": name, "grade": _shown(table),
+                                     "feedback": _said(table)}), output)
+    lowered = sorted(_text(table, "student_id")[_number(table, "late_factor").fillna(1.0) < 1.0]
+                     .where(lambda s: s != "", _text(table, "file")))
+    return Exported(files, int((~table["_blank"]).sum()), int(table["_blank"].sum()), scale, lowered, shared)
+
+
+def _shown(table: pd.DataFrame) -> pd.Series:
+    """The grade as the platform reads it: a number, or empty for no grade."""
+    return table["_grade"].where(~table["_blank"], None).map(lambda v: "" if v is None or pd.isna(v) else f"{v:g}")
+
+
+def _said(table: pd.DataFrame) -> pd.Series:
+    shared = table["_blank"] & (_text(table, "status") != "missing") & table["_grade"].notna()
+    return table["_feedback"].where(~shared, "No grade yet: more than one submission names you; "
+                                    "your instructor will sort it out")
+
+
+def _moodle_feedback_zip(table: pd.DataFrame, out: Path, path: Path) -> Path:
+    """Moodle's "Upload multiple feedback files in a zip": a folder per participant, named as
+    the download names it, holding the student's feedback page (and learning curves)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for record in table.to_dict("records"):
+            page = str(record.get("feedback_page", ""))
+            source = out / page if page else None
+            if source is None or not source.is_file() or out.resolve() not in source.resolve().parents:
+                continue
+            folder = f"{record['name'] or 'student'}_{record['lms_id']}_assignsubmission_file_"
+            folder = folder.replace("/", "_").replace("\\", "_")
+            z.write(source, f"{folder}/feedback.md")
+            curves = source.with_suffix(".png")
+            if curves.is_file():
+                z.write(curves, f"{folder}/{curves.name}")
+    return path

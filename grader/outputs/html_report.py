@@ -15,9 +15,9 @@ import html
 from pathlib import Path
 from urllib.parse import quote
 
-from grader.outputs.summary import Graded
+from grader.batch.rows import Row
+from grader.outputs.feedback import late_text
 from grader.outputs.terminal import LABEL
-from grader.results import GradeResult
 from grader.safe_files import private_dir, write_atomic
 
 CSP = ("default-src 'none'; img-src 'self' file: data:; style-src 'unsafe-inline'; "
@@ -93,7 +93,7 @@ SCRIPT = """
 }());
 """
 COLUMNS = (("student_id", "student id"), ("name", "name"), ("status", "status"), ("score", "score"),
-           ("accuracy", "accuracy"), ("fix_first", "fix first"), ("flags", "flags"))
+           ("accuracy", "accuracy"), ("late", "late"), ("fix_first", "fix first"), ("flags", "flags"))
 
 
 def _e(value: object) -> str:
@@ -112,20 +112,33 @@ def _number(value: float | None, spec: str = ".3f") -> tuple[str, str]:
     return ("—", "") if value is None else (format(value, spec), repr(float(value)))
 
 
-def _row(g: Graded, page: str | None) -> str:
-    r, sub = g.result, g.result.submission
+def _late_cell(row: Row) -> tuple[str, str]:
+    """(shown, sort key) of a row's lateness: days late, the factor where it lowered the grade."""
+    late = row.late
+    if not (late.late or late.unsure):
+        return "", ""
+    days = "?" if late.days_late is None else f"{late.days_late:.1f} d"
+    return days + (f" x{late.factor:g}" if late.lowered else "") + ("?" if late.unsure else ""), \
+        repr(float(late.days_late)) if late.days_late is not None else ""
+
+
+def _row(row: Row, page: str | None) -> str:
+    r, who = row.result, row.who
     first = r.fix_first()
     score, score_key = _number(r.score, "g")
     accuracy, accuracy_key = _number(r.accuracy)
-    who = _e(sub.student_id or "—")
-    link = f'<a href="report/{quote(page)}">{who}</a>' if page else who
+    late, late_key = _late_cell(row)
+    shown = _e(who.student_id or row.file or "—")
+    link = f'<a href="report/{quote(page)}">{shown}</a>' if page else shown
+    flags = row.flag_labels
     cells = [
-        f"<td>{link}</td>", f"<td>{_e(sub.name)}</td>", f'<td class="status">{_e(r.status)}</td>',
+        f"<td>{link}</td>", f"<td>{_e(who.name)}</td>", f'<td class="status">{_e(r.status)}</td>',
         f'<td data-value="{score_key}">{score}</td>', f'<td data-value="{accuracy_key}">{accuracy}</td>',
-        f"<td>{_e(first.name if first else '')}</td>", f"<td>{_e(', '.join(g.flags))}</td>",
+        f'<td data-value="{late_key}">{_e(late)}</td>',
+        f"<td>{_e(first.name if first else '')}</td>", f"<td>{_e(', '.join(flags))}</td>",
     ]
     failed = " failed" if first is not None or r.status != "graded" else ""
-    return (f'<tr class="row{failed}" data-status="{_e(r.status)}" data-flags="{_e(" ".join(g.flags))}">'
+    return (f'<tr class="row{failed}" data-status="{_e(r.status)}" data-flags="{_e(" ".join(flags))}">'
             + "".join(cells) + "</tr>")
 
 
@@ -134,11 +147,11 @@ def _options(values: list[str], what: str) -> str:
         f'<option value="{_e(v)}">{_e(v)}</option>' for v in sorted(set(values)))
 
 
-def index_html(graded: list[tuple[Graded, str | None]], histogram: str | None) -> str:
+def index_html(graded: list[tuple[Row, str | None]], histogram: str | None) -> str:
     heads = "".join(f'<th data-column="{c}" scope="col">{_e(label)}</th>' for c, label in COLUMNS)
     rows = "\n".join(_row(g, page) for g, page in graded)
     statuses = [g.result.status for g, _ in graded]
-    flags = [f for g, _ in graded for f in g.flags]
+    flags = [f for g, _ in graded for f in g.flag_labels]
     body = (f"<h1>Lab 4 (BPTT): the class</h1>\n<p><span id=\"shown\">{len(graded)}</span> of {len(graded)} "
             "submissions shown. Click a column to sort it.</p>\n"
             f'<p><label>status <select id="status">{_options(statuses, "status")}</select></label> '
@@ -148,19 +161,20 @@ def index_html(graded: list[tuple[Graded, str | None]], histogram: str | None) -
     return _page("Lab 4: the class", body, SCRIPT)
 
 
-def student_html(result: GradeResult, curves: str | None) -> str:
-    sub = result.submission
+def student_html(row: Row, curves: str | None) -> str:
+    result, who = row.result, row.who
     first = result.fix_first()
-    facts = [("student id", sub.student_id), ("name", sub.name), ("status", result.status),
+    facts = [("student id", who.student_id), ("name", who.name), ("status", result.status),
              ("score", f"{result.score:g} / {result.max_score:g}"),
-             ("accuracy", _number(result.accuracy)[0]), ("loss", result.loss_recognised or "—")]
+             ("accuracy", _number(result.accuracy)[0]), ("loss", result.loss_recognised or "—"),
+             ("submitted", late_text(row.late)), ("flags", ", ".join(row.flag_labels) or "—")]
     checks = "".join(
         f'<tr><td>{_e(c.name)}</td><td class="{LABEL[c.status]}">{LABEL[c.status]}</td>'
         f"<td>{_e(f'{c.points:g} / {c.max_points:g}' if c.max_points else '')}</td><td>{_e(c.message)}</td></tr>"
         for c in result.checks)
     runs = "".join(f"<tr><td>{i}</td><td>{r.seed}</td><td>{r.accuracy:.3f}</td><td>{r.iterations_done}</td>"
                    f"<td>{r.seconds:.1f}</td><td>{_e(r.error)}</td></tr>" for i, r in enumerate(result.runs, 1))
-    body = (f"<p><a href=\"../index.html\">the class</a></p><h1>{_e(sub.student_id or 'unknown student')}</h1>\n"
+    body = (f"<p><a href=\"../index.html\">the class</a></p><h1>{_e(who.student_id or 'unknown student')}</h1>\n"
             "<ul>" + "".join(f"<li><b>{_e(k)}:</b> {_e(v)}</li>" for k, v in facts) + "</ul>\n"
             '<h2>What to fix first</h2><p id="fix-first">'
             + (f"<b>{_e(first.name)}</b>: {_e(first.message)}" if first else _e(result.message or "Nothing.")) + "</p>\n"
@@ -170,17 +184,17 @@ def student_html(result: GradeResult, curves: str | None) -> str:
                f"<th>seconds</th><th>error</th></tr></thead><tbody>{runs}</tbody></table>\n" if runs else "")
             + (f'<h2>Learning curves</h2><img alt="learning curves" src="../feedback/{quote(curves)}">\n' if curves else "")
             + (f"<h2>What the code printed</h2><pre>{_e(result.output[-4000:])}</pre>\n" if result.output.strip() else ""))
-    return _page(f"Lab 4: {sub.student_id or 'unknown student'}", body)
+    return _page(f"Lab 4: {who.student_id or 'unknown student'}", body)
 
 
-def write_report(graded: list[tuple[Graded, str | None]], out: Path, histogram: str | None) -> Path:
+def write_report(graded: list[tuple[Row, str | None]], out: Path, histogram: str | None) -> Path:
     """OUT/index.html and OUT/report/<name>.html; `graded` pairs each row with its feedback
-    name (None for a row without a page: a missing student)."""
+    name (None for a row without a page)."""
     pages = private_dir(out / "report")
     for g, name in graded:
         if name is not None:
             curves = f"{name}.png" if (out / "feedback" / f"{name}.png").is_file() else None
-            write_atomic(pages / f"{name}.html", student_html(g.result, curves), 0o644)
+            write_atomic(pages / f"{name}.html", student_html(g, curves), 0o644)
     rows = [(g, f"{name}.html" if name is not None else None) for g, name in graded]
     index = out / "index.html"
     write_atomic(index, index_html(rows, histogram), 0o644)

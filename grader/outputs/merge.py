@@ -1,7 +1,9 @@
 """Join the report scores a person entered with the automatic grades, and total them.
 
 Every problem in the manual sheet (an unknown id, a score out of the rubric's range, a
-non-number, a student graded twice) is reported by row; nothing is dropped silently.
+non-number, a student graded twice) is reported by row; nothing is dropped silently. Every
+cell is read and written as text, so ids keep their leading zeros and spaces exactly;
+numbers are parsed only where a total is computed.
 """
 
 from __future__ import annotations
@@ -18,11 +20,16 @@ class MergeError(ValueError):
     """The inputs cannot be merged at all (missing file or column)."""
 
 
-def _read(path: Path) -> pd.DataFrame:
+def read_text_csv(path: Path) -> pd.DataFrame:
+    """A CSV the grader wrote (or a person saved), every cell as text ("" where empty)."""
     try:
-        return pd.read_csv(path, dtype={"student_id": str}, keep_default_na=False, na_values=[""])
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise MergeError(f"{path}: cannot read as CSV: {exc}") from None
+
+
+def _number(column: pd.Series) -> pd.Series:
+    return pd.to_numeric(column.replace("", None), errors="coerce")
 
 
 def _with_leading_zeros(sid: str, known: set[str]) -> str | None:
@@ -35,7 +42,7 @@ def _with_leading_zeros(sid: str, known: set[str]) -> str | None:
 
 def merge(grades_csv: Path, manual_csv: Path, settings: Settings) -> tuple[pd.DataFrame, list[str]]:
     """The grades with report columns and totals filled in, and the problems found."""
-    grades, manual = _read(grades_csv), _read(manual_csv)
+    grades, manual = read_text_csv(grades_csv), read_text_csv(manual_csv)
     if "student_id" not in manual.columns:
         raise MergeError(f"{manual_csv}: needs a student_id column")
     maxima = {f"report_{k}": float(v) for k, v in settings.report.model_dump().items()}
@@ -44,8 +51,9 @@ def merge(grades_csv: Path, manual_csv: Path, settings: Settings) -> tuple[pd.Da
     if not columns:
         raise MergeError(f"{manual_csv}: no report columns; expected some of {', '.join(maxima)}")
     problems: list[str] = []
-    known = set(grades["student_id"].dropna())
-    counts = grades["student_id"].dropna().value_counts()
+    named = grades["student_id"][grades["student_id"] != ""]
+    known = set(named)
+    counts = named.value_counts()
     shared = set(counts[counts > 1].index)  # one id on several rows: whose report is it?
     for sid in sorted(shared):
         files = ", ".join(grades.loc[grades["student_id"] == sid, "file"].astype(str))
@@ -69,8 +77,8 @@ def merge(grades_csv: Path, manual_csv: Path, settings: Settings) -> tuple[pd.Da
         if sid in shared:
             continue
         for column in columns:
-            raw = record[column]
-            if pd.isna(raw):
+            raw = str(record[column]).strip()
+            if not raw:
                 continue
             try:
                 value = float(raw)
@@ -82,15 +90,36 @@ def merge(grades_csv: Path, manual_csv: Path, settings: Settings) -> tuple[pd.Da
                     f"{manual_csv.name} line {line}: {column} = {value:g} is outside 0..{maxima[column]:g}"
                 )
                 continue
-            grades.loc[grades["student_id"] == sid, column] = value
+            grades.loc[grades["student_id"] == sid, column] = f"{value:g}"
     for sid in sorted(known - seen):
         problems.append(f"no report scores for student {sid}")
-    report = grades[report_columns(settings)].apply(pd.to_numeric, errors="coerce")
-    kept = pd.to_numeric(grades["late_factor"], errors="coerce").fillna(1.0) if "late_factor" in grades else 1.0
-    grades["total"] = ((grades["score"].astype(float) + report.fillna(0).sum(axis=1)) * kept).round(4)
-    grades.loc[grades["student_id"].isin(shared), "total"] = None
+    report = grades[report_columns(settings)].apply(_number)
+    kept = _number(grades["late_factor"]).fillna(1.0) if "late_factor" in grades else 1.0
+    total = ((_number(grades["score"]).fillna(0) + report.fillna(0).sum(axis=1)) * kept).round(4)
+    grades["total"] = total.map(lambda v: f"{v:g}").where(~grades["student_id"].isin(shared), "")
+    grades.loc[grades["status"] == "missing", "total"] = ""
     return grades, problems
 
 
 def write(table: pd.DataFrame, path: Path) -> None:
     write_safe_csv(table, path)
+
+
+STALE_KEYS = ("student_id", "file", "status", "score", "late_factor")
+
+
+def stale_final(grades_csv: Path, final_csv: Path) -> str | None:
+    """Why final.csv no longer matches the grades.csv beside it (a regrade since `merge`),
+    or None: the rows' identity, status, score and late factor must be the same."""
+    grades, final = read_text_csv(grades_csv), read_text_csv(final_csv)
+    columns = [c for c in STALE_KEYS if c in grades and c in final]
+
+    def rows(table: pd.DataFrame) -> list[tuple[str, ...]]:
+        return sorted(tuple(r) for r in table[columns].itertuples(index=False))
+
+    before, now = rows(final), rows(grades)
+    if before == now:
+        return None
+    changed = len(set(now) - set(before)) or len(set(before) - set(now))
+    return (f"{final_csv} is older than {grades_csv.name}: {changed} rows differ (a regrade since merge); "
+            f"run `bptt-grader merge {grades_csv} <manual.csv>` again")

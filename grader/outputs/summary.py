@@ -1,38 +1,28 @@
-"""The instructor's overview of a batch, computed from the list of results (not from the
-CSV), with the flags the class added to each (duplicates, similarity, shared ids)."""
+"""The instructor's overview of a batch, computed from its rows (not from the CSV): the
+results, the flags the class added (duplicates, similarity, shared ids) and lateness."""
 
 from __future__ import annotations
 
 import math
 import statistics
 from collections import Counter
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from grader.outputs.markdown import image, md_table, number
+from grader.batch.rows import Row
+from grader.outputs.feedback import late_text
+from grader.outputs.markdown import image, md_table, md_text, number
 from grader.results import CHECK_NAMES, GradeResult
 
 STATUSES = ("passed", "failed", "skipped", "error")
 QUANTILES = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
-@dataclass(frozen=True)
-class Graded:
-    """One submission of the class: its result and the flags the class added."""
-
-    result: GradeResult
-    class_flags: list[str] = field(default_factory=list)
-
-    @property
-    def flags(self) -> list[str]:
-        return sorted(set(self.result.flags + self.class_flags))
-
-
-def summary_markdown(graded: list[Graded], histogram_png: str | None) -> str:
-    """The summary page: status, score, accuracy, checks, losses and flags of the class."""
-    results = [g.result for g in graded]
+def summary_markdown(rows: list[Row], histogram_png: str | None, warnings: list[str] | None = None) -> str:
+    """The summary page: status, score, accuracy, checks, losses, flags and lateness of the class."""
+    results = [r.result for r in rows]
     parts = [f"# Lab 4 (BPTT) grading summary\n\n**Submissions:** {len(results)}"]
+    parts += [f"**Warning:** {md_text(w)}" for w in warnings or []]
     if results:
         parts += [
             "## Status\n\n" + _counts_table([r.status for r in results], "status"),
@@ -40,7 +30,8 @@ def summary_markdown(graded: list[Graded], histogram_png: str | None) -> str:
             "## Accuracy\n\n" + _accuracy_table(results),
             "## Checks\n\n" + _checks_summary(results),
             "## Loss recognised\n\n" + _counts_table([r.loss_recognised or "" for r in results], "loss"),
-            "## Flagged submissions\n\n" + _flagged(graded),
+            "## Flagged submissions\n\n" + _flagged(rows),
+            "## Late submissions\n\n" + _late(rows),
         ]
     if histogram_png:
         parts.append("## Score histogram\n\n" + image("score histogram", histogram_png))
@@ -92,8 +83,14 @@ def _checks_summary(results: list[GradeResult]) -> str:
     return md_table(["check", *STATUSES], [[n, *(counts[n][s] for s in STATUSES)] for n in names])
 
 
-def _flagged(graded: list[Graded]) -> str:
+def _flagged(rows: list[Row]) -> str:
     """Submissions an instructor should look at, with why."""
-    rows = [[g.result.submission.student_id or "", g.result.submission.name or "", ", ".join(g.flags)]
-            for g in graded if g.flags]
-    return md_table(["student id", "name", "flags"], rows) if rows else "None."
+    table = [[r.who.student_id or r.file, r.who.name or "", ", ".join(r.flag_labels)] for r in rows if r.flag_labels]
+    return md_table(["student id", "name", "flags"], table) if table else "None."
+
+
+def _late(rows: list[Row]) -> str:
+    """Every row that is late, or that only a file time calls late, with what it cost."""
+    table = [[r.who.student_id or r.file, r.who.name or "", late_text(r.late), f"{r.late.factor:g}"]
+             for r in rows if r.late.late or r.late.unsure]
+    return md_table(["student id", "name", "lateness", "grade kept"], table) if table else "None."

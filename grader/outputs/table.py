@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from grader.results import CHECK_NAMES, GradeResult, neutralise
+from grader.batch.rows import Row
+from grader.results import CHECK_NAMES, neutralise, one_line
 from grader.safe_files import write_atomic
 from reference.spec import Settings
 
 CELL_MAX = 300
+FEEDBACK_MAX = 280  # a gradebook comment: the score, the one thing to fix, lateness
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -35,25 +37,44 @@ def report_columns(settings: Settings) -> list[str]:
     return [f"report_{name}" for name in type(settings.report).model_fields]
 
 
-def row(result: GradeResult, file: str, sha256: str, settings: Settings, extra_flags: list[str]) -> dict:
-    """One submission's row; check columns for every check, run columns for every run."""
-    sub = result.submission
+def feedback_text(row: Row, limit: int = FEEDBACK_MAX) -> str:
+    """What a gradebook's comment column says to the student: score, status, the one thing
+    to fix first and lateness, as plain text on one line, cut to `limit` characters."""
+    result = row.result
+    parts = [f"Automatic score {result.score:g}/{result.max_score:g}" if result.status != "missing"
+             else "No submission was found"]
+    if result.status not in ("graded", "missing"):
+        parts.append(f"not graded ({result.status}): {result.message}")
+    elif (first := result.fix_first()) is not None:
+        parts.append(f"fix first: {first.name}: {first.message}")
+    if row.late.late:
+        days = f"{row.late.days_late:.2f} days " if row.late.days_late is not None else ""
+        parts.append(f"late {days}(grade x {row.late.factor:g})" if row.late.lowered else f"late {days}".strip())
+    return one_line(neutralise(". ".join(parts)).replace("\n", " "), limit)
+
+
+def row_record(row: Row, settings: Settings, feedback_page: str = "") -> dict:
+    """One row of grades.csv: who, when, how it was graded, check and run columns."""
+    result, sub, who, late = row.result, row.result.submission, row.who, row.late
     out: dict[str, object] = {
-        "student_id": sub.student_id or "",
-        "name": sub.name or "",
-        "file": file,
-        "sha256": sha256,
-        "identity_source": sub.identity_source,
-        "email": sub.email or "",
-        "lms": sub.lms,
-        "lms_id": sub.lms_id or "",
-        "submitted_at": sub.submitted_at or "",
-        "time_source": sub.time_source,
-        "late": "late" if sub.late else "",
-        "late_days": sub.late_days,
-        "late_factor": sub.late_factor,
+        "student_id": who.student_id or "",
+        "name": who.name or "",
+        "file": row.file,
+        "sha256": row.upload.sha256 if row.upload else "",
+        "identity_source": who.source,
+        "email": who.email or "",
+        "section": who.section or "",
+        "lms": who.lms,
+        "lms_id": who.lms_id or "",
+        "submitted_at": late.submitted_at.isoformat() if late.submitted_at else "",
+        "time_source": late.time_source,
+        "late": "late" if late.late else "",
+        "late_days": None if late.days_late is None else round(late.days_late, 4),
+        "late_factor": late.factor,
         "status": result.status,
         "message": result.explanation,
+        "feedback": feedback_text(row),
+        "feedback_page": feedback_page,
     }
     checks = {c.name: c for c in result.checks}
     for name in CHECK_NAMES:
@@ -75,9 +96,9 @@ def row(result: GradeResult, file: str, sha256: str, settings: Settings, extra_f
     for column in report_columns(settings):
         out[column] = None
     out["total"] = None
-    out["flags"] = ";".join(sorted(set(result.flags + extra_flags)))
+    out["flags"] = ";".join(row.flag_labels)
     out["sandbox"] = result.sandbox  # the mode and each guarantee that held
-    out["notes"] = "; ".join(sub.notes)
+    out["notes"] = "; ".join(row.notes)
     out["seconds"] = result.timings.get("total")
     out["grader_version"] = result.grader_version
     out["settings_hash"] = result.settings_hash

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from grader.checks.similarity import fingerprint, similar_pairs, similarity
-from grader.classroom.grade_class import SIMILAR_ABOVE, grade_class
+from batching import batch
+from grader.batch.run import SIMILAR_ABOVE
 from reference.spec import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,14 +84,14 @@ def test_pairs_are_sorted_and_compared_with_the_known_solutions():
 def test_batch_writes_similarity_csv_and_flags_the_partners(tmp_path):
     klass = tmp_path / "class"
     klass.mkdir()
-    blog = (ROOT / "grader" / "classroom" / "known_solutions" / "blog_post.py").read_text()
+    blog = (ROOT / "grader" / "checks" / "known_solutions" / "blog_post.py").read_text()
     for sid, source in (("310551101", BCE), ("310551102", renamed(BCE)), ("310551103", VECTORISED + "\nRNN = Correct\n"),
                         ("310551104", renamed(REFERENCE)), ("310551105", renamed(blog))):
         with zipfile.ZipFile(klass / f"DLP_LAB4_{sid}_S.zip", "w") as z:
             z.writestr(f"DLP_LAB4_{sid}_S/rnn.py", source)
     out = tmp_path / "out"
     short = Settings().with_overrides(runs=1, iterations=300, accuracy_window=100, audits_per_run=20)
-    grade_class(klass, out, short, jobs=2, progress=False)
+    batch(klass, out, short)
     pairs = pd.read_csv(out / "similarity.csv", dtype={"student_a": str, "student_b": str})
     assert sorted(zip(pairs["student_a"], pairs["student_b"])) == [
         ("310551101", "310551102"), ("310551104", "reference"), ("310551105", "known:blog_post")]

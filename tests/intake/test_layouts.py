@@ -12,89 +12,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from grader.classroom.identity import identify
-from grader.classroom.roster import Roster, Student, load_roster
 from grader.intake.layouts import read_class
-from grader.results import GradeResult, SubmissionInfo
 
-CORRECT = (Path(__file__).parents[1] / "submissions" / "correct_bce.py").read_text(encoding="utf-8")
-
-
-def handout_zip(sid: str, name: str, source: str = CORRECT) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as z:
-        z.writestr(f"DLP_LAB4_{sid}_{name}/rnn.py", source)
-        z.writestr(f"DLP_LAB4_{sid}_{name}/report.pdf", b"%PDF-1.4\n")
-    return buffer.getvalue()
-
-
-def put(path: Path, data: bytes | str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data.encode() if isinstance(data, str) else data)
-    return path
-
-
-def moodle_folders(root: Path, trailing: str = "_") -> Path:
-    """Moodle 3.x (`..._file_/`) or 4.1+ (`..._file/`): a folder per participant and plugin."""
-    put(root / f"王小明_1001_assignsubmission_file{trailing}" / "DLP_LAB4_0756001_王小明.zip",
-        handout_zip("0756001", "王小明"))
-    put(root / f"王小明_1001_assignsubmission_onlinetext{trailing}" / "onlinetext.html", "<p>see my zip</p>")
-    put(root / f"Amy Lin_1002_assignsubmission_file{trailing}" / "rnn.py", CORRECT)  # a loose rnn.py
-    put(root / f"Bob Chen_1003_assignsubmission_onlinetext{trailing}" / "onlinetext.html", "<p>no code</p>")
-    return root
-
-
-def moodle_flat_class(root: Path) -> Path:
-    put(root / "王小明_1001_assignsubmission_file_DLP_LAB4_0756001_王小明.zip", handout_zip("0756001", "王小明"))
-    put(root / "Amy Lin_1002_assignsubmission_file_rnn.py", CORRECT)
-    put(root / "Amy Lin_1002_assignsubmission_file_utils.py", "X = 1\n")
-    put(root / "Amy Lin_1002_assignsubmission_onlinetext_onlinetext.html", "<p>hi</p>")
-    return root
-
-
-def canvas_class(root: Path) -> Path:
-    put(root / "wangxiaoming_LATE_501_9001_DLP_LAB4_0756001_王小明.zip", handout_zip("0756001", "王小明"))
-    put(root / "linamy_502_9002_rnn.py", "# first upload\n" + CORRECT)
-    put(root / "linamy_502_9010_rnn-1.py", CORRECT)  # uploaded again: the newer one
-    return root
-
-
-def gradescope_class(root: Path) -> Path:
-    put(root / "submission_111" / "DLP_LAB4_0756001_王小明.zip", handout_zip("0756001", "王小明"))
-    put(root / "submission_112" / "rnn.py", CORRECT)
-    put(root / "submission_metadata.yml", """submission_111:
-  :submitters:
-  - :name: 王小明
-    :sid: '0756001'
-    :email: wang@example.edu
-  :created_at: 2026-11-30 23:10:00.000000000 +08:00
-submission_112:
-  :submitters:
-  - :name: Amy Lin
-    :sid: 0810002
-    :email: amy@example.edu
-  :created_at: 2026-12-01 09:00:00.000000000 +08:00
-  :tags: !ruby/object:Unknown
-    a: 1
-""")
-    return root
-
-
-def blackboard_class(root: Path) -> Path:
-    put(root / "Lab4_s0756001_attempt_2026-11-29-10-00-00_DLP_LAB4_0756001_王小明.zip",
-        handout_zip("0756001", "王小明", "# old\n" + CORRECT))
-    put(root / "Lab4_s0756001_attempt_2026-11-29-10-00-00.txt", "Name: 王小明\n")
-    put(root / "Lab4_s0756001_attempt_2026-11-30-22-00-00_DLP_LAB4_0756001_王小明.zip", handout_zip("0756001", "王小明"))
-    put(root / "Lab4_s0756001_attempt_2026-11-30-22-00-00.txt", "Name: 王小明\n")
-    return root
-
-
-def classroom_class(root: Path) -> Path:
-    put(root / "DLP_LAB4_0756001_王小明.zip", handout_zip("0756001", "王小明", "# old\n" + CORRECT))
-    put(root / "DLP_LAB4_0756001_王小明 (1).zip", handout_zip("0756001", "王小明"))
-    put(root / "rnn.py", CORRECT)  # two students who both uploaded rnn.py: two submissions
-    put(root / "rnn (1).py", CORRECT)
-    return root
+from downloads import (
+    CORRECT, blackboard_class, canvas_class, classroom_class, gradescope_class, handout_zip, moodle_flat_class,
+    moodle_folders, put,
+)
 
 
 def entries_by(download, key):  # noqa: ANN001
@@ -158,100 +81,15 @@ def test_blackboard_attempts_latest_graded_receipts_noted(tmp_path):
     assert dropped.submitted_at == datetime(2026, 11, 29, 10, 0) and kept is entry
 
 
-def test_classroom_copies_of_the_handout_name_are_attempts_other_copies_are_not(tmp_path):
+def test_a_plain_folder_never_merges_two_files_by_their_names(tmp_path):
+    """A ` (1)` copy of a handout name may be a classmate's upload under someone else's
+    name: every file is a submission of its own (the batch flags the shared id)."""
     root = classroom_class(tmp_path / "class")
     download = read_class(root, None)
     assert download.layout == "files"
-    assert sorted(e.file for e in download.entries) == ["DLP_LAB4_0756001_王小明 (1).zip", "rnn (1).py", "rnn.py"]
-    assert [d.file for d, _ in download.superseded] == ["DLP_LAB4_0756001_王小明.zip"]
-
-
-def result_named(source: str, student_id: str | None = None, naming_ok: bool = False) -> GradeResult:
-    return GradeResult(grader_version="t", settings_hash="t", status="graded",
-                       submission=SubmissionInfo(source=source, student_id=student_id, naming_ok=naming_ok))
-
-
-def test_identity_comes_from_the_best_source(tmp_path):
-    download = read_class(moodle_folders(tmp_path / "class"), tmp_path / "staging")
-    by = entries_by(download, "lms_id")
-    roster = Roster([Student("0810002", "Amy Lin", "amy@example.edu", "1002"), Student("0756001", "王小明")])
-    handout, flags = identify(result_named("x.zip", "0756001", True), by["1001"], roster)
-    assert (handout.submission.student_id, handout.submission.identity_source, flags) == ("0756001", "handout", [])
-    loose, _ = identify(result_named("rnn.py"), by["1002"], roster)
-    assert (loose.submission.student_id, loose.submission.name, loose.submission.identity_source) == \
-        ("0810002", "Amy Lin", "roster")
-    unknown, _ = identify(result_named("rnn.py"), by["1002"], None)
-    assert (unknown.submission.student_id, unknown.submission.name, unknown.submission.identity_source) == \
-        (None, "Amy Lin", "lms_wrapper")
-    impostor, flags = identify(result_named("x.zip", "0756001", True), by["1002"], roster)
-    assert flags == ["id_mismatch"] and any("platform's record is 0810002" in n for n in impostor.submission.notes)
-
-
-def test_roster_keeps_leading_zeros_and_names_its_columns(tmp_path):
-    path = put(tmp_path / "roster.csv", "\ufeffstudent_id,name,email,lms_user_id\n0756001,王小明,w@x.edu,1001\n")
-    roster = load_roster(path)
-    assert roster.find(lms_id="1001").student_id == "0756001"
-    assert roster.find(email="W@X.EDU").name == "王小明"
-    from grader.classroom.roster import RosterError
-    with pytest.raises(RosterError, match="needs a student_id column"):
-        load_roster(put(tmp_path / "bad.csv", "id,name\n1,a\n"))
-
-
-@pytest.mark.slow
-def test_a_moodle_download_zip_grades_one_row_per_student_with_roster(tmp_path):
-    """End to end: the zip Moodle's button gives, a roster, one row per enrolled student."""
-    from grader.classroom.grade_class import grade_class
-    from reference.spec import Settings
-
-    moodle = moodle_folders(tmp_path / "moodle")
-    archive = tmp_path / "Lab4-download.zip"
-    with zipfile.ZipFile(archive, "w") as z:
-        for path in sorted(moodle.rglob("*")):
-            if path.is_file():
-                z.write(path, path.relative_to(moodle).as_posix())
-    roster = Roster([Student("0756001", "王小明", lms_user_id="1001"), Student("0810002", "Amy Lin", lms_user_id="1002"),
-                     Student("0810003", "Bob Chen", lms_user_id="1003"), Student("0810004", "Dan Wu")])
-    from reference.spec import Late
-
-    settings = Settings().with_overrides(runs=1, iterations=300, accuracy_window=100, audits_per_run=20)
-    settings = settings.model_copy(update={"late": Late(due=datetime.fromisoformat("2026-01-01T00:00:00+08:00"),
-                                                        policy="zero_after")})
-    heard = []
-    summary = grade_class(archive, tmp_path / "out", settings, jobs=2, progress=False, roster=roster,
-                          announce=heard.append, only={"0999999"})
-    assert heard and heard[0].startswith("layout: Moodle, a folder per participant, 3 students")
-    assert "--only 0999999: matched no submission" in summary
-    table = pd.read_csv(tmp_path / "out" / "grades.csv", dtype=str, keep_default_na=False).set_index("student_id")
-    assert sorted(table.index) == ["0756001", "0810002", "0810003", "0810004"]
-    assert table.loc["0756001", "identity_source"] == "handout" and table.loc["0756001", "status"] == "graded"
-    assert table.loc["0756001", "name"] == "王小明", "the nested file keeps its name when the download zip is unpacked"
-    assert table.loc["0810002", "identity_source"] == "roster" and table.loc["0810002", "status"] == "graded"
-    assert table.loc["0810003", "status"] == "no_code" and table.loc["0810004", "status"] == "missing"
-    assert "onlinetext" in table.loc["0756001", "notes"]
-    wang = table.loc["0756001"]  # its zip's members were written today, long after the due date
-    assert (wang["time_source"], wang["late"], float(wang["late_factor"])) == ("zip_members", "late", 0.0)
-    amy = table.loc["0810002"]  # a loose rnn.py says nothing about when it came in
-    assert (amy["time_source"], amy["late_days"], float(amy["late_factor"])) == ("", "", 1.0)
-
-
-def test_lateness_by_due_date_extension_and_policy():
-    from grader.classroom.lateness import assess
-    from reference.spec import Late
-
-    late = Late(due=datetime.fromisoformat("2026-12-01T23:59:00+08:00"), policy="percent_per_day",
-                percent_per_day=10, grace_minutes=5)
-    at = datetime.fromisoformat
-    assert assess(late, None, at("2026-12-02T00:03:00+08:00"), "lms", False).factor == 1.0  # within grace
-    two_days = assess(late, None, at("2026-12-03T10:00:00+08:00"), "lms", False)
-    assert two_days.days_late == pytest.approx(1 + (10 * 60 + 1) / 1440) and two_days.factor == pytest.approx(0.8)
-    extended = Student("0756001", extension="2")
-    assert assess(late, extended, at("2026-12-03T10:00:00+08:00"), "lms", False).factor == 1.0
-    naive = assess(late, None, datetime(2026, 12, 2, 1, 0), "zip_members", False)  # read in the due date's zone
-    assert naive.days_late == pytest.approx(61 / 1440)
-    zero = Late(due=late.due, policy="zero_after")
-    assert assess(zero, None, at("2026-12-02T08:00:00+08:00"), "lms", False).factor == 0.0
-    marked = assess(Late(), None, None, "", True)  # Canvas says late; no due date to say by how much
-    assert marked.factor == 1.0 and marked.days_late != marked.days_late  # NaN: late, by an unknown amount
+    assert sorted(e.file for e in download.entries) == [
+        "DLP_LAB4_0756001_王小明 (1).zip", "DLP_LAB4_0756001_王小明.zip", "rnn (1).py", "rnn.py"]
+    assert download.superseded == []
 
 
 def test_latest_on_time_attempt_is_chosen_when_the_settings_say_so(tmp_path):
@@ -280,7 +118,7 @@ def _summary(download):  # noqa: ANN001
 @pytest.mark.parametrize("layout", sorted(BUILDERS))
 def test_the_downloaded_zip_reads_as_its_folder(tmp_path, layout):
     """Each platform's button gives a zip of the layout: unpacked, it reads the same."""
-    from grader.classroom.grade_class import unpack_class_archive
+    from grader.batch.run import unpack_class_archive
 
     folder = BUILDERS[layout](tmp_path / "class")
     archive = tmp_path / "download.zip"
@@ -290,3 +128,75 @@ def test_the_downloaded_zip_reads_as_its_folder(tmp_path, layout):
                 z.write(path, path.relative_to(folder).as_posix())
     unpacked = unpack_class_archive(archive, tmp_path / "intake")
     assert _summary(read_class(unpacked, tmp_path / "staging-zip")) == _summary(read_class(folder, tmp_path / "staging"))
+
+
+def test_gradescope_finds_the_students_files_at_any_depth(tmp_path):
+    """Gradescope unpacks an uploaded zip: the handout's own folder sits one level down, and
+    is graded as that folder (its name still says whose it is)."""
+    root = tmp_path / "class"
+    put(root / "submission_111" / "DLP_LAB4_0756001_王小明" / "rnn.py", CORRECT)
+    put(root / "submission_111" / "DLP_LAB4_0756001_王小明" / "report.pdf", b"%PDF-1.4\n")
+    put(root / "submission_112" / "DLP_LAB4_0810002_Amy" / "src" / "rnn.py", CORRECT)
+    put(root / "submission_112" / "DLP_LAB4_0810002_Amy" / "README.md", "hi")
+    download = read_class(root, tmp_path / "staging")
+    assert download.layout == "gradescope"
+    paths = {e.lms_id: e.path for e in download.entries}
+    assert paths["111"].name == "DLP_LAB4_0756001_王小明" and paths["111"].is_dir()
+    assert paths["112"].name == "DLP_LAB4_0810002_Amy"
+
+
+def test_moodle_submission_with_two_zips_grades_the_one_holding_code_and_lists_the_other(tmp_path):
+    """A resubmission that kept the old file: the zip that holds a module, the newest by the
+    download's own file time, is graded; the other is listed, never "include rnn.py"."""
+    import os
+
+    box = tmp_path / "class" / "Amy Lin_1002_assignsubmission_file_"
+    old = put(box / "DLP_LAB4_0810002_Amy.zip", handout_zip("0810002", "Amy", "# old\n" + CORRECT))
+    new = put(box / "DLP_LAB4_0810002_Amy (1).zip", handout_zip("0810002", "Amy"))
+    empty = io.BytesIO()
+    with zipfile.ZipFile(empty, "w") as z:
+        z.writestr("report.pdf", b"%PDF-1.4\n")
+    report = put(box / "report-only.zip", empty.getvalue())
+    for path, stamp in ((old, 1_700_000_000), (new, 1_700_100_000), (report, 1_700_200_000)):
+        os.utime(path, (stamp, stamp))
+    (entry,) = read_class(tmp_path / "class", tmp_path / "staging").entries
+    assert entry.path == new
+    assert sorted(entry.left_out) == sorted(str(p.relative_to(tmp_path / "class")) for p in (old, report))
+
+
+def test_the_folder_above_a_download_is_looked_through_or_refused_with_what_to_do(tmp_path):
+    from grader.intake.layouts import LayoutError
+
+    above = tmp_path / "downloads"
+    moodle_folders(above / "Lab4-download")
+    download = read_class(above, tmp_path / "staging")
+    assert download.layout == "moodle" and download.looked_through == ("Lab4-download",)
+    assert "in Lab4-download/" in download.description and len(download.entries) == 3
+    put(above / "Lab4-download.zip", b"PK\x05\x06" + bytes(18))  # the zip beside its unpacked folder
+    with pytest.raises(LayoutError, match="Lab4-download/ holds a whole class .* run batch on"):
+        read_class(above, tmp_path / "staging2")
+    one = tmp_path / "one"
+    put(one / "DLP_LAB4_0756001_王小明" / "rnn.py", CORRECT)  # one student's folder is a class of one
+    (entry,) = read_class(one, None).entries
+    assert entry.file == "DLP_LAB4_0756001_王小明"
+
+
+def test_an_upload_named_like_a_platform_prefix_never_becomes_another_user(tmp_path):
+    """Blackboard and Moodle (flat) names are read from the left: the uploader's own file,
+    named `<user>_attempt_<time>_...` or `<id>_assignsubmission_file_...`, stays theirs."""
+    bb = tmp_path / "bb"
+    put(bb / "Lab4_aaron_attempt_2026-11-30-10-00-00_rnn.py", CORRECT)
+    put(bb / "Lab4_aaron_attempt_2026-11-30-10-00-00.txt", "Name: Aaron Wu (aaron)\nComments: Name: fake\n")
+    put(bb / "Lab4_mallory_attempt_2026-12-03-10-00-00_aaron_attempt_2026-12-01-00-00-00_rnn.py", "# mine\n")
+    put(bb / "Lab4_mallory_attempt_2026-12-03-10-00-00.txt", "Name: Mallory Li (mallory)\n")
+    download = read_class(bb, tmp_path / "staging")
+    by = {e.lms_id: e for e in download.entries}
+    assert set(by) == {"aaron", "mallory"} and download.superseded == []
+    assert by["aaron"].path.read_text(encoding="utf-8") == CORRECT and by["aaron"].lms_name == "Aaron Wu"
+    assert by["mallory"].submitted_at == datetime(2026, 12, 3, 10, 0)
+    flat = tmp_path / "flat"
+    put(flat / "Aaron Wu_999_assignsubmission_file_rnn.py", CORRECT)
+    put(flat / "Mallory Li_1003_assignsubmission_file_Aaron Wu_999_assignsubmission_file_rnn.py", "# mine\n")
+    by = {e.lms_id: e for e in read_class(flat, tmp_path / "staging2").entries}
+    assert set(by) == {"999", "1003"} and by["999"].path.read_text(encoding="utf-8") == CORRECT
+    assert by["1003"].lms_name == "Mallory Li"

@@ -208,7 +208,7 @@ def test_folder(box: Box) -> None:
 def test_one_content_hash_from_the_class_folder_to_the_result(box: Box) -> None:
     """The batch keys its store with the hash it computes before grading; the intake
     computes the same for a folder (junk and links left out), a zip and a .py."""
-    from grader.classroom.runner import find_submissions
+    from grader.intake.layouts import read_class
 
     top = make_folder(box.inbox)
     (top / "stray.pyc").write_bytes(b"junk")
@@ -216,9 +216,9 @@ def test_one_content_hash_from_the_class_folder_to_the_result(box: Box) -> None:
     (top / "src" / "__pycache__" / "rnn.cpython-311.pyc").write_bytes(b"junk")
     single = box.inbox / "DLP_LAB4_310551002_Lin.py"
     single.write_text(zf.RNN_SOURCE, encoding="utf-8")
-    items = {item.file: item for item in find_submissions(box.inbox)}
+    entries = {entry.file: entry for entry in read_class(box.inbox, None).entries}
     for path in (top, single):
-        assert items[path.name].sha256 == content_hash(path) == box.open(path).sha256
+        assert content_hash(entries[path.name].path) == content_hash(path) == box.open(path).sha256
     with_junk = content_hash(top)
     (top / ".DS_Store").write_bytes(b"more junk")
     assert content_hash(top) == with_junk

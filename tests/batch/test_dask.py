@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("distributed", reason="Dask is an optional extra: pip install 'bptt-grader[dask]'")
 
-from grader.classroom.grade_class import grade_class  # noqa: E402
+from batching import batch  # noqa: E402
 from reference.spec import Settings  # noqa: E402
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "class"
@@ -38,9 +38,9 @@ def table(out: Path) -> pd.DataFrame:
 
 @pytest.mark.slow
 def test_a_local_cluster_gives_the_same_csv_as_local_mode(tmp_path):
-    grade_class(EXAMPLE, tmp_path / "local", SHORT, jobs=2, progress=False)
+    batch(EXAMPLE, tmp_path / "local", SHORT)
     heard: list[str] = []
-    grade_class(EXAMPLE, tmp_path / "dask", SHORT, jobs=2, progress=False, scheduler="local:2", announce=heard.append)
+    batch(EXAMPLE, tmp_path / "dask", SHORT, scheduler="local:2", announce=heard.append)
     assert any(line.startswith("dask: 2 workers, dashboard http") for line in heard)
     pd.testing.assert_frame_equal(table(tmp_path / "local"), table(tmp_path / "dask"))
     assert len(list((tmp_path / "dask" / "results").glob("*.json"))) == len(table(tmp_path / "dask"))
@@ -54,9 +54,9 @@ def test_a_worker_killed_mid_batch_loses_nothing(tmp_path):
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         with Client(cluster) as client:
             done: list[str] = []
-            batch = threading.Thread(target=lambda: done.append(grade_class(
-                EXAMPLE, tmp_path / "out", settings, jobs=2, progress=False, scheduler=cluster.scheduler_address)))
-            batch.start()
+            running = threading.Thread(target=lambda: done.append(batch(
+                EXAMPLE, tmp_path / "out", settings, scheduler=cluster.scheduler_address)))
+            running.start()
             deadline = time.monotonic() + 60
             while not any(client.processing().values()) and time.monotonic() < deadline:
                 time.sleep(0.1)
@@ -64,7 +64,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(tmp_path):
             victim = next(address for address, tasks in client.processing().items() if tasks)
             pid = client.run(os.getpid, workers=[victim])[victim]
             os.kill(pid, signal.SIGKILL)
-            batch.join(timeout=600)
+            running.join(timeout=600)
     assert done, "the batch finished"
     grades = table(tmp_path / "out")
     assert len(grades) == len({p.name for p in EXAMPLE.iterdir()}) and set(grades["status"]) == {"graded"}
@@ -72,7 +72,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(tmp_path):
 
 
 def test_a_worker_refuses_another_grader_version_and_weak_isolation(tmp_path, monkeypatch):
-    from grader.classroom.on_dask import grade_on_worker
+    from grader.batch.on_dask import grade_on_worker
     from grader.results import GradeResult
     from grader.sandbox import probe
 
@@ -135,8 +135,8 @@ def test_a_hostile_class_gives_the_same_csv_through_dask_as_locally(tmp_path, cl
     score, message), the honest student is graded, and nothing is left running."""
     klass = hostile_class(tmp_path / "class")
     settings = SHORT.with_overrides(limits={**SHORT.limits.model_dump(), "call_seconds": 1.0, "import_seconds": 2.0})
-    grade_class(klass, tmp_path / "local", settings, jobs=2, progress=False)
-    grade_class(klass, tmp_path / "dask", settings, jobs=2, progress=False, scheduler=cluster)
+    batch(klass, tmp_path / "local", settings)
+    batch(klass, tmp_path / "dask", settings, scheduler=cluster)
     local, dask = table(tmp_path / "local"), table(tmp_path / "dask")
     pd.testing.assert_frame_equal(local, dask)
     assert len(local) == len(HOSTILE_CODE) + len(HOSTILE_ZIPS) + 2
@@ -158,16 +158,16 @@ def test_only_chooses_what_dask_grades_as_in_local_mode(tmp_path, cluster):
     def stored() -> dict[str, int]:
         return {p.name: p.stat().st_mtime_ns for p in (out / "results").glob("*.json")}
 
-    first = grade_class(EXAMPLE, out, SHORT, jobs=2, progress=False, scheduler=cluster)
+    first = batch(EXAMPLE, out, SHORT, scheduler=cluster)
     before = stored()
     assert "5 graded now, 0 from earlier runs" in first and len(before) == 5
-    only = grade_class(EXAMPLE, out, SHORT, jobs=2, progress=False, scheduler=cluster, only={"310551003"})
+    only = batch(EXAMPLE, out, SHORT, scheduler=cluster, only={"310551003"})
     after = stored()
     assert "1 graded now, 4 from earlier runs" in only
     assert [name for name in after if after[name] != before[name]] == [
         name for name in after if "310551003" in json.loads((out / "results" / name).read_text())["submission"]["source"]]
     heard: list[str] = []
-    resumed = grade_class(EXAMPLE, out, SHORT, jobs=2, progress=False, scheduler="no-such-host:1", announce=heard.append)
+    resumed = batch(EXAMPLE, out, SHORT, scheduler="no-such-host:1", announce=heard.append)
     assert "0 graded now, 5 from earlier runs" in resumed and not any(line.startswith("dask:") for line in heard)
 
 
@@ -176,7 +176,7 @@ def test_a_folder_travels_as_the_intake_keeps_it_and_a_too_big_one_not_at_all(tm
     result has local mode's notes; a folder the intake refuses is refused before a byte of
     it is read (a sparse 30 MiB file here), so the client never loads it to send it."""
     from grader.checks.pipeline import grade
-    from grader.classroom.on_dask import grade_on_worker, payload_of
+    from grader.batch.on_dask import grade_on_worker, payload_of
     from grader.intake.submission import SubmissionError
     from grader.results import GradeResult
     from grader import __version__
@@ -206,13 +206,13 @@ def _kills_its_worker(*args: object) -> str:
 
 @pytest.mark.slow
 def test_a_submission_that_kills_every_worker_is_stopped_as_worker_lost(tmp_path):
-    from grader.classroom.on_dask import grade_all
-    from grader.classroom.runner import Item
+    from grader.batch.on_dask import grade_all
+    from grader.batch.rows import Upload
 
     target = tmp_path / "poison.py"
     target.write_text("x = 1\n", encoding="utf-8")
     saved = []
-    grade_all([Item(target, "poison.py", "")], SHORT, "local:2", False, lambda item, r: saved.append(r),
+    grade_all([Upload(target, "poison.py", "")], SHORT, "local:2", False, lambda item, r: saved.append(r),
               task=_kills_its_worker)
     (result,) = saved
     assert result.status == "worker_lost" and "died" in result.message

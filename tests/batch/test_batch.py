@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import zipfactory as zf
 
-from grader.classroom.grade_class import grade_class
+from batching import batch
 from reference.spec import Settings
 
 CORPUS = Path(__file__).parents[1] / "submissions"
@@ -45,7 +45,7 @@ def test_every_hostile_zip_gets_its_row_while_the_class_is_graded(tmp_path):
     good = student_zip(klass, "310550999", (CORPUS / "correct_bce.py").read_text())
     expected[good.name] = "graded"
     out = tmp_path / "out"
-    grade_class(klass, out, SHORT, jobs=2, progress=False)
+    batch(klass, out, SHORT, jobs=2)
     table = pd.read_csv(out / "grades.csv", dtype={"student_id": str})
     assert len(table) == len(expected)
     got = dict(zip(table["file"], table["status"]))
@@ -113,7 +113,7 @@ def test_class_archive_keeps_student_names_and_bad_archive_is_a_usage_error(tmp_
         for p in sorted(klass.iterdir()):
             z.write(p, f"Lab4 submissions/{p.name}")
     out = tmp_path / "out"
-    grade_class(archive, out, SHORT, jobs=2, progress=False)
+    batch(archive, out, SHORT, jobs=2)
     table = pd.read_csv(out / "grades.csv", dtype={"student_id": str})
     assert list(table["name"]) == ["S0", "S1"] and set(table["status"]) == {"graded"}
     bad = tmp_path / "bad.zip"
@@ -124,47 +124,51 @@ def test_class_archive_keeps_student_names_and_bad_archive_is_a_usage_error(tmp_
 
 
 def test_identical_files_or_modules_are_flagged_as_duplicates(tmp_path):
-    from grader.classroom.grade_class import duplicate_flags
-    from grader.classroom.runner import Item
+    from grader.batch.class_flags import flag_duplicates
+    from grader.batch.rows import Row, Upload
     from grader.results import GradeResult, SubmissionInfo
 
-    def result(module_sha: str) -> GradeResult:
-        return GradeResult(grader_version="t", settings_hash="h", status="graded",
-                           submission=SubmissionInfo(source="x", module_sha256=module_sha))
+    def row(name: str, sha: str, module_sha: str) -> Row:
+        result = GradeResult(grader_version="t", settings_hash="h", status="graded",
+                             submission=SubmissionInfo(source="x", module_sha256=module_sha))
+        return Row.of(result) if not name else Row(result, Row.of(result).who, upload=Upload(tmp_path / name, name, sha))
 
-    a, b, c, d = (Item(tmp_path / n, n, sha) for n, sha in
-                  (("a.zip", "1"), ("b.zip", "1"), ("c.zip", "2"), ("d.zip", "3")))
-    flags = duplicate_flags({a: result("m1"), b: result("m2"), c: result("m9"), d: result("m9")})
-    assert flags[a] == flags[b] == ["duplicate"]  # same zip bytes
-    assert flags[c] == flags[d] == ["duplicate"]  # different zips, same graded module
-    assert duplicate_flags({a: result("m1"), c: result("m2")}) == {}
+    a, b, c, d = row("a.zip", "1", "m1"), row("b.zip", "1", "m2"), row("c.zip", "2", "m9"), row("d.zip", "3", "m9")
+    flag_duplicates([a, b, c, d])
+    assert a.flag_labels == b.flag_labels == ["duplicate"]  # same zip bytes
+    assert c.flag_labels == d.flag_labels == ["duplicate"]  # different zips, same graded module
+    e, f = row("e.zip", "4", "m1"), row("f.zip", "5", "m2")
+    flag_duplicates([e, f])
+    assert e.flags == f.flags == {}
 
 
 def test_files_planted_in_out_neither_hang_nor_redirect_the_batch(tmp_path):
     """A FIFO under the next log's name and a symlink under a stored result's name (what a
     submission could leave where it can write): the batch finishes, the link's target is
     untouched, the outputs are regular files in private folders."""
-    from grader.classroom import runner as batch
+    from grader.batch.rows import Upload
+    from grader.batch.store import identity, key
+    from grader.intake.submission import content_hash
 
     klass = tmp_path / "class"
     klass.mkdir()
-    student_zip(klass, "310550001", (CORPUS / "correct_bce.py").read_text())
-    item = batch.find_submissions(klass)[0]
+    path = student_zip(klass, "310550001", (CORPUS / "correct_bce.py").read_text())
+    upload = Upload(path, path.name, content_hash(path))
     out = tmp_path / "out"
     (out / "logs").mkdir(parents=True)
     (out / "results").mkdir()
-    log = out / "logs" / f"{item.identity}.log"
+    log = out / "logs" / f"{identity(upload)}.log"
     os.mkfifo(log)
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")
-    (out / "results" / f"{item.key(SHORT)}.json").symlink_to(victim)
+    (out / "results" / f"{key(upload, SHORT)}.json").symlink_to(victim)
     (out / "grades.csv").symlink_to(victim)
     started = time.monotonic()
-    grade_class(klass, out, SHORT, jobs=1, progress=False)
+    batch(klass, out, SHORT, jobs=1)
     assert time.monotonic() - started < 120
     assert victim.read_text() == "precious"
     for path in (out / "grades.csv", log,
-                 out / "results" / f"{item.key(SHORT)}.json"):
+                 out / "results" / f"{key(upload, SHORT)}.json"):
         assert path.is_file() and not path.is_symlink(), path
     for folder in (out, out / "logs", out / "results", out / "feedback"):
         assert folder.stat().st_mode & 0o777 == 0o700
@@ -212,7 +216,7 @@ def test_one_student_id_on_two_rows_is_flagged_and_never_totalled(tmp_path):
     student_zip(klass, "310551001", source + "\n# mine\n", "Impostor")
     student_zip(klass, "310551002", source + "\n# other\n", "Lin")
     out = tmp_path / "out"
-    grade_class(klass, out, SHORT, jobs=2, progress=False)
+    batch(klass, out, SHORT, jobs=2)
     table = pd.read_csv(out / "grades.csv", dtype={"student_id": str})
     shared = table[table["student_id"] == "310551001"]
     assert len(shared) == 2 and all("shared_id" in f for f in shared["flags"])
@@ -233,7 +237,7 @@ def test_identical_zips_keep_their_own_names_and_ids_when_reused(tmp_path):
     shutil.copyfile(first, klass / "DLP_LAB4_310551012_Hsu.zip")  # byte for byte
     out = tmp_path / "out"
     for _ in range(2):  # graded, then reused from the store
-        grade_class(klass, out, SHORT, jobs=2, progress=False)
+        batch(klass, out, SHORT, jobs=2)
         table = pd.read_csv(out / "grades.csv", dtype={"student_id": str})
         assert sorted(table["student_id"]) == ["310551011", "310551012"]
         assert sorted(table["name"]) == ["Hsu", "Wu"]
@@ -243,7 +247,7 @@ def test_identical_zips_keep_their_own_names_and_ids_when_reused(tmp_path):
 def test_a_grader_process_does_not_inherit_the_malloc_trimming_a_dask_nanny_sets():
     """Under a Dask worker (MALLOC_TRIM_THRESHOLD_=65536) each grader process would give back
     and fault in again the megabytes every training chunk frees."""
-    code = ("import os; from grader.classroom.runner import ENV; "
+    code = ("import os; from grader.batch.one_process import ENV; "
             "print('MALLOC_TRIM_THRESHOLD_' in ENV, ENV['OPENBLAS_NUM_THREADS'])")
     env = {**os.environ, "MALLOC_TRIM_THRESHOLD_": "65536"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout

@@ -27,21 +27,22 @@ class Student:
     extension: str | None = None
 
 
-def _key(text: str | None) -> str:
+def comparable(text: str | None) -> str:
+    """An id, email or name as it is compared: NFKC (fullwidth digits are digits), case-folded."""
     return unicodedata.normalize("NFKC", text or "").casefold().strip()
 
 
 class Roster:
     def __init__(self, students: list[Student]) -> None:
         self.students = students
-        self._by = {kind: {_key(getattr(s, kind)): s for s in students if getattr(s, kind)}
+        self._by = {kind: {comparable(getattr(s, kind)): s for s in students if getattr(s, kind)}
                     for kind in ("student_id", "lms_user_id", "email", "name")}
 
     def find(self, lms_id: str | None = None, email: str | None = None, name: str | None = None,
              student_id: str | None = None) -> Student | None:
         """The enrolled student these facts name: student id, platform id, email, then name."""
         for kind, value in (("student_id", student_id), ("lms_user_id", lms_id), ("email", email), ("name", name)):
-            found = self._by[kind].get(_key(value)) if value else None
+            found = self._by[kind].get(comparable(value)) if value else None
             if found is not None:
                 return found
         return None

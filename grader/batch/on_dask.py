@@ -4,7 +4,7 @@ The submission's bytes travel with its task (workers share no file system with t
 client). On the worker the task checks that it runs the client's grader version and that
 the machine isolates as the client requires, rebuilds the submission in a temporary
 folder and grades it exactly as local mode does: a fresh grader process in the sandbox
-(runner.grade_in_process). The result comes back as JSON; the client keeps the only
+(one_process.grade_in_process). The result comes back as JSON; the client keeps the only
 store, and stores each result the moment it arrives, so a killed client resumes by
 grading what is missing. A worker that dies mid-task makes the scheduler run the task
 elsewhere; one that kills every worker it lands on is stopped after the scheduler's
@@ -18,8 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from grader import __version__
+from grader.batch.one_process import grade_in_process
+from grader.batch.rows import Upload
+from grader.batch.store import identity
 from grader.checks.pipeline import grade
-from grader.classroom.runner import Item, failed_result, grade_in_process
 from grader.intake.submission import SubmissionError, kept_files
 from grader.results import GradeResult
 from reference.spec import Settings
@@ -44,15 +46,13 @@ def grade_on_worker(name: str, payload: Payload, settings_json: str, client_vers
     from grader.sandbox import isolation
 
     settings = Settings.model_validate_json(settings_json)
-    item = Item(Path(name), name, "")
     if client_version != __version__:
-        return failed_result(item, settings, "version_mismatch",
-                             f"a worker runs grader {__version__}, the client {client_version}").model_dump_json()
+        return GradeResult.ungraded("version_mismatch", f"a worker runs grader {__version__}, the client "
+                                    f"{client_version}", settings.digest(), name).model_dump_json()
     found = isolation()
     if not found.strong and not allow_weak:
-        return failed_result(item, settings, "weak_isolation",
-                             f"the worker cannot isolate submissions ({found.describe()}); "
-                             "allow it with --allow-weak-sandbox").model_dump_json()
+        return GradeResult.ungraded("weak_isolation", f"the worker cannot isolate submissions ({found.describe()}); "
+                                    "allow it with --allow-weak-sandbox", settings.digest(), name).model_dump_json()
     with tempfile.TemporaryDirectory(prefix="bptt-dask-") as tmp:
         path = Path(tmp) / Path(name).name
         if isinstance(payload, bytes):
@@ -64,7 +64,7 @@ def grade_on_worker(name: str, payload: Payload, settings_json: str, client_vers
                     continue  # the client's own listing never holds this; refuse it anyway
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data)
-        result = grade_in_process(Item(path, name, ""), settings, found, Path(tmp) / "grade.log")
+        result = grade_in_process(path, settings, found, Path(tmp) / "grade.log")
     return result.model_dump_json()  # its sandbox says the worker's mode, as in local mode, where one ran
 
 
@@ -85,8 +85,8 @@ def connect(scheduler: str):  # noqa: ANN201 - distributed's types stay lazy
     return Client(scheduler)
 
 
-def grade_all(todo: list[Item], settings: Settings, scheduler: str, allow_weak: bool,
-              save: Callable[[Item, GradeResult], None], announce: Callable[[str], None] | None = None,
+def grade_all(todo: list[Upload], settings: Settings, scheduler: str, allow_weak: bool,
+              save: Callable[[Upload, GradeResult], None], announce: Callable[[str], None] | None = None,
               task: Callable[..., str] = grade_on_worker) -> None:
     """Grade `todo` on the cluster with `task` (grade_on_worker; a test passes one that
     kills its worker); each result goes to `save` as it arrives."""
@@ -98,21 +98,22 @@ def grade_all(todo: list[Item], settings: Settings, scheduler: str, allow_weak: 
             announce(f"dask: {len(client.scheduler_info().get('workers', {}))} workers, "
                      f"dashboard {client.dashboard_link}")
         futures = {}
-        for item in todo:
+        for upload in todo:
             try:
-                payload = payload_of(item.path)
+                payload = payload_of(upload.path)
             except SubmissionError:  # refused before any code runs: the client's intake says so
-                save(item, grade(item.path, settings))
+                save(upload, grade(upload.path, settings))
                 continue
-            futures[client.submit(task, item.file, payload, settings.model_dump_json(), __version__, allow_weak,
-                                  key=f"grade-{item.identity}", pure=False)] = item
+            futures[client.submit(task, upload.path.name, payload, settings.model_dump_json(), __version__,
+                                  allow_weak, key=f"grade-{identity(upload)}", pure=False)] = upload
         for future in as_completed(futures):
-            item = futures[future]
+            upload = futures[future]
             try:
                 result = GradeResult.model_validate_json(future.result())
             except KilledWorker:
-                result = failed_result(item, settings, "worker_lost",
-                                       f"the workers grading it died {ALLOWED_FAILURES + 1} times")
+                result = GradeResult.ungraded("worker_lost", f"the workers grading it died {ALLOWED_FAILURES + 1} "
+                                              "times", settings.digest(), str(upload.path))
             except Exception as exc:  # the task itself raised: the row says so, the batch goes on
-                result = failed_result(item, settings, "grader_error", f"on a worker: {type(exc).__name__}: {exc}")
-            save(item, result)
+                result = GradeResult.ungraded("grader_error", f"on a worker: {type(exc).__name__}: {exc}",
+                                              settings.digest(), str(upload.path))
+            save(upload, result)

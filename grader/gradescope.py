@@ -17,7 +17,7 @@ import zipfile
 from pathlib import Path
 
 from grader.checks.pipeline import grade
-from grader.intake.layouts import pick_code
+from grader.intake.layouts import pick_code, submission_files
 from grader.outputs.gradescope_results import results_json
 from grader.safe_files import write_atomic
 from reference.spec import Settings
@@ -51,7 +51,7 @@ class AutograderError(RuntimeError):
 
 def project_root() -> Path:
     """The source tree the grader runs from (a wheel is built from it)."""
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[1]
     if not (root / "pyproject.toml").is_file():
         raise AutograderError("the autograder is built from a clone of the grader's repository (no pyproject.toml "
                               f"next to {root / 'grader'})")
@@ -84,8 +84,7 @@ def build(output: Path, settings: Settings) -> Path:
 def run(root: Path, settings: Settings) -> dict[str, object]:
     """Grade `root/submission` and write `root/results/results.json`; returns what it wrote."""
     submission = root / "submission"
-    files = sorted(p for p in submission.iterdir() if p.is_file()) if submission.is_dir() else []
-    target = pick_code(files, submission) if submission.is_dir() else submission
+    target = pick_code(*submission_files(submission))[0] if submission.is_dir() else submission
     result = grade(target or submission, settings)
     results = results_json(result)
     (root / "results").mkdir(parents=True, exist_ok=True)

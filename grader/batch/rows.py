@@ -1,0 +1,105 @@
+"""One row of the class: the platform's entry, what was graded, the result, who it is,
+when it came in and the flags, in one record that every output reads.
+
+The graded result is never rewritten here: who and when are the class's facts and live
+beside it, so a stored result is the same whatever the roster or the late policy says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from grader.intake.layouts import Entry
+from grader.intake.submission import parse_name
+from grader.results import Flag, GradeResult
+
+IdentitySource = Literal["lms_metadata", "roster", "handout", "file_name", "lms_wrapper", "none"]
+TimeSource = Literal["lms", "lms_mark", "file_times", ""]
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One file or folder to grade; rows may share one (the members of a group submission)."""
+
+    path: Path
+    file: str  # its name in the download
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a row is, and where that came from (`source`)."""
+
+    student_id: str | None
+    name: str | None
+    source: IdentitySource
+    lms: str = ""  # the platform download it came from, if any
+    lms_id: str | None = None  # the platform's own id of the student
+    email: str | None = None
+    section: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Lateness:
+    """When a row's submission came in against its due date, and what the late policy keeps."""
+
+    submitted_at: datetime | None = None
+    time_source: TimeSource = ""
+    late: bool | None = None  # None: not known (no due date, or no time)
+    days_late: float | None = None  # None: not known
+    factor: float = 1.0
+    unsure: bool = False  # a person should look: only a file time says late, or a mark has no time
+    note: str = ""
+
+    @property
+    def lowered(self) -> bool:
+        return self.factor < 1.0
+
+
+@dataclass
+class Row:
+    """Everything the class knows about one student's row."""
+
+    result: GradeResult
+    who: Identity
+    entry: Entry | None = None  # None: a roster's student with no submission
+    upload: Upload | None = None  # None: nothing to grade
+    late: Lateness = Lateness()
+    flags: dict[Flag, str] = field(default_factory=dict)  # flag -> detail (similar: the partner)
+
+    @classmethod
+    def of(cls, result: GradeResult) -> Row:
+        """One result alone (no class around it): named as its files name it."""
+        sub = result.submission
+        source: IdentitySource = ("handout" if sub.naming_ok else "file_name") if sub.student_id else "none"
+        return cls(result, Identity(sub.student_id, sub.name, source))
+
+    @property
+    def file(self) -> str:
+        return self.upload.file if self.upload else (self.entry.file if self.entry else "")
+
+    def flag(self, name: Flag, detail: str = "") -> None:
+        if name not in self.flags or (detail and not self.flags[name]):
+            self.flags[name] = detail
+
+    @property
+    def flag_labels(self) -> list[str]:
+        """The result's flags and the class's, as short labels (`similar:<partner>`)."""
+        labels = {f: "" for f in self.result.flags} | self.flags
+        return sorted(f"{f}:{d}" if d else f for f, d in labels.items())
+
+    @property
+    def notes(self) -> list[str]:
+        extra = [n for n in (*self.who.notes, *(self.entry.notes if self.entry else ()), self.late.note) if n]
+        return list(dict.fromkeys([*self.result.submission.notes, *extra]))
+
+
+def named_in(entry: Entry) -> tuple[str | None, str | None, bool]:
+    """(student id, name, follows the handout) as the student's own file or folder names it."""
+    named = entry.path.name if entry.path is not None else entry.file
+    student_id, name, naming_ok, _ = parse_name(named)
+    return student_id, name, naming_ok

@@ -1,0 +1,272 @@
+"""The batch command as its stages, in order: read the download, grade what is not stored,
+annotate each row, write every output.
+
+Invariant: every student present in the input (an entry of the download, the platform's
+metadata, or the roster) has exactly one row, under the id the platform gives (else the
+one their file names), whatever happened to their submission; two uploads that claim one
+id are both rows, both flagged `shared_id`. A problem with one student's files is that
+row's status, never the batch's: only what stops every row (an unreadable download, an
+output folder that cannot be written) is a `BatchError`, raised before anything is written.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+import unicodedata
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader import __version__
+from grader.batch import class_flags
+from grader.batch.identity import enrolled_without_row, identify
+from grader.batch.lateness import assess, on_time
+from grader.batch.local import Progress, grade_all
+from grader.batch.roster import Roster
+from grader.batch.rows import Identity, Row, Upload
+from grader.batch.store import Store, key
+from grader.batch.write import write_outputs
+from grader.intake.layouts import ClassDownload, Entry, LayoutError, read_class
+from grader.intake.submission import content_hash, parse_name
+from grader.intake.unzip import Budget, SubmissionError, unpack_zip
+from grader.results import GradeResult
+from grader.safe_files import private_dir, write_atomic
+from grader.sandbox import Isolation
+from reference.spec import Settings
+
+CLASS_FILES, CLASS_BYTES = 20000, 4 << 30  # a whole class's archive, not one student's
+SIMILAR_ABOVE = 0.5  # independent solutions share about 0.1 of their fingerprints, copies 0.8 and more
+
+
+class BatchError(ValueError):
+    """The batch cannot start (or go on) for the whole class; one line saying what to do."""
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How to run a batch; everything else comes from the settings."""
+
+    jobs: int = 1
+    force: bool = False  # regrade what is stored (with `only`: only those)
+    only: frozenset[str] = frozenset()  # regrade these students (an id or a part of a file name)
+    progress: bool = True
+    isolation: Isolation | None = None
+    similar_above: float = SIMILAR_ABOVE
+    roster: Roster | None = None
+    scheduler: str | None = None  # a Dask scheduler's address, or local:N
+    allow_weak: bool = False
+    announce: Callable[[str], None] = field(default=lambda line: None)
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    """What a batch did, for the command to print."""
+
+    rows: list[Row]
+    graded_now: int
+    reused: int
+    seconds: float
+    unmatched: list[str]
+    warnings: list[str]
+
+    def text(self, out: Path) -> str:
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(Counter(r.result.status for r in self.rows).items()))
+        return (f"{len(self.rows)} rows ({counts}): {self.graded_now} graded now, {self.reused} from earlier runs, "
+                f"in {self.seconds:.1f} s\n"
+                + "".join(f"--only {w}: matched no submission (by file name or student id)\n" for w in self.unmatched)
+                + "".join(f"warning: {w}\n" for w in self.warnings)
+                + f"wrote {out / 'grades.csv'}, {out / 'summary.md'}, {out / 'feedback'}/ and "
+                f"{out / 'index.html'} (open it in a browser)")
+
+
+def run_batch(source: Path, out: Path, settings: Settings, options: BatchOptions = BatchOptions()) -> BatchReport:
+    """Grade every submission in `source` (a folder or a class's zip, in any platform's
+    layout) into `out`."""
+    started = time.perf_counter()
+    prepare_out(out)
+    download = read(source, out, settings, options)
+    rows = identified(download, settings, options.roster)
+    uploads = list(dict.fromkeys(r.upload for r in rows if r.upload is not None))
+    store = Store(out / "results")
+    todo = choose(uploads, rows, store, settings, options)
+    results = grade(todo, uploads, store, out, settings, options)
+    for row in rows:
+        if row.upload is not None:
+            row.result = results[row.upload]
+    rows += missing(rows, settings, options.roster)
+    warnings = [w for w in (class_flags.layout_warning(rows),) if w]
+    class_flags.flag_duplicates(rows)
+    class_flags.flag_similar(rows, out / "similarity.csv", options.similar_above)
+    write_outputs(rows, download, out, settings, warnings)
+    unmatched = sorted(w for w in options.only if not any(_matches(r, w) for r in rows))
+    return BatchReport(rows, len(todo), len(uploads) - len(todo), time.perf_counter() - started, unmatched, warnings)
+
+
+def prepare_out(out: Path) -> None:
+    """OUT as a private folder the grader can write, or a BatchError saying why not."""
+    if out.exists() and not out.is_dir():
+        raise BatchError(f"{out} is a file; give -o a folder (new or one a batch wrote)")
+    try:
+        private_dir(out)
+        probe = out / ".write-test"
+        write_atomic(probe, "")
+        probe.unlink()
+    except OSError as exc:
+        raise BatchError(f"{out}: cannot write there ({exc.strerror or exc}); give -o a folder you can write") from None
+
+
+def read(source: Path, out: Path, settings: Settings, options: BatchOptions) -> ClassDownload:
+    """The download's entries, one per student, and the layout line announced."""
+    if source.is_file():
+        try:
+            source = unpack_class_archive(source, out / "intake")
+        except SubmissionError as exc:
+            raise BatchError(f"{source}: {exc.message}") from None
+    try:
+        download = read_class(source, private_dir(out / "staging"), on_time=_on_time(settings, options.roster))
+    except LayoutError as exc:
+        raise BatchError(str(exc)) from None
+    if not download.entries:
+        raise BatchError(f"{source}: no submissions in it (nothing but hidden files, junk or platform files); "
+                         "give batch the folder or zip the platform's download button gave")
+    options.announce(f"layout: {download.description}, {len(download.entries)} students"
+                     + (f" ({len(download.superseded)} earlier attempts in attempts.csv)" if download.superseded else ""))
+    return download
+
+
+def _upload(entry: Entry) -> Upload | None:
+    return Upload(entry.path, entry.file, content_hash(entry.path)) if entry.path is not None else None
+
+
+def _matches(row: Row, wanted: str) -> bool:
+    """`--only`: a part of the file's name, or the student id its name or platform states."""
+    named = parse_name(Path(row.file).name)[0]
+    ids = {named, row.who.student_id, row.entry.student_id if row.entry else None}
+    return bool(row.file) and wanted in row.file or wanted in ids
+
+
+def choose(uploads: list[Upload], rows: list[Row], store: Store, settings: Settings,
+           options: BatchOptions) -> list[Upload]:
+    """What to grade now: what is not stored, and what `--force` or `--only` asks for again.
+    Results stored under other settings (or another grader) are regraded only with --force."""
+    selected = {r.upload for r in rows if r.upload is not None and any(_matches(r, w) for w in options.only)}
+    forced = (selected if options.only else set(uploads)) if options.force else set()
+    stale = [s for s in store.stale(uploads, settings) if s.upload not in selected | forced]
+    if stale:
+        changed = sorted({f"settings {s.settings_hash}" if s.grader_version == __version__ else
+                          f"grader {s.grader_version}" for s in stale})
+        if not options.force:
+            raise BatchError(f"{len(stale)} stored results were made with other settings or another grader "
+                             f"({', '.join(changed)}; now settings {settings.digest()}, grader {__version__}): "
+                             "regrading would change those grades. Rerun with --force to regrade them, or with the "
+                             "settings they were made with (OUT/settings.toml)")
+        options.announce(f"regrading {len(stale)} results stored under {', '.join(changed)} (--force)")
+        forced |= {s.upload for s in stale}
+    return [u for u in uploads if u in selected or u in forced or store.load(key(u, settings)) is None]
+
+
+def grade(todo: list[Upload], uploads: list[Upload], store: Store, out: Path, settings: Settings,
+          options: BatchOptions) -> dict[Upload, GradeResult]:
+    """Every upload's result: stored ones reused, the rest graded (here or on Dask) and
+    stored the moment each is known."""
+    write_atomic(out / "settings.toml", settings.to_toml())  # what these grades were made with
+    results = {u: r for u in uploads if u not in todo and (r := store.load(key(u, settings))) is not None}
+    progress = Progress(len(uploads), len(results), options.progress)
+
+    def save(upload: Upload, result: GradeResult) -> None:
+        store.save(key(upload, settings), result)
+        results[upload] = result
+        progress.done(upload, result)
+
+    if todo and options.scheduler is not None:
+        from grader.batch.on_dask import grade_all as grade_on_dask
+
+        grade_on_dask(todo, settings, options.scheduler, options.allow_weak, save, options.announce)
+    elif todo:
+        from grader.sandbox import isolation
+
+        grade_all(todo, settings, options.jobs, options.isolation or isolation(), private_dir(out / "logs"), save,
+                  progress)
+    progress.close()
+    return results
+
+
+def identified(download: ClassDownload, settings: Settings, roster: Roster | None) -> list[Row]:
+    """A row per entry, with who it is and when it came in: facts of the download and the
+    roster, known before (and whatever) grading finds. Its result is set once graded."""
+    rows = []
+    for entry in download.entries:
+        upload = _upload(entry)
+        result = (GradeResult.ungraded("grader_error", "not graded: the batch stopped first", settings.digest(),
+                                       entry.file) if upload is not None else
+                  GradeResult.ungraded("no_code", "nothing but online text was submitted: there is no file to "
+                                       "grade", settings.digest(), entry.file))
+        who, flags = identify(entry, roster, download.layout)
+        student = roster.find(student_id=who.student_id) if roster and who.student_id else None
+        row = Row(result, who, entry=entry, upload=upload,
+                  late=assess(settings.late, student, entry, upload.path if upload else None))
+        for flag in flags + (["late?"] if row.late.unsure else []):
+            row.flag(flag)  # type: ignore[arg-type]
+        rows.append(row)
+    return rows
+
+
+def missing(rows: list[Row], settings: Settings, roster: Roster | None) -> list[Row]:
+    """A `missing` row for each enrolled student no row names."""
+    return [Row(GradeResult.ungraded("missing", "enrolled, but no submission was found", settings.digest()),
+                Identity(s.student_id, s.name, "roster", lms_id=s.lms_user_id, email=s.email, section=s.section))
+            for s in (enrolled_without_row(roster, [r.who for r in rows]) if roster else [])]
+
+
+def _on_time(settings: Settings, roster: Roster | None) -> Callable[[Entry], bool] | None:
+    """For `late.attempt = latest_on_time`: whether an attempt came in by its student's due date."""
+    if settings.late.attempt != "latest_on_time" or settings.late.due is None:
+        return None
+
+    def timely(entry: Entry) -> bool:
+        student = roster.find(lms_id=entry.lms_id, email=entry.email, student_id=entry.student_id) if roster else None
+        return on_time(settings.late, student, entry)
+
+    return timely
+
+
+def _display_component(name: str, fallback: str) -> str:
+    """A platform's file or folder name as one safe path component, keeping its letters."""
+    name = unicodedata.normalize("NFC", name).replace("\0", "_")
+    name = re.sub(r"[/\\:]", "_", name).lstrip(".").strip()
+    while len(name.encode("utf-8")) > 200:
+        name = name[:-1]
+    return name or fallback
+
+
+def unpack_class_archive(archive: Path, intake: Path) -> Path:
+    """One archive of a class's submissions (as learning platforms export) -> a folder of them.
+
+    Unpacked with the same checks as a student's zip, on a class-sized budget; every entry
+    keeps its own name (the student's id and name are read from it) and the time the
+    platform's archive records for it (which picks among a student's several zips).
+    """
+    if intake.exists():
+        shutil.rmtree(intake)
+    root, scratch = intake / ".unpacked", intake / ".scratch"
+    scratch.mkdir(parents=True)
+    unpacked = unpack_zip(archive, root, scratch, _budget=Budget(CLASS_FILES, CLASS_BYTES))
+    for written in unpacked.written:
+        rel = written.path.relative_to(root).parts
+        shown = [p for p in re.split(r"[\\/]", written.display) if p not in ("", ".")][-len(rel):]
+        # Every component under its own name (made one safe component each): a platform's
+        # download nests the student's file, whose name says who the student is.
+        target = intake.joinpath(*(_display_component(s, r) for s, r in zip(shown, rel)))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(written.path, target)
+        if written.modified is not None:
+            stamp = written.modified.timestamp()
+            os.utime(target, (stamp, stamp))
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.rmtree(scratch, ignore_errors=True)
+    return intake
+

@@ -1,0 +1,68 @@
+"""The batch's last stage: every output of the class, from its rows alone."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from grader.batch.rows import Row
+from grader.intake.layouts import ClassDownload
+from grader.outputs.feedback import student_markdown
+from grader.outputs.html_report import write_report
+from grader.outputs.plots import learning_curve_png, score_histogram_png
+from grader.outputs.summary import summary_markdown
+from grader.outputs.table import row_record, write_csv, write_safe_csv
+from grader.safe_files import private_dir, write_atomic
+from reference.spec import Settings
+
+
+def page_names(rows: list[Row]) -> list[str]:
+    """A file-system safe, unique base name per row: the student id, else the file's stem."""
+    taken: set[str] = set()
+    names = []
+    for row in rows:
+        base = row.who.student_id or Path(row.file).stem or row.who.lms_id or "submission"
+        base = re.sub(r"[^\w.-]+", "_", base).strip("._") or "submission"
+        name, n = base, 2
+        while name in taken:
+            name, n = f"{base}-{n}", n + 1
+        taken.add(name)
+        names.append(name)
+    return names
+
+
+def write_outputs(rows: list[Row], download: ClassDownload, out: Path, settings: Settings,
+                  warnings: list[str]) -> None:
+    """grades.csv, feedback/<name>.md and .png, attempts.csv, summary.md, scores.png and
+    index.html with a page per row."""
+    feedback = private_dir(out / "feedback")
+    names = page_names(rows)
+    for row, name in zip(rows, names):
+        png = feedback / f"{name}.png"
+        has_png = row.upload is not None and learning_curve_png(row.result, png)
+        write_atomic(feedback / f"{name}.md", student_markdown(row, png.name if has_png else None), 0o644)
+    write_csv([row_record(row, settings, f"feedback/{name}.md") for row, name in zip(rows, names)],
+              out / "grades.csv")
+    write_attempts(download, out / "attempts.csv")
+    histogram = out / "scores.png"
+    scored = [r for r in rows if r.result.status != "missing"]
+    has_hist = score_histogram_png([r.result.score for r in scored],
+                                   max((r.result.max_score for r in scored), default=None), histogram)
+    write_atomic(out / "summary.md", summary_markdown(rows, histogram.name if has_hist else None, warnings), 0o644)
+    write_report(list(zip(rows, names)), out, histogram.name if has_hist else None)
+
+
+def write_attempts(download: ClassDownload, path: Path) -> None:
+    """Each student's attempts and files that were not graded, next to the one that was."""
+    records = [{"student": e.lms_name or e.student_id or e.lms_id or "", "lms_id": e.lms_id or "",
+                "not_graded": e.file, "why": "an earlier attempt",
+                "submitted_at": e.submitted_at.isoformat() if e.submitted_at else "", "graded": kept.file}
+               for e, kept in download.superseded]
+    records += [{"student": e.lms_name or e.student_id or e.lms_id or "", "lms_id": e.lms_id or "",
+                 "not_graded": other, "why": "another code file of the same submission", "submitted_at": "",
+                 "graded": e.file}
+                for e in download.entries for other in e.left_out]
+    table = pd.DataFrame(records, columns=["student", "lms_id", "not_graded", "why", "submitted_at", "graded"])
+    write_safe_csv(table.drop_duplicates(), path)
