@@ -1,10 +1,15 @@
-"""`batch` as a test calls it: the command's stages with its options, the summary it prints."""
+"""`batch` as a test calls it (the stages with its options, the summary it prints), and
+class rows around single results for the outputs' tests."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
+from grader.batch.rows import Identity, Lateness, Row, Upload
 from grader.batch.run import BatchOptions, run_batch
+from grader.outputs.table import row_record
+from grader.results import GradeResult
 from reference.spec import Settings
 
 
@@ -14,3 +19,25 @@ def batch(source: Path, out: Path, settings: Settings, **options: object) -> str
     if "only" in options:
         options["only"] = frozenset(options["only"])  # type: ignore[arg-type]
     return run_batch(source, out, settings, BatchOptions(**options)).text(out)  # type: ignore[arg-type]
+
+
+def row_of(result: GradeResult, file: str = "", sha256: str = "", flags: Iterable[str] = (),
+           who: Identity | None = None, late: Lateness | None = None) -> Row:
+    """A class row around one result: named as its submission says unless `who` is given;
+    `flags` as the CSV writes them (`similar:<partner>`)."""
+    row = Row.of(result)
+    if who is not None:
+        row.who = who
+    if file:
+        row.upload = Upload(Path(file), file, sha256)
+    if late is not None:
+        row.late = late
+    for label in flags:
+        name, _, detail = label.partition(":")
+        row.flag(name, detail)  # type: ignore[arg-type]
+    return row
+
+
+def record(result: GradeResult, file: str, sha256: str, settings: Settings, flags: Iterable[str] = ()) -> dict:
+    """The grades.csv row of one result."""
+    return row_record(row_of(result, file, sha256, flags), settings)

@@ -18,7 +18,7 @@ import pytest
 from grader.results import CHECK_NAMES
 from reference.spec import Settings, validated
 
-CORPUS = Path(__file__).parents[1] / "submissions"
+CORPUS = Path(__file__).parent / "submissions"
 QUICK = ["--runs", "1", "--iterations", "600"]
 
 
@@ -75,7 +75,7 @@ def test_the_autograder_zip_holds_setup_run_settings_and_the_wheel(tmp_path):
         (tmp_path / wheel).write_bytes(z.read(wheel))
     with zipfile.ZipFile(tmp_path / wheel) as w:
         assert {"grader/cli.py", "grader/checks/registry.py", "reference/rnn.py"} <= set(w.namelist())
-        contract = (Path(__file__).parents[2] / "docs" / "STUDENT_API.md").read_bytes()
+        contract = (Path(__file__).parents[1] / "docs" / "STUDENT_API.md").read_bytes()
         assert w.read("student_template/STUDENT_API.md") == contract, "the template's contract is the docs' file"
         assert "student_template/github/check.yml" in w.namelist()
 

@@ -155,7 +155,7 @@ def choose(uploads: list[Upload], rows: list[Row], store: Store, settings: Setti
     Results stored under other settings (or another grader) are regraded only with --force."""
     selected = {r.upload for r in rows if r.upload is not None and any(_matches(r, w) for w in options.only)}
     forced = (selected if options.only else set(uploads)) if options.force else set()
-    stale = [s for s in store.stale(uploads, settings) if s.upload not in selected | forced]
+    stale = [s for s in store.stale(uploads, settings) if s.upload not in selected]
     if stale:
         changed = sorted({f"settings {s.settings_hash}" if s.grader_version == __version__ else
                           f"grader {s.grader_version}" for s in stale})

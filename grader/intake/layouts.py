@@ -395,7 +395,7 @@ def _blackboard(folder: Path, staging: Path | None, download: ClassDownload) -> 
         path, left = _gather(files, staging, f"{lms}_{ts}")
         notes = ("the attempt's receipt noted, not graded",) if receipts else \
             (("no receipt for this attempt in the download",) if receipted else ())
-        download.entries.append(Entry(path, _display(path, folder, f"{lms}_attempt_{ts}"), lms_id=lms, student_id=lms,
+        download.entries.append(Entry(path, _display(path, folder, f"{lms}_attempt_{ts}"), lms_id=lms,
                                       lms_name=_receipt_name(receipts[0]) if receipts else None,
                                       submitted_at=when, order=(when,), notes=notes,
                                       left_out=_relative(left, folder)))

@@ -182,16 +182,16 @@ def test_loss_is_recognised_from_finite_differences_when_forward_is_not_the_cont
 def test_what_to_fix_first_is_the_named_bug_in_feedback_csv_and_terminal(graded):
     """gradient_numeric fails first but vaguely; gradient_reference names the bug, so the
     feedback's "What to fix first", the CSV's message and the terminal point at it."""
+    from batching import record, row_of
     from grader.outputs.feedback import student_markdown
-    from grader.outputs.table import row
     from grader.outputs.terminal import terminal
 
     result = graded["bptt_no_recurrent.py"]
     first = result.fix_first()
     assert first.name == "gradient_reference" and "Likely:" in first.message
-    fix = student_markdown(result, None).split("## What to fix first")[1]
+    fix = student_markdown(row_of(result), None).split("## What to fix first")[1]
     assert fix.lstrip().startswith("**gradient_reference**")
-    assert row(result, "x.py", "", SHORT, [])["message"].startswith("gradient_reference: gradients of U, W, b")
+    assert record(result, "x.py", "", SHORT, [])["message"].startswith("gradient_reference: gradients of U, W, b")
     assert "fix first: gradient_reference" in terminal(result)
     for name in ("nan_gradients.py", "forward_shape_flat.py"):  # no named bug: the earliest failure
         failed = [c for c in graded[name].checks if c.status == "failed"]

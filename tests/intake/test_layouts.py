@@ -76,6 +76,7 @@ def test_blackboard_attempts_latest_graded_receipts_noted(tmp_path):
     assert download.layout == "blackboard"
     (entry,) = download.entries
     assert entry.submitted_at == datetime(2026, 11, 30, 22, 0) and entry.lms_id == "s0756001"
+    assert entry.student_id is None, "a Blackboard user name is the platform's id, not a student id"
     assert any("receipt" in n for n in entry.notes)
     (dropped, kept), = download.superseded
     assert dropped.submitted_at == datetime(2026, 11, 29, 10, 0) and kept is entry

@@ -12,7 +12,8 @@ import pytest
 from grader.outputs.feedback import student_markdown
 from grader.outputs.markdown import md_table, md_text
 from grader.outputs.plots import learning_curve_png, score_histogram_png
-from grader.outputs.summary import Graded, summary_markdown
+from batching import row_of
+from grader.outputs.summary import summary_markdown
 from grader.results import CHECK_NAMES, CheckResult, GradeResult, RunResult, SubmissionInfo
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -162,7 +163,7 @@ def test_md_table_pads_and_cuts_rows_to_the_header() -> None:
 
 
 def test_graded_feedback_has_the_facts(graded: GradeResult) -> None:
-    md = student_markdown(graded, "A123_curves.png")
+    md = student_markdown(row_of(graded), "A123_curves.png")
     for fact in ("A123", "Ann", "rnn.py", "graded", "29.1 / 30", "0.9987", "bce", "Nothing: every check"):
         assert fact in md, fact
     assert f"{graded.accuracy:.3f}" in md
@@ -175,7 +176,7 @@ def test_graded_feedback_has_the_facts(graded: GradeResult) -> None:
 
 
 def test_import_failed_feedback_without_runs(import_failed: GradeResult) -> None:
-    md = student_markdown(import_failed, None)
+    md = student_markdown(row_of(import_failed), None)
     assert "**import**: ModuleNotFoundError" in md
     assert "**Status:** import_failed: the module could not be imported" in md
     assert "## Training runs" not in md and "![" not in md and "```" not in md
@@ -185,7 +186,7 @@ def test_import_failed_feedback_without_runs(import_failed: GradeResult) -> None
 
 
 def test_hostile_text_cannot_break_tables_or_inject(hostile: GradeResult) -> None:
-    md = student_markdown(hostile, "../x y.png")
+    md = student_markdown(row_of(hostile), "../x y.png")
     _assert_tables_intact(md)
     prose = _outside_fences(md)
     assert "<script>" not in prose and "<b>" not in prose
@@ -200,7 +201,7 @@ def test_hostile_text_cannot_break_tables_or_inject(hostile: GradeResult) -> Non
 
 
 def test_captured_output_is_a_fence_nothing_closes(hostile: GradeResult) -> None:
-    md = student_markdown(hostile, None)
+    md = student_markdown(row_of(hostile), None)
     block = md[md.index("```text") :]
     lines = block.splitlines()
     closing = lines.index("```", 1)
@@ -232,7 +233,7 @@ def test_learning_curve_png(graded: GradeResult, tmp_path) -> None:
 
 def test_the_accuracy_window_is_the_results_one(graded: GradeResult, tmp_path) -> None:
     graded = graded.model_copy(update={"accuracy_window": 200})
-    assert "Accuracy, last 200 iterations (median of 3 runs)" in student_markdown(graded, None)
+    assert "Accuracy, last 200 iterations (median of 3 runs)" in student_markdown(row_of(graded), None)
 
 
 def test_learning_curve_png_without_runs(import_failed: GradeResult, tmp_path) -> None:
@@ -260,7 +261,7 @@ ACCURACY = [1.0, 0.92, 0.4, None, 0.7]
 
 
 @pytest.fixture
-def klass() -> list[Graded]:
+def klass() -> list:
     statuses = ["graded", "graded", "graded", "import_failed", "graded"]
     graded = []
     for i, (status, score, a) in enumerate(zip(statuses, SCORES, ACCURACY)):
@@ -277,7 +278,7 @@ def klass() -> list[Graded]:
             accuracy=a, accuracy_window=1000, accuracy_exhaustive=None if a is None else a - 0.01,
             loss_recognised=["bce", "mse", "bce", None, None][i],
         )
-        graded.append(Graded(result, [[], ["policy", "naming"], [], ["sandbox"], []][i]))
+        graded.append(row_of(result, flags=[[], ["policy", "naming"], [], ["sandbox"], []][i]))
     return graded
 
 
@@ -286,7 +287,7 @@ def _row(md: str, first_cell: str) -> list[str]:
     return [cell.strip() for cell in line.strip("|").split(" | ")]
 
 
-def test_summary_stats_match_pandas(klass: list[Graded]) -> None:
+def test_summary_stats_match_pandas(klass: list) -> None:
     md = summary_markdown(klass, "histogram.png")
     _assert_tables_intact(md)
     assert "**Submissions:** 5" in md
@@ -308,7 +309,7 @@ def test_summary_stats_match_pandas(klass: list[Graded]) -> None:
 
 def test_summary_of_an_empty_or_bare_class() -> None:
     assert "**Submissions:** 0" in summary_markdown([], None)
-    bare = Graded(GradeResult(grader_version="t", settings_hash="t", status="graded", score=1.0,
+    bare = row_of(GradeResult(grader_version="t", settings_hash="t", status="graded", score=1.0,
                               submission=SubmissionInfo(source="a.py", student_id="a")))
     md = summary_markdown([bare], None)
     assert "No check ran" in md and "None." in md

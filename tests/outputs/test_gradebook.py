@@ -10,29 +10,31 @@ import pytest
 
 from grader.outputs.gradebook import ExportError, export
 from grader.outputs.merge import merge, write
-from grader.outputs.table import row, write_csv
+from batching import row_of
+from grader.batch.rows import Identity, Lateness
+from grader.outputs.table import row_record, write_csv
 from grader.results import CheckResult, GradeResult, SubmissionInfo
 from reference.spec import Settings
 
 
 def graded(sid: str, score: float, lms: str, lms_id: str, email: str, status: str = "graded",
-           late_factor: float = 1.0) -> GradeResult:
-    return GradeResult(
-        grader_version="t", settings_hash="t", status=status, score=score, max_score=30.0,
-        message="" if score == 30 else "gradient_reference: gradients of U, W, b differ",
-        submission=SubmissionInfo(source="x.zip", student_id=sid, name="王小明" if sid == "0756001" else "Amy Lin",
-                                  lms=lms, lms_id=lms_id, email=email, late_factor=late_factor,
-                                  identity_source="handout"),
-        checks=[CheckResult(name="train", status="passed", points=score, max_points=30.0)],
-    )
+           late_factor: float = 1.0, file: str = "x.zip") -> dict:
+    checks = [CheckResult(name="train", status="passed", points=score, max_points=30.0)]
+    if score < 30:
+        checks.append(CheckResult(name="gradient_reference", status="failed",
+                                  message="gradients of U, W, b differ", details={"bug": "no_recurrent"}))
+    result = GradeResult(grader_version="t", settings_hash="t", status=status, score=score, max_score=30.0,
+                         submission=SubmissionInfo(source=file), checks=checks)
+    who = Identity(sid, "王小明" if sid == "0756001" else "Amy Lin", "handout", lms=lms, lms_id=lms_id, email=email)
+    late = Lateness(late=late_factor < 1, days_late=1.5 if late_factor < 1 else None, factor=late_factor)
+    return row_record(row_of(result, file if status != "missing" else "", "", who=who, late=late), Settings())
 
 
 @pytest.fixture
 def out(tmp_path: Path) -> Path:
-    settings = Settings()
-    rows = [row(graded("0756001", 30.0, "moodle", "1001", "wang@example.edu"), "a", "", settings, []),
-            row(graded("0810002", 15.0, "moodle", "1002", "amy@example.edu", late_factor=0.8), "b", "", settings, []),
-            row(graded("0810003", 0.0, "", "", "", status="missing"), "", "", settings, [])]
+    rows = [graded("0756001", 30.0, "moodle", "1001", "wang@example.edu"),
+            graded("0810002", 15.0, "moodle", "1002", "amy@example.edu", late_factor=0.8),
+            graded("0810003", 0.0, "", "", "", status="missing")]
     write_csv(rows, tmp_path / "grades.csv")
     return tmp_path
 
@@ -47,7 +49,9 @@ def test_moodle_grade_import_and_offline_worksheet(out: Path) -> None:
     done = export(out / "grades.csv", "moodle", out / "moodle.csv")
     rows = {r["ID number"]: r for r in read_back(out / "moodle.csv")}
     assert rows["0756001"]["Grade"] == "30" and rows["0756001"]["Email address"] == "wang@example.edu"
-    assert rows["0810002"]["Grade"] == "12" and rows["0810002"]["Feedback"].startswith("gradient_reference")
+    assert rows["0810002"]["Grade"] == "12"
+    assert rows["0810002"]["Feedback"].startswith("Automatic score 15/30. fix first: gradient_reference: gradients")
+    assert "late 1.50 days (grade x 0.8)" in rows["0810002"]["Feedback"]
     assert rows["0810003"]["Grade"] == ""  # missing: no grade, not a zero
     worksheet = {r["Identifier"]: r for r in read_back(out / "moodle-worksheet.csv")}
     assert set(worksheet) == {"Participant 1001", "Participant 1002"} and worksheet["Participant 1001"]["Grade"] == "30"

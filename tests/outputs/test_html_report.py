@@ -14,7 +14,7 @@ import pytest
 
 from grader.outputs.html_report import write_report
 from grader.outputs.plots import learning_curve_png
-from grader.outputs.summary import Graded
+from batching import row_of
 from grader.results import CheckResult, GradeResult, RunResult, SubmissionInfo
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -38,10 +38,10 @@ def result(sid: str, score: float, name: str = "Amy", bug: bool = False, status:
 
 @pytest.fixture
 def out(tmp_path: Path) -> Path:
-    rows = [(Graded(result("0756001", 30.0, "王小明")), "0756001"),
-            (Graded(result("0810002", 4.5, HOSTILE, bug=True), ["similar:0756001"]), "0810002"),
-            (Graded(result("0810003", 12.0, "Bob")), "0810003"),
-            (Graded(result("0810004", 0.0, "Dan", status="missing")), None)]
+    rows = [(row_of(result("0756001", 30.0, "王小明")), "0756001"),
+            (row_of(result("0810002", 4.5, HOSTILE, bug=True), flags=["similar:0756001"]), "0810002"),
+            (row_of(result("0810003", 12.0, "Bob")), "0810003"),
+            (row_of(result("0810004", 0.0, "Dan", status="missing")), None)]
     (tmp_path / "feedback").mkdir()
     for g, name in rows:
         if name:

@@ -12,8 +12,9 @@ import json
 import re
 import xml.etree.ElementTree as ET
 
+from batching import record, row_of
 from grader.outputs import feedback
-from grader.outputs.table import row, safe_cell
+from grader.outputs.table import safe_cell
 from grader.outputs.terminal import junit_xml, terminal
 from grader.results import CHECK_NAMES, CheckResult, GradeResult, RunResult, SubmissionInfo
 from reference.spec import Settings
@@ -64,7 +65,7 @@ def test_junit_xml_parses_and_is_plain():
 
 
 def test_csv_cells_are_plain_one_line_and_never_formulas():
-    cells = row(hostile_result(), HOSTILE + ".zip", "0" * 64, Settings(), [])
+    cells = record(hostile_result(), HOSTILE + ".zip", "0" * 64, Settings(), [])
     for value in cells.values():
         cell = safe_cell(value)
         if isinstance(cell, str):
@@ -75,7 +76,7 @@ def test_csv_cells_are_plain_one_line_and_never_formulas():
 
 
 def test_feedback_markdown_is_plain():
-    assert_plain(feedback.student_markdown(hostile_result(), None))
+    assert_plain(feedback.student_markdown(row_of(hostile_result()), None))
 
 
 def test_a_submission_that_draws_a_fake_report_shows_as_plain_text(tmp_path):

@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 from grader.outputs.merge import MergeError, merge
-from grader.outputs.table import CELL_MAX, row, safe_cell, write_csv
+from batching import record
+from grader.outputs.table import CELL_MAX, safe_cell, write_csv
 from grader.results import CheckResult, GradeResult, SubmissionInfo
 from reference.spec import Settings
 
@@ -38,8 +39,8 @@ def test_cells_are_one_line_and_capped():
 def test_csv_has_one_row_per_submission_sorted_and_hostile_text_is_safe(tmp_path):
     settings = Settings()
     rows = [
-        row(result("2", 30, "=cmd|' /C calc'!A0\nfake,row"), "b.zip", "s2", settings, []),
-        row(result("1", 15), "a.zip", "s1", settings, ["duplicate"]),
+        record(result("2", 30, "=cmd|' /C calc'!A0\nfake,row"), "b.zip", "s2", settings, []),
+        record(result("1", 15), "a.zip", "s1", settings, ["duplicate"]),
     ]
     write_csv(rows, tmp_path / "grades.csv")
     text = (tmp_path / "grades.csv").read_text(encoding="utf-8")
@@ -53,7 +54,7 @@ def test_csv_has_one_row_per_submission_sorted_and_hostile_text_is_safe(tmp_path
 
 def test_merge_totals_and_reports_every_problem(tmp_path):
     settings = Settings()
-    rows = [row(result(i, s), f"{i}.zip", i, settings, []) for i, s in (("1", 30.0), ("2", 15.0), ("3", 0.0))]
+    rows = [record(result(i, s), f"{i}.zip", i, settings, []) for i, s in (("1", 30.0), ("2", 15.0), ("3", 0.0))]
     write_csv(rows, tmp_path / "grades.csv")
     (tmp_path / "manual.csv").write_text(
         "student_id,plot,data_generation,forward,bptt,code\n"
@@ -65,7 +66,7 @@ def test_merge_totals_and_reports_every_problem(tmp_path):
     )
     table, problems = merge(tmp_path / "grades.csv", tmp_path / "manual.csv", settings)
     totals = dict(zip(table["student_id"], table["total"]))
-    assert totals == {"1": 100.0, "2": 30.0, "3": 0.0}
+    assert totals == {"1": "100", "2": "30", "3": "0"}  # text, as every cell of final.csv
     joined = "\n".join(problems)
     assert "unknown student id '9'" in joined
     assert "report_data_generation = 'x' is not a number" in joined
@@ -76,7 +77,7 @@ def test_merge_totals_and_reports_every_problem(tmp_path):
 
 def test_merge_without_report_columns_is_a_clear_error(tmp_path):
     settings = Settings()
-    write_csv([row(result("1", 30.0), "1.zip", "1", settings, [])], tmp_path / "grades.csv")
+    write_csv([record(result("1", 30.0), "1.zip", "1", settings, [])], tmp_path / "grades.csv")
     (tmp_path / "manual.csv").write_text("student_id,grade\n1,5\n", encoding="utf-8")
     with pytest.raises(MergeError, match="no report columns"):
         merge(tmp_path / "grades.csv", tmp_path / "manual.csv", settings)
@@ -86,12 +87,12 @@ def test_csv_opens_in_a_spreadsheet_and_merge_survives_dropped_leading_zeros(tmp
     """UTF-8 with a BOM (Excel then shows 王小明, not mojibake); an id Excel saved as 756001
     is still 0756001's, and a sheet of such ids merges, each noted."""
     settings = Settings()
-    write_csv([row(result("0756001", 30.0), "a.zip", "s", settings, []),
-               row(result("0810002", 20.0), "b.zip", "t", settings, [])], tmp_path / "grades.csv")
+    write_csv([record(result("0756001", 30.0), "a.zip", "s", settings, []),
+               record(result("0810002", 20.0), "b.zip", "t", settings, [])], tmp_path / "grades.csv")
     raw = (tmp_path / "grades.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf") and "王小明".encode() in raw
     (tmp_path / "manual.csv").write_text("student_id,plot,data_generation,forward,bptt,code\n"
                                         "756001,10,10,20,20,10\n810002,0,0,0,0,0\n", encoding="utf-8")
     table, problems = merge(tmp_path / "grades.csv", tmp_path / "manual.csv", settings)
-    assert dict(zip(table["student_id"], table["total"])) == {"0756001": 100.0, "0810002": 20.0}
+    assert dict(zip(table["student_id"], table["total"])) == {"0756001": "100", "0810002": "20"}
     assert any("756001 read as 0756001" in p for p in problems) and not any("unknown" in p for p in problems)
