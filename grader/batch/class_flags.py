@@ -18,7 +18,8 @@ from reference import rnn as reference_rnn
 REFERENCE = Path(reference_rnn.__file__)
 KNOWN = Path(__file__).resolve().parents[1] / "checks" / "known_solutions"  # public solutions, written out
 NOTHING_FOUND = ("no_module", "no_code", "not_found")
-LAYOUT_SHARE = 0.5  # rows failing the same way before the download itself is suspected
+LAYOUT_SHARE = 0.5  # more than this share of rows failing the same way (and at least
+LAYOUT_ROWS = 3  # this many) before the download itself is suspected
 
 
 def flag_duplicates(rows: list[Row]) -> None:
@@ -72,10 +73,10 @@ def layout_warning(rows: list[Row]) -> str | None:
     was read in the wrong layout (or the wrong folder was given), not a class of zeros. Those
     rows are flagged `layout?`."""
     counts = Counter(r.result.status for r in rows if r.result.status in NOTHING_FOUND)
-    if not counts or len(rows) < 3:
+    if not counts:
         return None
     status, n = counts.most_common(1)[0]
-    if n < LAYOUT_SHARE * len(rows):
+    if n < LAYOUT_ROWS or n <= LAYOUT_SHARE * len(rows):
         return None
     for row in rows:
         if row.result.status == status:

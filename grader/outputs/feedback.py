@@ -34,7 +34,7 @@ def student_markdown(row: Row, curve_png: str | None) -> str:
 def late_text(late: Lateness) -> str:
     """Lateness in words: days, what the policy kept, where the time came from."""
     if late.late is None:
-        return "—" if late.submitted_at is None else "on time? (no due date)"
+        return "—" if late.submitted_at is None else f"{late.submitted_at:%Y-%m-%d %H:%M} (no due date set)"
     if not late.late:
         return "on time"
     days = f"{late.days_late:.2f} days" if late.days_late is not None else "by an unknown amount"

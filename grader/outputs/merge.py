@@ -43,6 +43,11 @@ def _with_leading_zeros(sid: str, known: set[str]) -> str | None:
 def merge(grades_csv: Path, manual_csv: Path, settings: Settings) -> tuple[pd.DataFrame, list[str]]:
     """The grades with report columns and totals filled in, and the problems found."""
     grades, manual = read_text_csv(grades_csv), read_text_csv(manual_csv)
+    if not {"student_id", "score"} <= set(grades.columns):
+        raise MergeError(f"{grades_csv}: not a grades.csv (no student_id and score columns); give the one batch wrote")
+    for column in report_columns(settings):  # a sheet from before the rubric changed
+        if column not in grades:
+            grades[column] = ""
     if "student_id" not in manual.columns:
         raise MergeError(f"{manual_csv}: needs a student_id column")
     maxima = {f"report_{k}": float(v) for k, v in settings.report.model_dump().items()}

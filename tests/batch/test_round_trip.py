@@ -216,3 +216,23 @@ def test_ids_keep_their_text_through_merge_and_every_export(tmp_path, monkeypatc
     assert sorted(r["student_id"] for r in read(tmp_path / "plain.csv")) == ["0012345", "0751234"]
     export(out / "final.csv", "blackboard", tmp_path / "bb.csv", "Lab 4 |1")
     assert sorted(r["Student ID"] for r in read(tmp_path / "bb.csv")) == ["0012345", "0751234"]
+
+
+def test_a_class_where_most_rows_found_nothing_is_reported_as_a_layout_problem(tmp_path, monkeypatch):
+    """Four of five folders hold no code where the grader looks: a warning and `layout?` on
+    those rows, not five quiet zeros; two of four broken is a class, not a layout."""
+    monkeypatch.setattr(batch_run, "grade_all", intake_only)
+    klass = tmp_path / "class"
+    for i in range(4):
+        put(klass / f"DLP_LAB4_075600{i}_S" / "notes.txt", "see attachment")
+    name, data = submission(Student_("0756009", "S", "1", "good", False))
+    put(klass / name, data)
+    report = run_batch(klass, tmp_path / "out", Settings(), BatchOptions(progress=False, isolation=object()))
+    assert report.warnings and "4 of 5 rows are no_module" in report.warnings[0]
+    assert "Warning" in (tmp_path / "out" / "summary.md").read_text(encoding="utf-8")
+    flagged = [r["student_id"] for r in read(tmp_path / "out" / "grades.csv") if "layout?" in r["flags"]]
+    assert sorted(flagged) == [f"075600{i}" for i in range(4)]
+    (klass / "DLP_LAB4_0756003_S").rename(tmp_path / "gone")
+    (klass / "DLP_LAB4_0756002_S").rename(tmp_path / "gone2")
+    quiet = run_batch(klass, tmp_path / "out2", Settings(), BatchOptions(progress=False, isolation=object()))
+    assert quiet.warnings == []

@@ -96,3 +96,16 @@ def test_csv_opens_in_a_spreadsheet_and_merge_survives_dropped_leading_zeros(tmp
     table, problems = merge(tmp_path / "grades.csv", tmp_path / "manual.csv", settings)
     assert dict(zip(table["student_id"], table["total"])) == {"0756001": "100", "0810002": "20"}
     assert any("756001 read as 0756001" in p for p in problems) and not any("unknown" in p for p in problems)
+
+
+def test_merge_of_a_sheet_without_the_rubrics_columns_and_ids_as_text(tmp_path):
+    """A grades.csv from before the rubric changed (no report columns) still merges; a platform
+    id with a leading zero stays as it was written."""
+    (tmp_path / "grades.csv").write_text("student_id,file,lms,lms_id,status,score,max_score,late_factor\n"
+                                         "0751234,a.zip,canvas,0751234,graded,30,30,1.0\n", encoding="utf-8")
+    (tmp_path / "manual.csv").write_text("student_id,plot\n0751234,5\n", encoding="utf-8")
+    table, _ = merge(tmp_path / "grades.csv", tmp_path / "manual.csv", Settings())
+    assert (table.loc[0, "lms_id"], table.loc[0, "total"]) == ("0751234", "35")
+    (tmp_path / "other.csv").write_text("id,x\n1,2\n", encoding="utf-8")
+    with pytest.raises(MergeError, match="not a grades.csv"):
+        merge(tmp_path / "other.csv", tmp_path / "manual.csv", Settings())
