@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from grader.batch.run import BatchOptions, run_batch  # noqa: E402
 from grader.sandbox import probe  # noqa: E402
-from reference.spec import Settings  # noqa: E402
+from grader.settings import Settings  # noqa: E402
 
 # A class as it comes: mostly working per-step code, some classic bugs.
 MIX = ["correct_bce.py"] * 6 + ["correct_mse.py", "bptt_no_recurrent.py", "state_carried.py",

@@ -30,7 +30,7 @@ import naive_rnn  # noqa: E402
 from grader.checks.pipeline import grade  # noqa: E402
 from grader.sandbox import isolation  # noqa: E402
 from reference import rnn  # noqa: E402
-from reference.spec import Settings  # noqa: E402
+from grader.settings import Settings  # noqa: E402
 from reference.train import train  # noqa: E402
 
 

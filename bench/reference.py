@@ -45,7 +45,7 @@ import numpy as np  # noqa: E402
 
 from reference.data import all_pairs  # noqa: E402
 from reference.rnn import PARAMS, RNN, forward_batch  # noqa: E402
-from reference.spec import Settings, load_settings  # noqa: E402
+from grader.settings import Settings, load_settings  # noqa: E402
 from reference.train import TrainResult, reference_model, train  # noqa: E402
 
 

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from grader.sandbox import Sandbox  # noqa: E402
 from reference.rnn import RNN  # noqa: E402
-from reference.spec import Limits  # noqa: E402
+from grader.settings import Limits  # noqa: E402
 
 NULL_MODEL = '''
 import numpy as np

@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 from grader import __version__
-from reference.spec import LOSSES, Settings, SettingsError, load_settings
+from grader.settings import LOSSES, Settings, SettingsError, load_settings
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 

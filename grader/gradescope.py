@@ -20,7 +20,7 @@ from grader.checks.pipeline import grade
 from grader.intake.layouts import pick_code, submission_files
 from grader.outputs.gradescope_results import results_json
 from grader.safe_files import write_atomic
-from reference.spec import Settings
+from grader.settings import Settings
 
 ROOT_ENV = "BPTT_GRADESCOPE_ROOT"
 SETUP = """#!/usr/bin/env bash

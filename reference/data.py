@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference.spec import Settings
+from grader.settings import Settings
 
 
 def to_bits(values: np.ndarray | int, bits: int) -> np.ndarray:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from reference.data import sample_stream
 from reference.rnn import RNN, Loss, sequence_loss
-from reference.spec import Settings
+from grader.settings import Settings
 
 
 class Model(Protocol):

@@ -10,7 +10,7 @@ from grader.batch.rows import Identity, Lateness, Row, Upload
 from grader.batch.run import BatchOptions, run_batch
 from grader.outputs.table import row_record
 from grader.results import GradeResult
-from reference.spec import Settings
+from grader.settings import Settings
 
 
 def batch(source: Path, out: Path, settings: Settings, **options: object) -> str:

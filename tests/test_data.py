@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from reference.data import all_pairs, draw_operands, encode, from_bits, sample_stream, to_bits
-from reference.spec import Settings
+from grader.settings import Settings
 
 
 def test_bits_are_least_significant_first() -> None:

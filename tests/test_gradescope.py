@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from grader.results import CHECK_NAMES
-from reference.spec import Settings, validated
+from grader.settings import Settings, validated
 
 CORPUS = Path(__file__).parent / "submissions"
 QUICK = ["--runs", "1", "--iterations", "600"]

@@ -7,7 +7,7 @@ import pytest
 
 from reference.data import all_pairs, sample_stream
 from reference.rnn import PARAMS, RNN, forward_batch, output_delta, sequence_loss
-from reference.spec import Settings
+from grader.settings import Settings
 from reference.train import reference_model, run_loop, train, train_reference
 
 LOSSES = ("bce", "mse")

@@ -21,7 +21,7 @@ from grader.batch.rows import Lateness, TimeSource
 from grader.batch.roster import Student
 from grader.intake.layouts import Entry
 from grader.intake.unzip import newest_member_time
-from reference.spec import Late
+from grader.settings import Late
 
 
 def due_for(late: Late, student: Student | None) -> datetime | None:

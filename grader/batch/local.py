@@ -13,7 +13,7 @@ from grader.batch.rows import Upload
 from grader.batch.store import identity
 from grader.results import GradeResult, neutralise
 from grader.sandbox.probe import Isolation
-from reference.spec import Settings
+from grader.settings import Settings
 
 Save = Callable[[Upload, GradeResult], None]
 

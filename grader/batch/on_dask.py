@@ -24,7 +24,7 @@ from grader.batch.store import identity
 from grader.checks.pipeline import grade
 from grader.intake.submission import SubmissionError, kept_files
 from grader.results import GradeResult
-from reference.spec import Settings
+from grader.settings import Settings
 
 Payload = bytes | list[tuple[str, bytes]]  # a file's bytes, or a folder's (relative path, bytes)
 ALLOWED_FAILURES = 2  # workers a task may take down before it is `worker_lost`

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict
 from grader.results import GradeResult
 from grader.safe_files import open_fresh, read_regular
 from grader.sandbox.probe import Isolation
-from reference.spec import Settings
+from grader.settings import Settings
 
 # One core per grader process: -j N then means N busy cores, not N x BLAS threads. Without
 # the malloc setting a Dask nanny gives its workers (MALLOC_TRIM_THRESHOLD_=65536): a grader

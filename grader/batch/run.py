@@ -36,7 +36,7 @@ from grader.intake.unzip import Budget, SubmissionError, unpack_zip
 from grader.results import GradeResult
 from grader.safe_files import private_dir, write_atomic
 from grader.sandbox import Isolation
-from reference.spec import Settings
+from grader.settings import Settings
 
 CLASS_FILES, CLASS_BYTES = 20000, 4 << 30  # a whole class's archive, not one student's
 SIMILAR_ABOVE = 0.5  # independent solutions share about 0.1 of their fingerprints, copies 0.8 and more

@@ -17,7 +17,7 @@ from grader import __version__
 from grader.batch.rows import Upload
 from grader.results import RESULT_SCHEMA, GradeResult
 from grader.safe_files import private_dir, read_regular, write_atomic
-from reference.spec import Settings
+from grader.settings import Settings
 
 
 def identity(upload: Upload) -> str:

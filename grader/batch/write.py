@@ -15,15 +15,16 @@ from grader.outputs.plots import learning_curve_png, score_histogram_png
 from grader.outputs.summary import summary_markdown
 from grader.outputs.table import row_record, write_csv, write_safe_csv
 from grader.safe_files import private_dir, write_atomic
-from reference.spec import Settings
+from grader.settings import Settings
 
 
 def page_names(rows: list[Row]) -> list[str]:
-    """A file-system safe, unique base name per row: the student id, else the file's stem."""
+    """A file-system safe, unique base name per row: the student id, else the platform's id,
+    else the file's stem."""
     taken: set[str] = set()
     names = []
     for row in rows:
-        base = row.who.student_id or Path(row.file).stem or row.who.lms_id or "submission"
+        base = row.who.student_id or (f"{row.who.lms}-{row.who.lms_id}" if row.who.lms_id else Path(row.file).stem)
         base = re.sub(r"[^\w.-]+", "_", base).strip("._") or "submission"
         name, n = base, 2
         while name in taken:

@@ -20,7 +20,7 @@ from grader.checks.registry import CHECKS, SPECS, CheckSpec
 from grader.checks.training import EARLY_WINDOW, Trainer
 from reference.data import all_pairs
 from reference.rnn import PARAMS, forward_batch, sequence_loss
-from reference.spec import Settings
+from grader.settings import Settings
 
 # A fresh RNN cannot add: the reference, 20 seeds x 2 losses, was right on at most 8% of
 # its first 200 answers; far more than that means the weights were trained before grading.

@@ -10,7 +10,7 @@ import numpy as np
 from grader.checks.session import Session
 from grader.checks.training import Training
 from grader.results import CheckResult
-from reference.spec import Loss, Settings
+from grader.settings import Loss, Settings
 
 
 @dataclass

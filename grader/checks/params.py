@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from reference.rnn import PARAMS
-from reference.spec import Settings
+from grader.settings import Settings
 
 
 def flatten(params: dict[str, np.ndarray]) -> np.ndarray:

@@ -29,7 +29,7 @@ from grader.checks.static import DISALLOWED, import_advice, policy_message, scan
 from grader.checks.suspicions import complex_arithmetic, slow_backward
 from grader.intake.submission import Submission, SubmissionError, open_submission, parse_name
 from grader.results import CHECK_NAMES, CheckResult, GradeResult, SubmissionInfo, median_or_none
-from reference.spec import Settings
+from grader.settings import Settings
 
 SLOW_IMPORT = 2.0  # seconds: far more than NumPy's import, so the module does work at import
 

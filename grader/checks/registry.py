@@ -1,7 +1,7 @@
 """The one list of checks: their order, what each waits for, what it may be worth.
 
 Everything else derives from it: `results.CHECK_NAMES` (the order of every output), the
-settings' `Points` fields and `Gate` names (reference/spec.py), the flags of a result, and
+settings' `Points` fields and `Gate` names (grader/settings.py), the flags of a result, and
 which function in contract.py runs which check. Pure data with no imports of the grader,
 so the settings can read it without pulling in the checks.
 """

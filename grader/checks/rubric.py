@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from grader.checks.registry import SPECS
 from grader.results import CheckResult
-from reference.spec import Settings
+from grader.settings import Settings
 
 
 def max_points(name: str, settings: Settings) -> float:

@@ -27,7 +27,7 @@ from grader.sandbox import (
     StudentError,
 )
 from reference.rnn import PARAMS
-from reference.spec import Settings
+from grader.settings import Settings
 
 TRAIN_CHUNK = 2000  # iterations per round trip to the child (a run's first is shorter)
 

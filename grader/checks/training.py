@@ -26,7 +26,7 @@ from grader.checks.trajectory import REL, unexplained_steps
 from grader.results import RunResult
 from grader.sandbox import Pending
 from reference.data import sample_stream
-from reference.spec import Loss, Settings
+from grader.settings import Loss, Settings
 from reference.train import Curves
 
 FIRST_CHUNK = 100  # a run's first round trip: short, so a model's speed is known early

@@ -113,13 +113,16 @@ def _number(value: float | None, spec: str = ".3f") -> tuple[str, str]:
 
 
 def _late_cell(row: Row) -> tuple[str, str]:
-    """(shown, sort key) of a row's lateness: days late, the factor where it lowered the grade."""
+    """(shown, sort key) of a row's lateness: days late (or the platform's bare mark), the
+    factor where it lowered the grade, and where only file times say so."""
     late = row.late
     if not (late.late or late.unsure):
         return "", ""
-    days = "?" if late.days_late is None else f"{late.days_late:.1f} d"
-    return days + (f" x{late.factor:g}" if late.lowered else "") + ("?" if late.unsure else ""), \
-        repr(float(late.days_late)) if late.days_late is not None else ""
+    shown = "marked late" if late.days_late is None else f"{late.days_late:.1f} d"
+    shown += f", x{late.factor:g}" if late.lowered else ""
+    if late.time_source == "file_times":
+        shown += " (file times)" if late.lowered else " (file times, not charged)"
+    return shown, repr(float(late.days_late)) if late.days_late is not None else ""
 
 
 def _row(row: Row, page: str | None) -> str:

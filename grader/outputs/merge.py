@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from grader.outputs.table import report_columns, write_safe_csv
-from reference.spec import Settings
+from grader.settings import Settings
 
 
 class MergeError(ValueError):

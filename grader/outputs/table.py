@@ -13,7 +13,7 @@ import pandas as pd
 from grader.batch.rows import Row
 from grader.results import CHECK_NAMES, neutralise, one_line
 from grader.safe_files import write_atomic
-from reference.spec import Settings
+from grader.settings import Settings
 
 CELL_MAX = 300
 FEEDBACK_MAX = 280  # a gradebook comment: the score, the one thing to fix, lateness

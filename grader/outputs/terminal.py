@@ -10,7 +10,7 @@ import textwrap
 import xml.etree.ElementTree as ET
 
 from grader.results import GradeResult, one_line
-from reference.spec import Settings
+from grader.settings import Settings
 
 LABEL = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP", "error": "ERROR"}
 

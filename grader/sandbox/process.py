@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 
 from grader.results import one_line
-from reference.spec import Limits
+from grader.settings import Limits
 
 from . import probe as machine
 from .cgroups import Cgroups

@@ -17,7 +17,7 @@ import pytest
 import zipfactory as zf
 
 from batching import batch
-from reference.spec import Settings
+from grader.settings import Settings
 
 CORPUS = Path(__file__).parents[1] / "submissions"
 SHORT = Settings().with_overrides(runs=1, iterations=600, accuracy_window=200, audits_per_run=20)

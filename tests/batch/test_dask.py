@@ -16,7 +16,7 @@ import pytest
 pytest.importorskip("distributed", reason="Dask is an optional extra: pip install 'bptt-grader[dask]'")
 
 from batching import batch  # noqa: E402
-from reference.spec import Settings  # noqa: E402
+from grader.settings import Settings  # noqa: E402
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "class"
 SHORT = Settings().with_overrides(runs=1, iterations=1500, accuracy_window=500, audits_per_run=20)

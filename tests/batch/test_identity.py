@@ -17,7 +17,7 @@ from grader.batch.identity import identify
 from grader.batch.lateness import assess
 from grader.batch.roster import Roster, RosterError, Student, load_roster
 from grader.intake.layouts import Entry, read_class
-from reference.spec import Late
+from grader.settings import Late
 
 at = datetime.fromisoformat
 DUE = at("2026-12-01T23:59:00+08:00")
@@ -112,7 +112,7 @@ def test_file_times_never_lower_a_grade_unless_the_settings_trust_them(tmp_path)
 def test_a_moodle_download_zip_grades_one_row_per_student_with_roster(tmp_path):
     """End to end: the zip Moodle's button gives, a roster, one row per enrolled student."""
     from batching import batch
-    from reference.spec import Settings
+    from grader.settings import Settings
 
     moodle = moodle_folders(tmp_path / "moodle")
     archive = tmp_path / "Lab4-download.zip"

@@ -29,7 +29,7 @@ from grader.intake.submission import SubmissionError, open_submission, parse_nam
 from grader.outputs.gradebook import export
 from grader.outputs.merge import merge, write
 from grader.results import GradeResult, SubmissionInfo
-from reference.spec import Settings
+from grader.settings import Settings
 
 LAYOUTS = ("files", "moodle", "moodle_flat", "canvas", "gradescope", "blackboard")
 KINDS = ("good", "bad_zip", "no_py", "two_rnn", "nested", "empty_zip")

@@ -15,7 +15,7 @@ from grader import __version__
 from grader.batch import run as batch_run
 from grader.batch.run import BatchError, BatchOptions, run_batch
 from grader.cli import main
-from reference.spec import Settings
+from grader.settings import Settings
 
 SHORT = Settings().with_overrides(runs=1, iterations=300, accuracy_window=100)
 
@@ -108,3 +108,33 @@ def test_version_and_one_line_errors_with_nothing_written(tmp_path):
         assert not (tmp_path / "o1" / "grades.csv").exists()
     for name in ("o2", "o3"):
         assert not (tmp_path / name).exists(), "nothing half-written"
+
+
+def test_moodle_feedback_files_zip_has_a_folder_per_participant_with_the_page(tmp_path, monkeypatch):
+    """`export moodle --feedback-files`: the zip Moodle's "Upload multiple feedback files in a
+    zip" takes, a folder per participant named as the download names it."""
+    import zipfile
+
+    from downloads import moodle_folders
+
+    monkeypatch.setattr(batch_run, "grade_all", intake_only)
+    out = tmp_path / "out"
+    run_batch(moodle_folders(tmp_path / "class"), out, SHORT, BatchOptions(progress=False, isolation=object()))
+    assert main(["export", "moodle", str(out), "-o", str(tmp_path / "lab4.csv"), "--feedback-files"]) == 0
+    with zipfile.ZipFile(tmp_path / "lab4-feedback.zip") as z:
+        names = sorted(z.namelist())
+        page = z.read("王小明_1001_assignsubmission_file_/feedback.md").decode("utf-8")
+    assert "王小明_1001_assignsubmission_file_/feedback.md" in names
+    assert "Amy Lin_1002_assignsubmission_file_/feedback.md" in names
+    assert page.startswith("# Lab 4 (BPTT) feedback: 0756001")
+    worksheet = read(tmp_path / "lab4-worksheet.csv")
+    assert sorted(r["Identifier"] for r in worksheet) == ["Participant 1001", "Participant 1002", "Participant 1003"]
+    assert all(r["Feedback comments"] for r in worksheet)
+
+
+def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path):
+    afile = tmp_path / "file"
+    afile.write_text("x")
+    (tmp_path / "class").mkdir()
+    done = cli("batch", str(tmp_path / "class"), "-o", str(afile / "sub"))
+    assert done.returncode == 2 and "cannot write there" in done.stderr and "Traceback" not in done.stderr

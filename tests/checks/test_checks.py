@@ -16,7 +16,7 @@ import pytest
 
 from grader.checks.pipeline import grade
 from grader.results import CHECK_NAMES, GradeResult
-from reference.spec import Settings
+from grader.settings import Settings
 
 CORPUS = Path(__file__).parents[1] / "submissions"
 EXPECT = re.compile(r'^"""EXPECT: (?P<check>\w+)(?:: (?P<phrase>.+))?$', re.M)

@@ -6,7 +6,7 @@ import pytest
 
 from grader.checks.rubric import award, total
 from grader.results import CHECK_NAMES, CheckResult
-from reference.spec import Settings
+from grader.settings import Settings
 
 
 def checks(failed: set[str] = frozenset()) -> dict[str, CheckResult]:
@@ -71,7 +71,7 @@ def test_points_gates_and_flags_derive_from_the_registry():
     import typing
 
     from grader.checks.registry import CHECKS
-    from reference.spec import Gate, Points
+    from grader.settings import Gate, Points
 
     assert list(Points.model_fields) == [s.points for s in CHECKS if s.points]
     assert Points().performance == 30 and not any(v for k, v in Points().model_dump().items() if k != "performance")

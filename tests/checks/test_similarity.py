@@ -13,7 +13,7 @@ import pandas as pd
 from grader.checks.similarity import fingerprint, similar_pairs, similarity
 from batching import batch
 from grader.batch.run import SIMILAR_ABOVE
-from reference.spec import Settings
+from grader.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "submissions"

@@ -9,7 +9,7 @@ from grader.checks.diagnose import bptt
 from grader.checks.params import flatten, unflatten
 from grader.checks.stepwise import BLOCK, forward_and_gradients, forward_each
 from reference.rnn import forward_batch
-from reference.spec import Settings
+from grader.settings import Settings
 
 
 @pytest.mark.parametrize("loss", ["bce", "mse"])

@@ -9,7 +9,7 @@ import pytest
 
 from grader.checks.pipeline import grade
 from grader.checks.suspicions import complex_arithmetic, slow_backward
-from reference.spec import Settings
+from grader.settings import Settings
 
 HERE = Path(__file__).parents[1]  # tests/, with the corpora
 TINY = Settings().with_overrides(runs=1, iterations=40, accuracy_window=20, audits_per_run=20)

@@ -9,7 +9,7 @@ from grader.checks.params import flatten
 from grader.checks.training import Trainer
 from reference.data import sample_stream
 from reference.rnn import RNN
-from reference.spec import Settings
+from grader.settings import Settings
 
 SETTINGS = Settings()
 K = 40

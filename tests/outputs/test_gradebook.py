@@ -14,7 +14,7 @@ from batching import row_of
 from grader.batch.rows import Identity, Lateness
 from grader.outputs.table import row_record, write_csv
 from grader.results import CheckResult, GradeResult, SubmissionInfo
-from reference.spec import Settings
+from grader.settings import Settings
 
 
 def graded(sid: str, score: float, lms: str, lms_id: str, email: str, status: str = "graded",

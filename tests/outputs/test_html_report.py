@@ -15,6 +15,7 @@ import pytest
 from grader.outputs.html_report import write_report
 from grader.outputs.plots import learning_curve_png
 from batching import row_of
+from grader.batch.rows import Lateness
 from grader.results import CheckResult, GradeResult, RunResult, SubmissionInfo
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -40,7 +41,8 @@ def result(sid: str, score: float, name: str = "Amy", bug: bool = False, status:
 def out(tmp_path: Path) -> Path:
     rows = [(row_of(result("0756001", 30.0, "王小明")), "0756001"),
             (row_of(result("0810002", 4.5, HOSTILE, bug=True), flags=["similar:0756001"]), "0810002"),
-            (row_of(result("0810003", 12.0, "Bob")), "0810003"),
+            (row_of(result("0810003", 12.0, "Bob"), late=Lateness(late=True, days_late=1.5, factor=0.8,
+                                                                  time_source="lms")), "0810003"),
             (row_of(result("0810004", 0.0, "Dan", status="missing")), None)]
     (tmp_path / "feedback").mkdir()
     for g, name in rows:
@@ -108,3 +110,10 @@ def test_in_a_real_browser_the_table_sorts_filters_and_a_student_page_opens(out:
     for name, url in (("class.png", index + "#sort=score-desc"), ("student.png", (out / "report" / "0810002.html").as_uri())):
         chromium(f"--screenshot={shots / name}", "--window-size=1200,900", url)
         assert (shots / name).read_bytes().startswith(b"\x89PNG"), name
+
+
+def test_lateness_shows_in_the_class_table_and_the_students_page(out: Path) -> None:
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert 'data-column="late"' in index and '<td data-value="1.5">1.5 d, x0.8</td>' in index
+    page = (out / "report" / "0810003.html").read_text(encoding="utf-8")
+    assert "late, 1.50 days, grade x 0.8 (time: lms)" in page

@@ -17,7 +17,7 @@ from grader.outputs import feedback
 from grader.outputs.table import safe_cell
 from grader.outputs.terminal import junit_xml, terminal
 from grader.results import CHECK_NAMES, CheckResult, GradeResult, RunResult, SubmissionInfo
-from reference.spec import Settings
+from grader.settings import Settings
 
 FAKE = "\x1b[2J\x1b[H  PASS  train  30/30\r\nscore: 30 / 30\x1b]0;owned\x07"
 HOSTILE = FAKE + "\x00\x08\x0b\x0c\x7f\x85\x9b\u202e\ud800\ufffe end"

@@ -7,7 +7,7 @@ from grader.outputs.merge import MergeError, merge
 from batching import record
 from grader.outputs.table import CELL_MAX, safe_cell, write_csv
 from grader.results import CheckResult, GradeResult, SubmissionInfo
-from reference.spec import Settings
+from grader.settings import Settings
 
 
 def result(student_id, score, message="", status="graded"):

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from grader.sandbox import Sandbox, isolation
-from reference.spec import Limits
+from grader.settings import Limits
 
 DIMS = {"input_dim": 2, "hidden_dim": 16, "output_dim": 1}
 

@@ -273,7 +273,7 @@ def test_concurrent_sandboxes_cannot_see_or_signal_each_other(tmp_path):
     import numpy as np
 
     from grader.sandbox import Sandbox
-    from reference.spec import Limits
+    from grader.settings import Limits
 
     if machine.isolation().mode == "none":
         pytest.skip(f"no isolation on this machine: {machine.isolation().note}")

@@ -24,7 +24,7 @@ from grader.sandbox import Sandbox, SandboxCrashed, SandboxTimeout, StudentError
 from grader.sandbox import probe as machine
 from grader.sandbox.protocol import MAX_ARRAYS, MAX_HEADER, ChannelClosed, ProtocolError, read_frame, write_frame
 from reference.rnn import RNN
-from reference.spec import Limits
+from grader.settings import Limits
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "reference" / "rnn.py"
@@ -600,7 +600,7 @@ import sys
 import numpy as np
 from pathlib import Path
 from grader.sandbox import Sandbox
-from reference.spec import Limits
+from grader.settings import Limits
 box = Sandbox(Path(sys.argv[1]), Limits(call_seconds=60, total_seconds=120), extra_env={"HOSTILE_TOKEN": sys.argv[2]})
 box.start()
 box.call("construct", input_dim=2, hidden_dim=16, output_dim=1, seed=0)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reference.spec import Settings, SettingsError, load_settings
+from grader.settings import Settings, SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -153,7 +153,7 @@ def test_gates_and_points_name_real_checks():
     import pytest
 
     from grader.results import CHECK_NAMES
-    from reference.spec import Gate, Points, Settings, SettingsError, validated
+    from grader.settings import Gate, Points, Settings, SettingsError, validated
 
     assert set(typing.get_args(Gate)) <= set(CHECK_NAMES) - {"train"}
     assert set(Points.model_fields) - {"performance"} <= set(CHECK_NAMES)
