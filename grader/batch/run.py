@@ -30,7 +30,7 @@ from grader.batch.roster import Roster
 from grader.batch.rows import Identity, Row, Upload
 from grader.batch.store import Store, key
 from grader.batch.write import write_outputs
-from grader.intake.layouts import ClassDownload, Entry, LayoutError, read_class
+from grader.intake.layouts import LEFT_OUT, ClassDownload, Entry, LayoutError, read_class
 from grader.intake.submission import content_hash, parse_name
 from grader.intake.unzip import Budget, SubmissionError, unpack_zip
 from grader.results import GradeResult
@@ -201,10 +201,16 @@ def identified(download: ClassDownload, settings: Settings, roster: Roster | Non
     rows = []
     for entry in download.entries:
         upload = _upload(entry)
-        result = (GradeResult.ungraded("grader_error", "not graded: the batch stopped first", settings.digest(),
-                                       entry.file) if upload is not None else
-                  GradeResult.ungraded("no_code", "nothing but online text was submitted: there is no file to "
-                                       "grade", settings.digest(), entry.file))
+        named = parse_name(entry.file)
+        if upload is not None:
+            result = GradeResult.ungraded("grader_error", "not graded: the batch stopped first", settings.digest(),
+                                          entry.file)
+        elif entry.refused is not None:  # the class's archive could not take this student's files
+            result = GradeResult.ungraded(*entry.refused, settings.digest(), entry.file, student_id=named[0],
+                                          name=named[1], naming_ok=named[2])
+        else:
+            result = GradeResult.ungraded("no_code", "nothing but online text was submitted: there is no file to "
+                                          "grade", settings.digest(), entry.file)
         who, flags = identify(entry, roster, download.layout)
         student = roster.find(student_id=who.student_id) if roster and who.student_id else None
         row = Row(result, who, entry=entry, upload=upload,
@@ -254,7 +260,7 @@ def unpack_class_archive(archive: Path, intake: Path) -> Path:
         shutil.rmtree(intake)
     root, scratch = intake / ".unpacked", intake / ".scratch"
     scratch.mkdir(parents=True)
-    unpacked = unpack_zip(archive, root, scratch, _budget=Budget(CLASS_FILES, CLASS_BYTES))
+    unpacked = unpack_zip(archive, root, scratch, _budget=Budget(CLASS_FILES, CLASS_BYTES), lenient=True)
     for written in unpacked.written:
         rel = written.path.relative_to(root).parts
         shown = [p for p in re.split(r"[\\/]", written.display) if p not in ("", ".")][-len(rel):]
@@ -266,6 +272,13 @@ def unpack_class_archive(archive: Path, intake: Path) -> Path:
         if written.modified is not None:
             stamp = written.modified.timestamp()
             os.utime(target, (stamp, stamp))
+    for display, (status, why) in unpacked.skipped.items():  # one student's problem, on that student's row
+        shown = [p for p in re.split(r"[\\/]", display) if p not in ("", ".", "..")][unpacked.strip:] or ["member"]
+        target = intake.joinpath(*(_display_component(s, "member") for s in shown))
+        placeholder = target.with_name(target.name + LEFT_OUT)
+        if intake.resolve() in placeholder.resolve().parents and not placeholder.exists():
+            placeholder.parent.mkdir(parents=True, exist_ok=True)
+            placeholder.write_text(f"{status}: {why}"[:500], encoding="utf-8")
     shutil.rmtree(root, ignore_errors=True)
     shutil.rmtree(scratch, ignore_errors=True)
     return intake

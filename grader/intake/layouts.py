@@ -35,7 +35,7 @@ from typing import Literal
 
 from grader.intake.lms_metadata import gradescope_submitters
 from grader.intake.submission import parse_name
-from grader.intake.unzip import holds_module, ignore_reason
+from grader.intake.unzip import STATUSES, IntakeStatus, holds_module, ignore_reason
 
 Layout = Literal["moodle", "moodle_flat", "canvas", "gradescope", "blackboard", "files"]
 DESCRIBED: dict[str, str] = {
@@ -47,6 +47,9 @@ DESCRIBED: dict[str, str] = {
     "files": "one file or folder per student",
 }
 CODE_SUFFIXES = (".zip", ".py", ".ipynb")
+# What a class's archive could not take of one student's files is written as `<name>` +
+# LEFT_OUT, holding "<status>: <why>"; it becomes a note on that student's row, never a file.
+LEFT_OUT = ".left-out.txt"
 MAX_WRAPPERS = 4  # folders above a download that are looked through
 RECEIPT_BYTES = 1 << 16
 
@@ -82,6 +85,7 @@ class Entry:
     key: str = ""  # attempts with one key are one student's (default: the platform's id)
     notes: tuple[str, ...] = ()
     left_out: tuple[str, ...] = ()  # other code files of this submission, not graded
+    refused: tuple[IntakeStatus, str] | None = None  # nothing left to grade: the archive refused it, why
 
     @property
     def student(self) -> str:
@@ -110,14 +114,29 @@ def _visible(folder: Path) -> list[Path]:
 
 
 def _files_under(folder: Path) -> list[Path]:
-    """Every regular file under `folder` but junk, hidden files and links, in path order."""
+    """Every regular file under `folder` but junk, hidden files, links and left-out notes."""
     found = []
     for p in sorted(folder.rglob("*")):
         parts = p.relative_to(folder).parts
         if p.is_file() and not p.is_symlink() and not any(s.startswith(".") for s in parts) \
-                and ignore_reason(parts) is None:
+                and ignore_reason(parts) is None and not p.name.endswith(LEFT_OUT):
             found.append(p)
     return found
+
+
+def left_out(paths: list[Path]) -> tuple[tuple[str, ...], tuple[IntakeStatus, str] | None]:
+    """Notes for the placeholders among `paths` (what the class's archive could not take),
+    and the first refusal, for a student with nothing else to grade."""
+    notes, refused = [], None
+    for p in paths:
+        if not p.name.endswith(LEFT_OUT):
+            continue
+        text = p.read_text(encoding="utf-8", errors="replace")[:500]
+        status, _, why = text.partition(": ")
+        status = status if status in STATUSES else "unsafe_zip"
+        refused = refused or (status, why)  # type: ignore[assignment]
+        notes.append(f"{p.name.removesuffix(LEFT_OUT)} was left out of the download: {why}")
+    return tuple(notes), refused
 
 
 def _nfc(name: str) -> str:
@@ -271,9 +290,10 @@ def _moodle(folder: Path, staging: Path | None, download: ClassDownload) -> None
         notes = tuple(f"{plugin} submission noted, not graded" for plugin in plugins if plugin != "file")
         box = plugins.get("file")
         path, left = pick_code(*submission_files(box)) if box else (None, [])
+        dropped, refused = left_out(sorted(box.rglob("*" + LEFT_OUT))) if box else ((), None)
         download.entries.append(Entry(path, _display(path, folder, f"{name}_{lms}"), lms_name=name, lms_id=lms,
-                                      notes=notes + (() if box else ("no file submitted",)),
-                                      left_out=_relative(left, folder)))
+                                      notes=notes + dropped + (() if box else ("no file submitted",)),
+                                      left_out=_relative(left, folder), refused=refused if path is None else None))
 
 
 def _moodle_flat(folder: Path, staging: Path | None, download: ClassDownload) -> None:
@@ -285,12 +305,13 @@ def _moodle_flat(folder: Path, staging: Path | None, download: ClassDownload) ->
         else:
             download.not_code.append(p.name)
     for (name, lms), uploads in students.items():
-        files = [(orig, p) for plugin, orig, p in uploads if plugin == "file"]
+        files = [(orig, p) for plugin, orig, p in uploads if plugin == "file" and not orig.endswith(LEFT_OUT)]
+        dropped, refused = left_out([p for _, orig, p in uploads if orig.endswith(LEFT_OUT)])
         notes = tuple(f"{plugin} submission noted, not graded" for plugin in sorted({u[0] for u in uploads} - {"file"}))
         path, left = _gather(files, staging, f"{name}_{lms}")
         download.entries.append(Entry(path, _display(path, folder, f"{name}_{lms}"), lms_name=name, lms_id=lms,
-                                      notes=notes + (() if files else ("no file submitted",)),
-                                      left_out=_relative(left, folder)))
+                                      notes=notes + dropped + (() if files or dropped else ("no file submitted",)),
+                                      left_out=_relative(left, folder), refused=refused if path is None else None))
 
 
 def _canvas(folder: Path, staging: Path | None, download: ClassDownload) -> None:
@@ -303,7 +324,9 @@ def _canvas(folder: Path, staging: Path | None, download: ClassDownload) -> None
             students[m["lms"]].append((m, p))
         else:
             download.not_code.append(p.name)
-    for lms, uploads in students.items():
+    for lms, all_uploads in students.items():
+        uploads = [(m, p) for m, p in all_uploads if not m["orig"].endswith(LEFT_OUT)]
+        dropped, refused = left_out([p for m, p in all_uploads if m["orig"].endswith(LEFT_OUT)])
         newest: dict[str, tuple[int, re.Match, Path]] = {}
         for m, p in uploads:
             copy = CANVAS_COPY.match(m["orig"])
@@ -311,14 +334,14 @@ def _canvas(folder: Path, staging: Path | None, download: ClassDownload) -> None
             if original not in newest or int(m["attachment"]) > newest[original][0]:
                 newest[original] = (int(m["attachment"]), m, p)
         chosen = sorted(newest.values(), key=lambda t: t[0])
-        first = chosen[-1][1]
+        first = (chosen[-1][1] if chosen else all_uploads[0][0])
         path, left = _gather([(name, p) for name, (_, _, p) in sorted(newest.items())], staging,
                              f"{first['name']}_{lms}")
         notes = ((f"{len(uploads) - len(chosen)} earlier upload(s) of the same file left out",)
                  if len(uploads) > len(chosen) else ())
         download.entries.append(Entry(path, _display(path, folder, f"{first['name']}_{lms}"), lms_name=first["name"],
-                                      lms_id=lms, late=any(m["late"] for m, _ in uploads), notes=notes,
-                                      left_out=_relative(left, folder)))
+                                      lms_id=lms, late=any(m["late"] for m, _ in all_uploads), notes=notes + dropped,
+                                      left_out=_relative(left, folder), refused=refused if path is None else None))
 
 
 def _gather(uploads: list[tuple[str, Path]], staging: Path | None, key: str) -> tuple[Path | None, list[Path]]:
@@ -351,15 +374,16 @@ def _gradescope(folder: Path, staging: Path | None, download: ClassDownload) -> 
             continue
         info = metadata.get(p.name)
         path, left = pick_code(*submission_files(p))
+        dropped, refused = left_out(sorted(p.rglob("*" + LEFT_OUT)))
         people = info.submitters if info and info.submitters else [None]
-        notes = ("a group submission: " + ", ".join(s.name or s.sid or "?" for s in info.submitters),) \
-            if info and len(info.submitters) > 1 else ()
+        notes = dropped + (("a group submission: " + ", ".join(s.name or s.sid or "?" for s in info.submitters),)
+                           if info and len(info.submitters) > 1 else ())
         for n, person in enumerate(people):
             download.entries.append(Entry(
                 path, _display(path, folder, p.name), lms_name=person.name if person else None, lms_id=m["lms"],
                 student_id=person.sid if person else None, email=person.email if person else None,
                 submitted_at=info.created_at if info else None, notes=notes, key=f"gradescope:{m['lms']}:{n}",
-                left_out=_relative(left, folder)))
+                left_out=_relative(left, folder), refused=refused if path is None else None))
 
 
 def _receipt_name(path: Path) -> str | None:
@@ -389,7 +413,8 @@ def _blackboard(folder: Path, staging: Path | None, download: ClassDownload) -> 
             download.not_code.append(p.name)
     receipted = any(orig is None for uploads in attempts.values() for orig, _ in uploads)
     for (lms, ts), uploads in attempts.items():
-        files = [(orig, p) for orig, p in uploads if orig is not None]
+        files = [(orig, p) for orig, p in uploads if orig is not None and not orig.endswith(LEFT_OUT)]
+        dropped, refused = left_out([p for orig, p in uploads if orig is not None and orig.endswith(LEFT_OUT)])
         receipts = [p for orig, p in uploads if orig is None]
         when = datetime.strptime(ts, "%Y-%m-%d-%H-%M-%S")
         path, left = _gather(files, staging, f"{lms}_{ts}")
@@ -397,12 +422,17 @@ def _blackboard(folder: Path, staging: Path | None, download: ClassDownload) -> 
             (("no receipt for this attempt in the download",) if receipted else ())
         download.entries.append(Entry(path, _display(path, folder, f"{lms}_attempt_{ts}"), lms_id=lms,
                                       lms_name=_receipt_name(receipts[0]) if receipts else None,
-                                      submitted_at=when, order=(when,), notes=notes,
-                                      left_out=_relative(left, folder)))
+                                      submitted_at=when, order=(when,), notes=notes + dropped,
+                                      left_out=_relative(left, folder), refused=refused if path is None else None))
 
 
 def _files(folder: Path, staging: Path | None, download: ClassDownload) -> None:
     """One file or folder per student, each a submission of its own: a name never merges
     two (` (1)` may be a classmate's upload under someone else's handout name)."""
     for p in _visible(folder):
-        download.entries.append(Entry(p, p.name, key=f"file:{p.name}"))
+        if p.name.endswith(LEFT_OUT):  # the archive could not take it: a row that says why
+            dropped, refused = left_out([p])
+            name = p.name.removesuffix(LEFT_OUT)
+            download.entries.append(Entry(None, name, key=f"file:{name}", notes=dropped, refused=refused))
+        else:
+            download.entries.append(Entry(p, p.name, key=f"file:{p.name}"))

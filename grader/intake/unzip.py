@@ -455,6 +455,8 @@ class Unpacked:
     written: list[Written] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     ignored: Counter[str] = field(default_factory=Counter)
+    skipped: dict[str, tuple[IntakeStatus, str]] = field(default_factory=dict)  # (lenient) member -> why left out
+    strip: int = 0  # leading folders looked through (one common top folder)
 
 
 def _open_zip(path: Path) -> zipfile.ZipFile:
@@ -502,9 +504,12 @@ class _Member:
 
 
 def _vetted_members(
-    z: zipfile.ZipFile, name: str, name_hint: str | None, budget: Budget, notes: list[str]
+    z: zipfile.ZipFile, name: str, name_hint: str | None, budget: Budget, notes: list[str],
+    skipped: dict[str, tuple[IntakeStatus, str]] | None = None,
 ) -> list[_Member]:
-    """Every check on the central directory; returns the members, none written yet."""
+    """Every check on the central directory; returns the members, none written yet. A member
+    that fails a check of its own refuses the zip, or (`skipped` given: a class's archive,
+    whose members are many students' files) is left out and recorded there with why."""
     infos = z.infolist()
     if not infos:
         raise SubmissionError("bad_zip", f"{name} is an empty zip (no files in it)")
@@ -518,48 +523,33 @@ def _vetted_members(
     displays, codec_note = decode_names(infos, name_hint)
     if codec_note:
         notes.append(codec_note)
+
+    def refuse(status: IntakeStatus, message: str, display: str) -> None:
+        if skipped is None:
+            raise SubmissionError(status, message)
+        skipped[display.replace("\\", "/")] = (status, message)
+
     members: list[_Member] = []
     seen: dict[str, str] = {}
     files: set[str] = set()
     dirs: set[str] = set()
     for info, display in zip(infos, displays, strict=True):
-        shown = display.replace("\\", "/")
-        if "\x00" in info.orig_filename:
-            raise SubmissionError("unsafe_zip", f"a member name in {name} contains a NUL byte")
-        if shown.startswith("/") or DRIVE.match(shown):
-            raise SubmissionError(
-                "unsafe_zip", f"{name} has a member with an absolute path ({shown[:80]!r})"
-            )
-        raw_parts = SEPARATORS.split(display)
-        if ".." in raw_parts:
-            raise SubmissionError(
-                "unsafe_zip", f"{name} has a member that points outside the folder ({shown[:80]!r})"
-            )
+        problem = _member_problem(info, display, name)
+        if problem is not None:
+            refuse(*problem, display)
+            continue
         parts = tuple(split_path(display))
         mode = info.external_attr >> 16
-        kind = stat.S_IFMT(mode)
-        if stat.S_ISLNK(mode):
-            raise SubmissionError(
-                "unsafe_zip", f"{name} contains a symbolic link ({shown[:80]!r}); zip real files"
-            )
-        if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
-            raise SubmissionError(
-                "unsafe_zip", f"{name} contains a device or special file ({shown[:80]!r})"
-            )
         is_dir = (
             info.is_dir()
             or display.endswith("\\")
-            or kind == stat.S_IFDIR
+            or stat.S_IFMT(mode) == stat.S_IFDIR
             or (info.external_attr & 0x10 and info.file_size == 0)  # MS-DOS directory bit
         )
         if not parts:
-            if is_dir:
-                continue
-            raise SubmissionError("unsafe_zip", f"{name} has a member with an empty name")
-        if len(parts) > MAX_DEPTH:
-            raise SubmissionError(
-                "unsafe_zip", f"{name} has paths nested deeper than {MAX_DEPTH} folders"
-            )
+            if not is_dir:
+                refuse("unsafe_zip", f"{name} has a member with an empty name", display)
+            continue
         key = "/".join(parts).casefold()
         for k in range(1, len(parts)):
             dirs.add("/".join(parts[:k]).casefold())
@@ -574,59 +564,66 @@ def _vetted_members(
                 if seen[key] == here
                 else f"files whose names differ only in case or accents: {seen[key]!r} and {here!r}"
             )
-            raise SubmissionError("unsafe_zip", f"{name} holds {what}; keep one")
+            refuse("unsafe_zip", f"{name} holds {what}; keep one", here)
+            continue
         seen[key] = "/".join(parts)
         files.add(key)
         members.append(_Member(info, "/".join(parts), parts, False))
-    clash = files & dirs
-    if clash:
-        raise SubmissionError(
-            "unsafe_zip", f"{name} has {seen[sorted(clash)[0]]!r} both as a file and as a folder"
-        )
+    for clash in sorted(files & dirs):
+        refuse("unsafe_zip", f"{name} has {seen[clash]!r} both as a file and as a folder", seen[clash])
+        members = [m for m in members if m.is_dir or "/".join(m.parts).casefold() != clash]
+    kept = []
     for m in members:
-        if m.is_dir or ignore_reason(m.parts):
-            continue
-        info = m.info
-        if info.file_size > MAX_MEMBER:
-            raise SubmissionError(
-                "unsafe_zip",
-                f"{m.display} in {name} declares {mib(info.file_size)} "
-                f"(limit {mib(MAX_MEMBER)} per file)",
-            )
-        if info.file_size >= RATIO_MIN_SIZE and info.file_size > MAX_RATIO * max(
-            info.compress_size, 1
-        ):
-            raise SubmissionError(
-                "unsafe_zip",
-                f"{m.display} in {name} expands "
-                f"{info.file_size // max(info.compress_size, 1)} times "
-                f"(limit {MAX_RATIO}); this looks like a zip bomb",
-            )
-        if info.flag_bits & 0x1 or info.compress_type == 99:
-            raise SubmissionError(
-                "bad_zip",
-                f"{name} is encrypted (password-protected); zip it again without a password",
-            )
-        if info.compress_type not in ALLOWED_METHODS:
-            method = METHOD_NAMES.get(info.compress_type, f"method {info.compress_type}")
-            extra = (
-                " (Windows Explorer uses it for large files); re-zip it with another tool"
-                if info.compress_type == 9
-                else "; re-zip it with the standard zip format (deflate)"
-            )
-            raise SubmissionError(
-                "bad_zip",
-                f"{m.display} in {name} is compressed with {method}, "
-                f"which the grader cannot read{extra}",
-            )
-    declared = sum(i.file_size for i in infos if not i.is_dir())
+        problem = None if m.is_dir or ignore_reason(m.parts) else _content_problem(m, name)
+        if problem is not None:
+            refuse(*problem, m.display)
+        else:
+            kept.append(m)
+    declared = sum(m.info.file_size for m in kept if not m.is_dir)
     if declared > budget.total:
         raise SubmissionError(
             "unsafe_zip",
             f"{name} declares {mib(declared)} of content (limit {mib(MAX_TOTAL)}); "
             "submit only your code and report",
         )
-    return members
+    return kept
+
+
+def _member_problem(info: zipfile.ZipInfo, display: str, name: str) -> tuple[IntakeStatus, str] | None:
+    """What makes a member's name or kind unsafe to write, if anything."""
+    shown = display.replace("\\", "/")
+    if "\x00" in info.orig_filename:
+        return "unsafe_zip", f"a member name in {name} contains a NUL byte"
+    if shown.startswith("/") or DRIVE.match(shown):
+        return "unsafe_zip", f"{name} has a member with an absolute path ({shown[:80]!r})"
+    if ".." in SEPARATORS.split(display):
+        return "unsafe_zip", f"{name} has a member that points outside the folder ({shown[:80]!r})"
+    mode = info.external_attr >> 16
+    if stat.S_ISLNK(mode):
+        return "unsafe_zip", f"{name} contains a symbolic link ({shown[:80]!r}); zip real files"
+    if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
+        return "unsafe_zip", f"{name} contains a device or special file ({shown[:80]!r})"
+    if len(split_path(display)) > MAX_DEPTH:
+        return "unsafe_zip", f"{name} has paths nested deeper than {MAX_DEPTH} folders"
+    return None
+
+
+def _content_problem(m: _Member, name: str) -> tuple[IntakeStatus, str] | None:
+    """What makes a file member unreadable or too big to take, if anything."""
+    info = m.info
+    if info.file_size > MAX_MEMBER:
+        return "unsafe_zip", f"{m.display} in {name} declares {mib(info.file_size)} (limit {mib(MAX_MEMBER)} per file)"
+    if info.file_size >= RATIO_MIN_SIZE and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+        return ("unsafe_zip", f"{m.display} in {name} expands {info.file_size // max(info.compress_size, 1)} times "
+                f"(limit {MAX_RATIO}); this looks like a zip bomb")
+    if info.flag_bits & 0x1 or info.compress_type == 99:
+        return "bad_zip", f"{name} is encrypted (password-protected); zip it again without a password"
+    if info.compress_type not in ALLOWED_METHODS:
+        method = METHOD_NAMES.get(info.compress_type, f"method {info.compress_type}")
+        extra = (" (Windows Explorer uses it for large files); re-zip it with another tool"
+                 if info.compress_type == 9 else "; re-zip it with the standard zip format (deflate)")
+        return "bad_zip", f"{m.display} in {name} is compressed with {method}, which the grader cannot read{extra}"
+    return None
 
 
 def unpack_zip(
@@ -638,12 +635,14 @@ def unpack_zip(
     _level: int = 0,
     _budget: Budget | None = None,
     _label: str | None = None,
+    lenient: bool = False,
 ) -> Unpacked:
     """Check `path` completely, then write its useful members under `root`.
 
     `scratch` is a folder of the grader's where an inner zip may be unpacked first
     (a zip holding nothing but one zip is opened, one level deep, on the same budget).
-    Raises SubmissionError ("bad_zip" / "unsafe_zip").
+    Raises SubmissionError ("bad_zip" / "unsafe_zip"); `lenient` (a class's archive) leaves
+    out a member that fails a check of its own instead, recording why in `skipped`.
     """
     budget = _budget or Budget()
     label = _label or path.name
@@ -651,7 +650,7 @@ def unpack_zip(
     z = _open_zip(path)
     with z:
         try:
-            members = _vetted_members(z, label, name_hint, budget, out.notes)
+            members = _vetted_members(z, label, name_hint, budget, out.notes, out.skipped if lenient else None)
         except SubmissionError:
             raise
         except Exception as e:  # a central directory zipfile accepted but cannot describe
@@ -665,7 +664,7 @@ def unpack_zip(
                 out.ignored[reason] += 1
             else:
                 keep.append(m)
-        inner = [m for m in keep if m.parts[-1].casefold().endswith(".zip")]
+        inner = [m for m in keep if m.parts[-1].casefold().endswith(".zip")] if not lenient else []
         if len(keep) == 1 and inner:
             if _level >= 1:
                 raise SubmissionError(
@@ -702,12 +701,19 @@ def unpack_zip(
                 "zip files inside the submission were not opened: "
                 + ", ".join(m.display for m in inner[:5])
             )
-        strip = _single_top(keep)
+        strip = out.strip = _single_top(keep)
         names = SafeNames()
         for m in keep:
             rel = names.file(m.parts[strip:])
             dest = root.joinpath(*rel)
-            size = _write_member(z, m, dest, budget, label)
+            try:
+                size = _write_member(z, m, dest, budget, label)
+            except SubmissionError as exc:
+                if not lenient:
+                    raise
+                dest.unlink(missing_ok=True)
+                out.skipped[m.display] = (exc.status, exc.message)
+                continue
             out.written.append(Written(m.display, dest, size, _member_time(m.info)))
     return out
 

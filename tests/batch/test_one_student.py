@@ -1,0 +1,54 @@
+"""One student's files are that student's problem: what a class's archive cannot take of
+one student (a file over the per-file limit, two names that differ only in case) is left
+out and said on that student's row; the rest of the class is graded as usual."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+from downloads import CORRECT, handout_zip
+from test_round_trip import intake_only, read
+
+from grader.batch import run as batch_run
+from grader.batch.run import BatchOptions, run_batch
+from grader.intake.unzip import MAX_MEMBER
+from grader.settings import Settings
+
+
+def test_a_big_pdf_or_a_case_clash_in_one_students_part_does_not_stop_the_class(tmp_path, monkeypatch):
+    monkeypatch.setattr(batch_run, "grade_all", intake_only)
+    archive = tmp_path / "moodle-download.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("Amy Lin_1002_assignsubmission_file_/rnn.py", CORRECT)
+        z.writestr("Amy Lin_1002_assignsubmission_file_/report.pdf", os.urandom(MAX_MEMBER + 1024))
+        z.writestr("Bob Chen_1003_assignsubmission_file_/rnn.py", CORRECT + "\n# bob\n")
+        z.writestr("Bob Chen_1003_assignsubmission_file_/RNN.py", "# the old one\n")
+        z.writestr("Dan Wu_1004_assignsubmission_file_/DLP_LAB4_0756004_Dan.zip", os.urandom(MAX_MEMBER + 1024))
+        z.writestr("王小明_1001_assignsubmission_file_/DLP_LAB4_0756001_王小明.zip", handout_zip("0756001", "王小明"))
+    out = tmp_path / "out"
+    run_batch(archive, out, Settings(), BatchOptions(progress=False, isolation=object()))
+    rows = {r["lms_id"]: r for r in read(out / "grades.csv")}
+    assert sorted(rows) == ["1001", "1002", "1003", "1004"]
+    assert rows["1001"]["status"] == "graded" and rows["1001"]["student_id"] == "0756001"
+    amy = rows["1002"]  # her code is graded; the report that was too big is named on her row
+    assert amy["status"] == "graded" and "report.pdf was left out of the download" in amy["notes"]
+    assert "per file" in amy["notes"]
+    bob = rows["1003"]
+    assert bob["status"] == "graded" and "differ only in case" in bob["notes"]
+    dan = rows["1004"]  # nothing else to grade: the row says why, under its status
+    assert dan["status"] == "unsafe_zip" and "per file" in dan["message"]
+
+
+def test_a_drive_folder_with_one_oversized_zip_keeps_that_students_id(tmp_path, monkeypatch):
+    monkeypatch.setattr(batch_run, "grade_all", intake_only)
+    archive = tmp_path / "drive.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("Lab 4/DLP_LAB4_0756001_Wang.zip", handout_zip("0756001", "Wang"))
+        z.writestr("Lab 4/DLP_LAB4_0756002_Lin.zip", os.urandom(MAX_MEMBER + 1024))
+    run_batch(archive, tmp_path / "out", Settings(), BatchOptions(progress=False, isolation=object()))
+    rows = {r["student_id"]: r for r in read(tmp_path / "out" / "grades.csv")}
+    assert sorted(rows) == ["0756001", "0756002"]
+    assert rows["0756002"]["status"] == "unsafe_zip" and rows["0756002"]["file"] == "DLP_LAB4_0756002_Lin.zip"
+    assert not any(Path(tmp_path / "out" / "intake").rglob("DLP_LAB4_0756002_Lin.zip")), "never written"
