@@ -34,7 +34,13 @@ def grade_all(todo: list[Upload], settings: Settings, jobs: int, isolation: Isol
             done, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
             for future in done:
                 upload, _start = running.pop(future)
-                save(upload, future.result())
+                try:
+                    result = future.result()
+                except Exception as exc:  # noqa: BLE001 - this upload's row says so; the class goes on
+                    result = GradeResult.ungraded("grader_error", f"the batch could not grade it: "
+                                                  f"{type(exc).__name__}: {exc}"[:300], settings.digest(),
+                                                  upload.file)
+                save(upload, result)
             if running:
                 upload, start = min(running.values(), key=lambda v: v[1])
                 progress.slowest(upload, time.monotonic() - start)

@@ -39,7 +39,7 @@ MARGIN_SECONDS = 60.0  # grader start-up and reporting on top of the submission'
 class GradeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    path: str
+    path_bytes: str  # the path's bytes in hex: a name that is not UTF-8 cannot travel as JSON text
     result: str
     settings: Settings
     isolation: dict[str, Any]
@@ -50,7 +50,8 @@ def grade_in_process(path: Path, settings: Settings, isolation: Isolation, log: 
     timeout = settings.limits.total_seconds + MARGIN_SECONDS
     with tempfile.TemporaryDirectory(prefix="bptt-batch-") as tmp:
         out = Path(tmp) / "result.json"
-        request = GradeRequest(path=str(path), result=str(out), settings=settings, isolation=isolation.export())
+        request = GradeRequest(path_bytes=os.fsencode(path).hex(), result=str(out), settings=settings,
+                               isolation=isolation.export())
         started = time.perf_counter()
         fd = open_fresh(log)
         try:
@@ -80,7 +81,7 @@ def main() -> int:
 
     request = GradeRequest.model_validate_json(sys.stdin.buffer.read())
     probe.adopt(probe.Isolation.from_export(request.isolation))
-    result = grade(Path(request.path), request.settings)
+    result = grade(Path(os.fsdecode(bytes.fromhex(request.path_bytes))), request.settings)
     write_atomic(Path(request.result), result.model_dump_json())
     return 0
 

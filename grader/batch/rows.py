@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from grader.intake.layouts import Entry
-from grader.intake.submission import parse_name
+from grader.intake.submission import display_name, parse_name
 from grader.results import Flag, GradeResult
 
 IdentitySource = Literal["lms_metadata", "roster", "handout", "file_name", "lms_wrapper", "none"]
@@ -100,6 +100,6 @@ class Row:
 
 def named_in(entry: Entry) -> tuple[str | None, str | None, bool]:
     """(student id, name, follows the handout) as the student's own file or folder names it."""
-    named = entry.path.name if entry.path is not None else entry.file
+    named = display_name(entry.path.name) if entry.path is not None else entry.file
     student_id, name, naming_ok, _ = parse_name(named)
     return student_id, name, naming_ok

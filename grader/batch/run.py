@@ -200,9 +200,19 @@ def identified(download: ClassDownload, settings: Settings, roster: Roster | Non
     roster, known before (and whatever) grading finds. Its result is set once graded."""
     rows = []
     for entry in download.entries:
-        upload = _upload(entry)
         named = parse_name(entry.file)
-        if upload is not None:
+        try:
+            upload = _upload(entry)
+            unreadable = None
+        except (SubmissionError, OSError, ValueError, RecursionError) as exc:  # that student's row says so
+            upload = None
+            unreadable = GradeResult.ungraded(
+                exc.status if isinstance(exc, SubmissionError) else "not_found",
+                exc.message if isinstance(exc, SubmissionError) else f"{entry.file} cannot be read: {exc}"[:300],
+                settings.digest(), entry.file, student_id=named[0], name=named[1], naming_ok=named[2])
+        if unreadable is not None:
+            result = unreadable
+        elif upload is not None:
             result = GradeResult.ungraded("grader_error", "not graded: the batch stopped first", settings.digest(),
                                           entry.file)
         elif entry.refused is not None:  # the class's archive could not take this student's files

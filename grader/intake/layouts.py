@@ -23,9 +23,9 @@ holds a whole class beside other things is refused with a `LayoutError` naming i
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
-import unicodedata
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Literal
 
 from grader.intake.lms_metadata import gradescope_submitters
-from grader.intake.submission import parse_name
-from grader.intake.unzip import STATUSES, IntakeStatus, holds_module, ignore_reason
+from grader.intake.submission import display_name, parse_name
+from grader.intake.unzip import MAX_DEPTH, STATUSES, IntakeStatus, holds_module, ignore_reason
 
 Layout = Literal["moodle", "moodle_flat", "canvas", "gradescope", "blackboard", "files"]
 DESCRIBED: dict[str, str] = {
@@ -113,15 +113,26 @@ def _visible(folder: Path) -> list[Path]:
                   and ignore_reason((p.name, "x") if p.is_dir() else (p.name,)) is None)
 
 
+def _regular_files(folder: Path) -> list[Path]:
+    """Every regular file under `folder` but hidden files and links, at most MAX_DEPTH folders
+    down (deeper is the intake's to refuse, with its reason), in path order."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        depth = len(Path(dirpath).relative_to(folder).parts)
+        dirnames[:] = [] if depth >= MAX_DEPTH else sorted(d for d in dirnames if not d.startswith("."))
+        found += [p for name in filenames if not name.startswith(".")
+                  and (p := Path(dirpath) / name).is_file() and not p.is_symlink()]
+    return sorted(found)
+
+
+def _placeholders(folder: Path) -> list[Path]:
+    return [p for p in _regular_files(folder) if p.name.endswith(LEFT_OUT)]
+
+
 def _files_under(folder: Path) -> list[Path]:
     """Every regular file under `folder` but junk, hidden files, links and left-out notes."""
-    found = []
-    for p in sorted(folder.rglob("*")):
-        parts = p.relative_to(folder).parts
-        if p.is_file() and not p.is_symlink() and not any(s.startswith(".") for s in parts) \
-                and ignore_reason(parts) is None and not p.name.endswith(LEFT_OUT):
-            found.append(p)
-    return found
+    return [p for p in _regular_files(folder)
+            if not p.name.endswith(LEFT_OUT) and ignore_reason(p.relative_to(folder).parts) is None]
 
 
 def left_out(paths: list[Path]) -> tuple[tuple[str, ...], tuple[IntakeStatus, str] | None]:
@@ -135,12 +146,14 @@ def left_out(paths: list[Path]) -> tuple[tuple[str, ...], tuple[IntakeStatus, st
         status, _, why = text.partition(": ")
         status = status if status in STATUSES else "unsafe_zip"
         refused = refused or (status, why)  # type: ignore[assignment]
-        notes.append(f"{p.name.removesuffix(LEFT_OUT)} was left out of the download: {why}")
+        notes.append(f"{_nfc(p.name).removesuffix(LEFT_OUT)} was left out of the download: {why}")
     return tuple(notes), refused
 
 
 def _nfc(name: str) -> str:
-    return unicodedata.normalize("NFC", name)
+    """A name in the download as text (never lone surrogates: an undecodable name is read as
+    cp950 or GBK, else replaced), NFC."""
+    return display_name(name)
 
 
 def detect(folder: Path) -> Layout:
@@ -165,7 +178,7 @@ def _holds_a_class(folder: Path) -> bool:
     """A platform's download, or submissions of at least two students by their names."""
     if detect(folder) != "files":
         return True
-    return len({parse_name(p.name)[0] for p in _visible(folder)} - {None}) >= 2
+    return len({parse_name(_nfc(p.name))[0] for p in _visible(folder)} - {None}) >= 2
 
 
 def find_download(folder: Path) -> tuple[Path, tuple[str, ...]]:
@@ -186,7 +199,7 @@ def find_download(folder: Path) -> tuple[Path, tuple[str, ...]]:
                 f"{len(entries) - 1} other entries, so it is not one student's submission; "
                 f"run batch on {inner} itself")
         path = classes[0]
-        through.append(path.name)
+        through.append(_nfc(path.name))
     return path, tuple(through)
 
 
@@ -258,9 +271,9 @@ def _relative(paths: list[Path], root: Path) -> tuple[str, ...]:
     out = []
     for p in paths:
         try:
-            out.append(str(p.relative_to(root)))
+            out.append("/".join(_nfc(part) for part in p.relative_to(root).parts))
         except ValueError:
-            out.append(p.name)
+            out.append(_nfc(p.name))
     return tuple(out)
 
 
@@ -273,9 +286,9 @@ def _display(path: Path | None, root: Path, fallback: str) -> str:
     if path is None:
         return fallback
     try:
-        return str(path.relative_to(root))
+        return "/".join(_nfc(part) for part in path.relative_to(root).parts)
     except ValueError:  # staged
-        return fallback + ("/" if path.is_dir() else "/" + path.name)
+        return fallback + ("/" if path.is_dir() else "/" + _nfc(path.name))
 
 
 def _moodle(folder: Path, staging: Path | None, download: ClassDownload) -> None:
@@ -285,12 +298,12 @@ def _moodle(folder: Path, staging: Path | None, download: ClassDownload) -> None
         if m and p.is_dir():
             students[(m["name"], m["lms"])][m["plugin"]] = p
         else:
-            download.not_code.append(p.name)
+            download.not_code.append(_nfc(p.name))
     for (name, lms), plugins in students.items():
         notes = tuple(f"{plugin} submission noted, not graded" for plugin in plugins if plugin != "file")
         box = plugins.get("file")
         path, left = pick_code(*submission_files(box)) if box else (None, [])
-        dropped, refused = left_out(sorted(box.rglob("*" + LEFT_OUT))) if box else ((), None)
+        dropped, refused = left_out(_placeholders(box)) if box else ((), None)
         download.entries.append(Entry(path, _display(path, folder, f"{name}_{lms}"), lms_name=name, lms_id=lms,
                                       notes=notes + dropped + (() if box else ("no file submitted",)),
                                       left_out=_relative(left, folder), refused=refused if path is None else None))
@@ -303,7 +316,7 @@ def _moodle_flat(folder: Path, staging: Path | None, download: ClassDownload) ->
         if m and p.is_file():
             students[(m["name"], m["lms"])].append((m["plugin"], m["orig"], p))
         else:
-            download.not_code.append(p.name)
+            download.not_code.append(_nfc(p.name))
     for (name, lms), uploads in students.items():
         files = [(orig, p) for plugin, orig, p in uploads if plugin == "file" and not orig.endswith(LEFT_OUT)]
         dropped, refused = left_out([p for _, orig, p in uploads if orig.endswith(LEFT_OUT)])
@@ -323,7 +336,7 @@ def _canvas(folder: Path, staging: Path | None, download: ClassDownload) -> None
         if m and p.is_file():
             students[m["lms"]].append((m, p))
         else:
-            download.not_code.append(p.name)
+            download.not_code.append(_nfc(p.name))
     for lms, all_uploads in students.items():
         uploads = [(m, p) for m, p in all_uploads if not m["orig"].endswith(LEFT_OUT)]
         dropped, refused = left_out([p for m, p in all_uploads if m["orig"].endswith(LEFT_OUT)])
@@ -370,11 +383,11 @@ def _gradescope(folder: Path, staging: Path | None, download: ClassDownload) -> 
     for p in _visible(folder):
         m = GRADESCOPE_DIR.match(p.name)
         if not (m and p.is_dir()):
-            download.not_code.append(p.name)
+            download.not_code.append(_nfc(p.name))
             continue
         info = metadata.get(p.name)
         path, left = pick_code(*submission_files(p))
-        dropped, refused = left_out(sorted(p.rglob("*" + LEFT_OUT)))
+        dropped, refused = left_out(_placeholders(p))
         people = info.submitters if info and info.submitters else [None]
         notes = dropped + (("a group submission: " + ", ".join(s.name or s.sid or "?" for s in info.submitters),)
                            if info and len(info.submitters) > 1 else ())
@@ -410,7 +423,7 @@ def _blackboard(folder: Path, staging: Path | None, download: ClassDownload) -> 
         if m and p.is_file():
             attempts[(m["lms"], m["ts"])].append((m["orig"], p))
         else:
-            download.not_code.append(p.name)
+            download.not_code.append(_nfc(p.name))
     receipted = any(orig is None for uploads in attempts.values() for orig, _ in uploads)
     for (lms, ts), uploads in attempts.items():
         files = [(orig, p) for orig, p in uploads if orig is not None and not orig.endswith(LEFT_OUT)]
@@ -430,9 +443,10 @@ def _files(folder: Path, staging: Path | None, download: ClassDownload) -> None:
     """One file or folder per student, each a submission of its own: a name never merges
     two (` (1)` may be a classmate's upload under someone else's handout name)."""
     for p in _visible(folder):
-        if p.name.endswith(LEFT_OUT):  # the archive could not take it: a row that says why
+        name = _nfc(p.name)
+        if name.endswith(LEFT_OUT):  # the archive could not take it: a row that says why
             dropped, refused = left_out([p])
-            name = p.name.removesuffix(LEFT_OUT)
+            name = name.removesuffix(LEFT_OUT)
             download.entries.append(Entry(None, name, key=f"file:{name}", notes=dropped, refused=refused))
         else:
-            download.entries.append(Entry(p, p.name, key=f"file:{p.name}"))
+            download.entries.append(Entry(p, name, key=f"file:{name}"))

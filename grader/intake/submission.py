@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict
 
 from grader.intake import notebook as nb
 from grader.intake.unzip import (
+    MAX_DEPTH,
     MAX_MEMBER,
     MAX_MEMBERS,
     MAX_TOTAL,
@@ -37,6 +38,7 @@ from grader.intake.unzip import (
     SubmissionError,
     Written,
     copy_capped,
+    decode_name,
     describe_ignored,
     ignore_reason,
     looks_like_zip,
@@ -46,7 +48,7 @@ from grader.intake.unzip import (
     unpack_zip,
 )
 
-__all__ = ["Submission", "SubmissionError", "open_submission", "parse_name", "count_pdf_pages"]
+__all__ = ["Submission", "SubmissionError", "count_pdf_pages", "display_name", "open_submission", "parse_name"]
 
 MAX_ZIP_FILE = 2 * MAX_TOTAL  # the zip itself; its content is capped at MAX_TOTAL
 MAX_SOURCE = 5 << 20  # a .py larger than this is not parsed ("could not be read")
@@ -304,24 +306,10 @@ def _copy_file(path: Path, dest: Path, budget: Budget, display: str) -> tuple[in
         )
 
 
-def _display_part(part: str) -> str:
-    """A folder entry's name for display: undecodable bytes replaced, NFC."""
-    raw = os.fsencode(part)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = next(
-            (t for c in ("cp950", "gbk") if (t := _try(raw, c)) is not None),
-            raw.decode("utf-8", "replace"),
-        )
-    return unicodedata.normalize("NFC", text)
-
-
-def _try(raw: bytes, codec: str) -> str | None:
-    try:
-        return raw.decode(codec)
-    except UnicodeDecodeError:
-        return None
+def display_name(part: str) -> str:
+    """A folder entry's name as text: bytes that are not UTF-8 read as the legacy code page
+    that fits best (a name a Windows machine in Taiwan, China or Japan wrote), NFC."""
+    return unicodedata.normalize("NFC", decode_name(os.fsencode(part)))
 
 
 _Hash = type(sha256())  # hashlib's hash object
@@ -348,12 +336,15 @@ def _list_folder(folder: Path, exclude: Path | None = None, max_files: int | Non
             dirnames[:] = []
             continue
         rel = Path(dirpath).relative_to(folder).parts
+        if len(rel) >= MAX_DEPTH and dirnames:  # pruned here, so the walk never recurses deeper
+            raise SubmissionError("unsafe_zip", f"the folder nests deeper than {MAX_DEPTH} folders; "
+                                  "keep only your code and report")
         keep_dirs = []
         for d in sorted(dirnames):
             full = os.path.join(dirpath, d)
             parts = rel + (d,)
             if os.path.islink(full):
-                listing.skipped.append("/".join(_display_part(p) for p in parts) + "/")
+                listing.skipped.append("/".join(display_name(p) for p in parts) + "/")
             elif (reason := ignore_reason(parts + ("x",))) is not None:
                 listing.ignored[reason] += 1
                 listing.junk.append(parts + ("x",))
@@ -365,7 +356,7 @@ def _list_folder(folder: Path, exclude: Path | None = None, max_files: int | Non
             parts = rel + (f,)
             st = os.lstat(full)
             if stat.S_ISLNK(st.st_mode) or not stat.S_ISREG(st.st_mode):
-                shown = "/".join(_display_part(p) for p in parts)
+                shown = "/".join(display_name(p) for p in parts)
                 listing.skipped.append(shown if stat.S_ISLNK(st.st_mode) else shown + " (special file)")
             elif (reason := ignore_reason(parts)) is not None:
                 listing.ignored[reason] += 1
@@ -403,7 +394,7 @@ def kept_files(folder: Path, exclude: Path | None = None) -> _Listing:
     listing = _list_folder(folder, exclude=exclude, max_files=MAX_MEMBERS)
     for parts, _, size in listing.files:
         if size > MAX_MEMBER:
-            shown = "/".join(_display_part(p) for p in parts)
+            shown = "/".join(display_name(p) for p in parts)
             raise SubmissionError("unsafe_zip", f"{shown} is {mib(size)} (limit {mib(MAX_MEMBER)} per file)")
     total = sum(size for _, _, size in listing.files)
     if total > MAX_TOTAL:
@@ -422,7 +413,7 @@ def _intake_folder(
     listing = kept_files(folder, exclude=workdir)
     if listing.skipped:
         notes.append(f"skipped links and special files (not followed): {_listing(listing.skipped)}")
-    shown_parts = [tuple(_display_part(p) for p in parts) for parts, _, _ in listing.files]
+    shown_parts = [tuple(display_name(p) for p in parts) for parts, _, _ in listing.files]
     strip = 1 if len({p[0] for p in shown_parts}) == 1 and all(len(p) > 1 for p in shown_parts) else 0
     names = SafeNames()
     budget = Budget()

@@ -380,6 +380,22 @@ def _plausibility(text: str, codec: str) -> float:
     return sum(scores) / len(scores) if scores else 0.0
 
 
+def decode_name(raw: bytes) -> str:
+    """One file name's bytes as text: UTF-8, else the legacy code page whose reading looks
+    most like real names (cp950, GBK, Shift-JIS), else with replacement characters."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    readings = []
+    for codec in NAME_CODECS:
+        try:
+            readings.append((_plausibility(text := raw.decode(codec), codec), text))
+        except UnicodeDecodeError:
+            continue
+    return max(readings, key=lambda r: r[0])[1] if readings else raw.decode("utf-8", "replace")
+
+
 def decode_names(
     infos: list[zipfile.ZipInfo], name_hint: str | None
 ) -> tuple[list[str], str | None]:

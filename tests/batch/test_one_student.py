@@ -52,3 +52,40 @@ def test_a_drive_folder_with_one_oversized_zip_keeps_that_students_id(tmp_path, 
     assert sorted(rows) == ["0756001", "0756002"]
     assert rows["0756002"]["status"] == "unsafe_zip" and rows["0756002"]["file"] == "DLP_LAB4_0756002_Lin.zip"
     assert not any(Path(tmp_path / "out" / "intake").rglob("DLP_LAB4_0756002_Lin.zip")), "never written"
+
+
+def test_a_gbk_named_zip_and_a_folder_1100_deep_each_get_their_row(tmp_path, monkeypatch):
+    """A file name that is not UTF-8 (a Windows machine in China wrote it) is read as GBK and
+    graded under that name; a folder nested 1100 deep is that student's `unsafe_zip`, and
+    grades.csv is written for the class."""
+    monkeypatch.setattr(batch_run, "grade_all", intake_only)
+    klass = tmp_path / "class"
+    klass.mkdir()
+    name = "DLP_LAB4_0756001_王小明.zip".encode("gbk")
+    with open(os.path.join(os.fsencode(klass), name), "wb") as f:
+        f.write(handout_zip("0756001", "王小明"))
+    deep = klass / "DLP_LAB4_0756002_Deep"
+    path = os.fsencode(deep)
+    os.mkdir(path)
+    for _ in range(1100):  # deeper than a recursive walk can go
+        path = os.path.join(path, b"d")
+        os.mkdir(path)
+    with open(os.path.join(path, b"rnn.py"), "w") as f:
+        f.write(CORRECT)
+    (klass / "DLP_LAB4_0756003_Ok.zip").write_bytes(handout_zip("0756003", "Ok"))
+    run_batch(klass, tmp_path / "out", Settings(), BatchOptions(progress=False, isolation=object()))
+    rows = {r["student_id"]: r for r in read(tmp_path / "out" / "grades.csv")}
+    assert sorted(rows) == ["0756001", "0756002", "0756003"]
+    assert rows["0756001"]["status"] == "graded" and rows["0756001"]["file"] == "DLP_LAB4_0756001_王小明.zip"
+    assert rows["0756002"]["status"] == "unsafe_zip" and "deeper than" in rows["0756002"]["message"]
+    assert rows["0756003"]["status"] == "graded"
+    assert (tmp_path / "out" / "index.html").is_file()
+
+
+def test_a_path_that_is_not_utf8_travels_to_the_grader_process(tmp_path):
+    from grader.batch.one_process import GradeRequest
+
+    path = Path(os.fsdecode(b"/tmp/\xb4\xfa\xb8\xd5.zip"))
+    request = GradeRequest(path_bytes=os.fsencode(path).hex(), result="r", settings=Settings(), isolation={})
+    again = GradeRequest.model_validate_json(request.model_dump_json())
+    assert Path(os.fsdecode(bytes.fromhex(again.path_bytes))) == path
