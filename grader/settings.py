@@ -139,8 +139,10 @@ class Settings(_Strict):
         100, ge=20, description="training iterations per run whose prediction and step are audited (secret)"
     )
     gates: tuple[Gate, ...] = Field(
-        ("forward_values", "integrity"),
-        description="checks that must pass for accuracy to earn the performance points",
+        ("forward_values", "gradient_reference", "integrity"),
+        description="checks that must pass for accuracy to earn the performance points. Without "
+        "gradient_reference, a backward that is not BPTT (truncated, or a pull toward weights trained "
+        "elsewhere) earns full points for the accuracy it reaches",
     )
     tolerances: Tolerances = Tolerances()
     limits: Limits = Limits()

@@ -157,7 +157,7 @@ def test_gates_and_points_name_real_checks():
 
     assert set(typing.get_args(Gate)) <= set(CHECK_NAMES) - {"train"}
     assert set(Points.model_fields) - {"performance"} <= set(CHECK_NAMES)
-    assert Settings().gates == ("forward_values", "integrity")
+    assert Settings().gates == ("forward_values", "gradient_reference", "integrity")
     assert validated({"gates": ["gradient_reference", "integrity"]}, "test").gates == ("gradient_reference", "integrity")
     with pytest.raises(SettingsError, match="gates"):
         validated({"gates": ["gradient_referense"]}, "test")

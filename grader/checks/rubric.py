@@ -2,9 +2,12 @@
 
 Performance (the `train` check) is `points.performance x median accuracy`, and only
 counts when the settings' gates pass (by default forward_values: the forward is the
-contract's, and integrity: training was the submission's own gradient steps, and its
-predictions come from its parameters); otherwise an exact adder that ignores its weights,
-or a model that swaps in weights mid-training, would collect it.
+contract's; gradient_reference: backward is the reference's BPTT; integrity: training was
+the submission's own gradient steps, and its predictions come from its parameters);
+otherwise an exact adder that ignores its weights, a backward that steers toward weights
+trained elsewhere, or a model that swaps in weights mid-training, would collect it. There
+is no partial credit by default: an instructor who wants accuracy to count for a wrong
+BPTT removes gradient_reference from the gates.
 """
 
 from __future__ import annotations

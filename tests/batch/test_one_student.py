@@ -65,15 +65,17 @@ def test_a_gbk_named_zip_and_a_folder_1100_deep_each_get_their_row(tmp_path, mon
     with open(os.path.join(os.fsencode(klass), name), "wb") as f:
         f.write(handout_zip("0756001", "王小明"))
     deep = klass / "DLP_LAB4_0756002_Deep"
-    path = os.fsencode(deep)
-    os.mkdir(path)
-    for _ in range(1100):  # deeper than a recursive walk can go
-        path = os.path.join(path, b"d")
-        os.mkdir(path)
-    with open(os.path.join(path, b"rnn.py"), "w") as f:
-        f.write(CORRECT)
+    levels = [deep, *(deep / Path(*["d"] * n) for n in range(1, 1101))]  # deeper than a recursive walk goes
+    for level in levels:
+        level.mkdir()
+    (levels[-1] / "rnn.py").write_text(CORRECT)
     (klass / "DLP_LAB4_0756003_Ok.zip").write_bytes(handout_zip("0756003", "Ok"))
-    run_batch(klass, tmp_path / "out", Settings(), BatchOptions(progress=False, isolation=object()))
+    try:
+        run_batch(klass, tmp_path / "out", Settings(), BatchOptions(progress=False, isolation=object()))
+    finally:  # removed bottom up: pytest's own cleanup walks folders recursively
+        (levels[-1] / "rnn.py").unlink()
+        for level in reversed(levels):
+            os.rmdir(level)
     rows = {r["student_id"]: r for r in read(tmp_path / "out" / "grades.csv")}
     assert sorted(rows) == ["0756001", "0756002", "0756003"]
     assert rows["0756001"]["status"] == "graded" and rows["0756001"]["file"] == "DLP_LAB4_0756001_王小明.zip"

@@ -86,6 +86,17 @@ def test_one_forged_gradient_step_earns_no_performance_points(graded):
     assert result.check("train").points == 0 and result.score == 0
 
 
+def test_a_backward_that_is_not_bptt_earns_no_performance_points(graded):
+    """The steering forgery works (its accuracy is perfect and every step is
+    update(backward(y), alpha), so integrity passes) and earns nothing: gradient_reference
+    gates the points. Likewise the lab's central bug, BPTT truncated to one step."""
+    steering = graded["forgery_steering_backward.py"]
+    assert steering.accuracy == 1.0 and steering.check("integrity").status == "passed"
+    assert steering.check("train").points == 0 and "gradient_reference did not pass" in steering.check("train").message
+    truncated = graded["bptt_no_recurrent.py"]
+    assert truncated.check("gradient_reference").details.get("bug") and truncated.score == 0
+
+
 def test_correct_submission_scores_full_marks_and_recognises_its_loss(graded):
     bce, mse = graded["correct_bce.py"], graded["correct_mse.py"]
     assert bce.loss_recognised == "bce" and mse.loss_recognised == "mse"
