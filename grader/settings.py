@@ -206,6 +206,18 @@ class Settings(_Strict):
         canonical = json.dumps(graded, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
+    def changes_from(self, other: Settings) -> list[str]:
+        """What grades differently from `other`, as `name: old -> new` (lateness left out)."""
+        def flat(settings: Settings) -> dict[str, object]:
+            out: dict[str, object] = {}
+            for key, value in settings.model_dump(mode="json", exclude={"late"}).items():
+                items = value.items() if isinstance(value, dict) else [("", value)]
+                out.update({f"{key}.{k}" if k else key: v for k, v in items})
+            return out
+
+        old, new = flat(other), flat(self)
+        return [f"{k}: {old.get(k)} -> {new.get(k)}" for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k)]
+
     def with_overrides(self, **changes: object) -> Settings:
         """A validated copy with some fields replaced (None means: keep)."""
         data = self.model_dump()

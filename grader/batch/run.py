@@ -36,7 +36,7 @@ from grader.intake.unzip import Budget, SubmissionError, unpack_zip
 from grader.results import GradeResult
 from grader.safe_files import private_dir, write_atomic
 from grader.sandbox import Isolation
-from grader.settings import Settings
+from grader.settings import Settings, SettingsError, load_settings
 
 CLASS_FILES, CLASS_BYTES = 20000, 4 << 30  # a whole class's archive, not one student's
 SIMILAR_ABOVE = 0.5  # independent solutions share about 0.1 of their fingerprints, copies 0.8 and more
@@ -92,7 +92,7 @@ def run_batch(source: Path, out: Path, settings: Settings, options: BatchOptions
     rows = identified(download, settings, options.roster)
     uploads = list(dict.fromkeys(r.upload for r in rows if r.upload is not None))
     store = Store(out / "results")
-    todo = choose(uploads, rows, store, settings, options)
+    todo = choose(uploads, rows, store, settings, options, out / "settings.toml")
     results = grade(todo, uploads, store, out, settings, options)
     for row in rows:
         if row.upload is not None:
@@ -150,15 +150,20 @@ def _matches(row: Row, wanted: str) -> bool:
 
 
 def choose(uploads: list[Upload], rows: list[Row], store: Store, settings: Settings,
-           options: BatchOptions) -> list[Upload]:
+           options: BatchOptions, last_settings: Path) -> list[Upload]:
     """What to grade now: what is not stored, and what `--force` or `--only` asks for again.
-    Results stored under other settings (or another grader) are regraded only with --force."""
+    Results stored under other settings (or another grader) are regraded only with --force;
+    what changed is read from the settings the last batch wrote (`last_settings`)."""
     selected = {r.upload for r in rows if r.upload is not None and any(_matches(r, w) for w in options.only)}
     forced = (selected if options.only else set(uploads)) if options.force else set()
     stale = [s for s in store.stale(uploads, settings) if s.upload not in selected]
     if stale:
         changed = sorted({f"settings {s.settings_hash}" if s.grader_version == __version__ else
                           f"grader {s.grader_version}" for s in stale})
+        try:
+            changed += settings.changes_from(load_settings(last_settings))[:6]
+        except SettingsError:  # no readable record of the last batch's settings: the hashes say it
+            pass
         if not options.force:
             raise BatchError(f"{len(stale)} stored results were made with other settings or another grader "
                              f"({', '.join(changed)}; now settings {settings.digest()}, grader {__version__}): "

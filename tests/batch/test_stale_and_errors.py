@@ -45,8 +45,9 @@ def test_changed_settings_regrade_only_with_force_and_only_force_regrades_only_t
     assert only.graded_now == 1 and only.reused == 2
     assert [n for n in after if after[n] != before[n]] == [n for n in after if n in before and after[n] != before[n]]
     assert len([n for n in after if after[n] != before[n]]) == 1
-    with pytest.raises(BatchError, match=r"3 stored results were made with other settings .* --force"):
+    with pytest.raises(BatchError, match=r"3 stored results were made with other settings .* --force") as refused:
         run_batch(source, out, SHORT.with_overrides(runs=2), options)
+    assert "runs: 1 -> 2" in str(refused.value), "what changed, in words"
     assert stored(out) == after, "refused before anything was graded"
     heard: list[str] = []
     forced = run_batch(source, out, SHORT.with_overrides(runs=2),
