@@ -147,12 +147,16 @@ class Trainer:
                                       "or predictions of the wrong shape)")
                 loop_seconds += float(reply.header.get("seconds", 0.0))
                 error_reply = reply.header.get("error")
+                if k < sent and not error_reply:  # a run is finished only when every iteration was trained
+                    raise AuditFailed(f"training answered {k} of the {sent} iterations it was sent, with no error: "
+                                      "fewer iterations than it was sent")
                 hopeless = k > 0 and loop_seconds / (start + k) * s.iterations > HOPELESS * s.run_seconds
                 if j + 1 < len(chunks) and not error_reply and not hopeless:  # trains on during the audit,
                     pending = self._send_chunk(x, y, chunks[j + 1], deadline, region=(j + 1) % 2)  # recording
                 record = self.client.record_of(reply, sent, k, region=j % 2,  # in the other region
                                                grads=self.record_grads)
                 diverged = diverged or self._first_non_finite(record, start)
+                self._finite_answers_need_finite_parameters(record, got, start)
                 self._audit(x[start : start + k], y[start : start + k], got, record, bool(error_reply), start,
                             audit_at, run)
                 yhat[start : start + k] = got  # counted only once audited
@@ -235,6 +239,23 @@ class Trainer:
                 col = int(np.flatnonzero(~np.isfinite(row))[0])
                 found.append((int(bad[0]), f"{what} at iteration {offset + int(bad[0])} ({self._entry(col)} = {row[col]})"))
         return min(found)[1] if found else None
+
+    def _finite_answers_need_finite_parameters(self, record: tuple[np.ndarray | None, np.ndarray | None],
+                                               yhat: np.ndarray, offset: int) -> None:
+        """Parameters that hold inf or NaN while the predictions made with them stay finite
+        (tanh saturates) fail the run: an entry that is not a number cannot be audited, and
+        would otherwise shelter the rest of its parameter."""
+        params, k = record[0], len(yhat)
+        if params is None or not k:
+            return
+        with np.errstate(all="ignore"):
+            bad = ~np.isfinite(params[:k]).all(axis=1) & np.isfinite(yhat.reshape(k, -1)).all(axis=1)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            col = int(np.flatnonzero(~np.isfinite(params[row]))[0])
+            raise AuditFailed(f"the parameters hold inf or NaN ({self._entry(col)} = {params[row, col]} at iteration "
+                              f"{offset + row}) while the predictions stay finite: keep every parameter finite "
+                              "(clip the gradient in update)")
 
     def _entry(self, col: int) -> str:
         """The parameter entry of a column of a flattened vector, as `W[3, 4]`."""

@@ -107,10 +107,14 @@ def _explain(b: np.ndarray, a: np.ndarray, g: np.ndarray, segments: list[tuple[s
              alpha: float, rel: float, scale: float) -> str:
     """For one step: why no update of its gradient explains it ("" if one does), by the same
     rule and tolerance as the whole-chunk pass (`scale`: the row's largest |p|)."""
+    if not np.isfinite(scale):  # the row's largest finite |p| bounds the rounding of its finite entries
+        scale = max(np.abs(v[np.isfinite(v)]).max(initial=0.0) for v in (b, a))
     for name, cols in segments:
         pb, pa, pg = b[cols], a[cols], g[cols]
-        if not (np.isfinite(pb).all() and np.isfinite(pa).all() and np.isfinite(pg).all()):
-            why = _non_finite(name, pb, pa, pg, alpha)
+        finite = np.isfinite(pb) & np.isfinite(pa) & np.isfinite(pg)
+        if not finite.all():
+            why = _non_finite(name, pb, pa, pg, alpha) or _finite_entries(name, pb[finite], pa[finite], pg[finite],
+                                                                          alpha, rel, scale)
             if why:
                 return why
             continue
@@ -125,6 +129,19 @@ def _explain(b: np.ndarray, a: np.ndarray, g: np.ndarray, segments: list[tuple[s
             return f"{name} moved against its gradient"
         elif (np.abs(step) > np.abs(pg) + tol).any():
             return f"{name} moved further than alpha times its gradient"
+    return ""
+
+
+def _finite_entries(name: str, b: np.ndarray, a: np.ndarray, g: np.ndarray, alpha: float, rel: float,
+                    scale: float) -> str:
+    """The finite entries of a block that holds inf or NaN elsewhere: one non-finite entry
+    exempts none of the others, which must each move as a shrink of their gradient (the
+    block's norm is unknown, so clipping is allowed)."""
+    step, tol = (b - a) / alpha, _tolerance(np.abs(g), scale, alpha, rel)
+    if (step * g < -tol * np.abs(g)).any():
+        return f"{name} moved against its gradient (where its other entries are inf or NaN)"
+    if (np.abs(step) > np.abs(g) + tol).any():
+        return f"{name} moved further than alpha times its gradient (where its other entries are inf or NaN)"
     return ""
 
 

@@ -50,6 +50,17 @@ def test_nan_that_an_honest_update_makes_is_allowed_and_a_recovery_is_not():
     assert "finite again" in check(nan, SMALL, B)[0][1]
 
 
+def test_one_inf_entry_exempts_none_of_the_others():
+    """W[3] holds inf (it stays inf, as an honest update leaves it): W's finite entries must
+    still follow their gradient, and an overwrite of them is found."""
+    before = np.array([0.5, -1.0, 2.0, np.inf, 0.3])
+    assert check(before, SMALL, before - ALPHA * SMALL) == []
+    jumped = before - ALPHA * SMALL
+    jumped[:3] += 1.0
+    found = check(before, SMALL, jumped)
+    assert len(found) == 1 and "W moved" in found[0][1] and "inf or NaN" in found[0][1], found
+
+
 def test_a_whole_chunk_gets_the_verdicts_of_its_rows_one_by_one():
     """The shortcut for exact steps must change no verdict: a chunk mixing every kind of row
     (exact, rescaled, clipped, frozen, forged, diverged) gets, row for row, what each row
