@@ -238,7 +238,7 @@ def cmd_gradescope(args: argparse.Namespace) -> int:
     from grader.gradescope import AutograderError, build
 
     try:
-        out = build(Path(args.output), settings_from_args(args))
+        out = build(Path(args.output), settings_from_args(args), args.allow_weak_sandbox)
     except AutograderError as exc:
         raise UsageError(str(exc)) from None
     print(f"wrote {out}: upload it as the autograder of a Gradescope programming assignment")
@@ -250,7 +250,7 @@ def cmd_gradescope_run(args: argparse.Namespace) -> int:
     from grader.gradescope import ROOT_ENV, run
 
     root = Path(args.root or os.environ.get(ROOT_ENV) or "/autograder")
-    results = run(root, settings_from_args(args))
+    results = run(root, settings_from_args(args), args.allow_weak_sandbox)
     print(f"score {results['score']}: wrote {root / 'results' / 'results.json'}")
     return EXIT_OK
 
@@ -322,11 +322,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("gradescope", help="build the Gradescope autograder zip")
     p.add_argument("-o", "--output", required=True, metavar="ZIP", help="e.g. autograder.zip")
+    p.add_argument("--allow-weak-sandbox", action="store_true",
+                   help="grade even in a container that cannot isolate submissions (they could then rewrite "
+                   "results.json); without it such a container gives every submission 0 and says why")
     add_settings_flags(p)
     p.set_defaults(func=cmd_gradescope)
 
     p = sub.add_parser("gradescope-run", help="grade as Gradescope's run_autograder does (ROOT/submission)")
     p.add_argument("--root", metavar="DIR", help="instead of /autograder (or $BPTT_GRADESCOPE_ROOT)")
+    p.add_argument("--allow-weak-sandbox", action="store_true",
+                   help="grade even where submissions cannot be isolated (the sandbox mode is in extra_data)")
     add_settings_flags(p)
     p.set_defaults(func=cmd_gradescope_run)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from grader.checks.pipeline import grade
 from grader.intake.layouts import pick_code, submission_files
-from grader.outputs.gradescope_results import results_json
+from grader.outputs.gradescope_results import refused_json, results_json
 from grader.safe_files import write_atomic
 from grader.settings import Settings
 
@@ -65,8 +65,9 @@ def _add(z: zipfile.ZipFile, name: str, data: bytes | str, mode: int = 0o644) ->
     z.writestr(info, data)
 
 
-def build(output: Path, settings: Settings) -> Path:
-    """Write the autograder zip: setup.sh, run_autograder, settings.toml and the grader's wheel."""
+def build(output: Path, settings: Settings, allow_weak: bool = False) -> Path:
+    """Write the autograder zip: setup.sh, run_autograder, settings.toml and the grader's wheel
+    (`allow_weak`: run_autograder grades where the container cannot isolate submissions)."""
     with tempfile.TemporaryDirectory(prefix="bptt-wheel-") as tmp:
         built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", tmp,
                                 str(project_root())], capture_output=True, text=True, check=False)
@@ -75,18 +76,28 @@ def build(output: Path, settings: Settings) -> Path:
             raise AutograderError(f"building the grader's wheel failed: {built.stderr.strip()[-500:]}")
         with zipfile.ZipFile(output, "w") as z:
             _add(z, "setup.sh", SETUP.format(wheel=wheels[0].name), 0o755)
-            _add(z, "run_autograder", RUN, 0o755)
+            _add(z, "run_autograder", RUN.replace('"$@"', '--allow-weak-sandbox "$@"') if allow_weak else RUN, 0o755)
             _add(z, "settings.toml", settings.to_toml())
             _add(z, wheels[0].name, wheels[0].read_bytes())
     return output
 
 
-def run(root: Path, settings: Settings) -> dict[str, object]:
-    """Grade `root/submission` and write `root/results/results.json`; returns what it wrote."""
+def run(root: Path, settings: Settings, allow_weak: bool = False) -> dict[str, object]:
+    """Grade `root/submission` and write `root/results/results.json`; returns what it wrote.
+    Where the container cannot isolate a submission (no namespaces, no bubblewrap), nothing
+    is graded unless `allow_weak`: a process the submission left could rewrite results.json."""
+    from grader.sandbox import isolation
+    from grader.sandbox.probe import FIX
+
     submission = root / "submission"
-    target = pick_code(*submission_files(submission))[0] if submission.is_dir() else submission
-    result = grade(target or submission, settings)
-    results = results_json(result)
+    found = isolation()
+    if not found.strong and not allow_weak:
+        results = refused_json(f"refused: the container cannot isolate submissions ({found.describe()}: "
+                               f"{found.note}). Fix: {FIX}; or build the autograder with --allow-weak-sandbox, "
+                               "which lets a submission reach results.json")
+    else:
+        target = pick_code(*submission_files(submission))[0] if submission.is_dir() else submission
+        results = results_json(grade(target or submission, settings))
     (root / "results").mkdir(parents=True, exist_ok=True)
     write_atomic(root / "results" / "results.json", json.dumps(results, indent=2, ensure_ascii=False) + "\n", 0o644)
     return results

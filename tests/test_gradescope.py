@@ -39,7 +39,8 @@ def test_results_json_follows_gradescopes_specification(tmp_path):
 
     results = run_autograder(tmp_path / "ok", CORPUS / "correct_bce.py")
     jsonschema.validate(results, SCHEMA)
-    assert set(results) == {"score", "execution_time", "output", "stdout_visibility", "tests"}
+    assert set(results) == {"score", "execution_time", "output", "stdout_visibility", "extra_data", "tests"}
+    assert results["extra_data"]["sandbox"].startswith(("namespaces", "bwrap"))
     assert results["stdout_visibility"] == "hidden" and isinstance(results["execution_time"], int)
     assert [t["name"] for t in results["tests"]] == list(CHECK_NAMES)
     assert all(set(t) == {"name", "score", "max_score", "status", "output", "visibility"} for t in results["tests"])
@@ -52,6 +53,30 @@ def test_a_student_never_sees_which_iterations_were_audited(tmp_path):
     integrity = next(t for t in results["tests"] if t["name"] == "integrity")
     assert integrity["status"] == "failed" and "an audited iteration" in integrity["output"]
     assert not re.search(r"iteration \d", integrity["output"]) and results["score"] == 0
+
+
+def test_a_container_that_cannot_isolate_grades_nothing_unless_allowed(tmp_path):
+    """Without namespaces or bubblewrap a submission could outlive grading and rewrite
+    results.json: nothing runs, the score is 0 and the instructor is told why; allowed, it
+    grades and names the weak mode."""
+    import os
+    import jsonschema
+
+    (tmp_path / "submission").mkdir()
+    shutil.copy(CORPUS / "correct_bce.py", tmp_path / "submission" / "rnn.py")
+    env = {**os.environ, "BPTT_GRADER_ISOLATION": "none"}
+    cmd = [sys.executable, "-m", "grader", "gradescope-run", "--root", str(tmp_path), *QUICK]
+    refused = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert refused.returncode == 0, refused.stderr
+    results = json.loads((tmp_path / "results" / "results.json").read_text(encoding="utf-8"))
+    jsonschema.validate(results, SCHEMA)
+    assert results["score"] == 0 and results["extra_data"]["status"] == "weak_isolation"
+    assert "--allow-weak-sandbox" in results["extra_data"]["sandbox"]
+    assert [t["visibility"] for t in results["tests"]] == ["hidden"]
+    allowed = subprocess.run(cmd + ["--allow-weak-sandbox"], capture_output=True, text=True, timeout=300, env=env)
+    assert allowed.returncode == 0, allowed.stderr
+    results = json.loads((tmp_path / "results" / "results.json").read_text(encoding="utf-8"))
+    assert results["score"] > 0 and results["extra_data"]["sandbox"].startswith("none")
 
 
 @pytest.mark.slow

@@ -42,5 +42,22 @@ def results_json(result: GradeResult) -> dict[str, object]:
         "execution_time": int(round(result.timings.get("total", 0.0))),
         "output": output,
         "stdout_visibility": "hidden",
+        "extra_data": {"sandbox": result.sandbox, "status": result.status},  # for the instructor
         "tests": tests,
+    }
+
+
+def refused_json(why: str) -> dict[str, object]:
+    """Nothing graded: the autograder's machine cannot keep a submission from the grader's
+    files and results. The student reads that their instructor must act; the reason is in
+    `extra_data` and a test only the instructor sees."""
+    return {
+        "score": 0.0,
+        "execution_time": 0,
+        "output": "Not graded: this autograder cannot run submissions safely on its machine. "
+                  "Your instructor has been told; nothing you change will help.",
+        "stdout_visibility": "hidden",
+        "extra_data": {"sandbox": why, "status": "weak_isolation"},
+        "tests": [{"name": "sandbox", "score": 0.0, "max_score": 0.0, "status": "failed", "output": why,
+                   "visibility": "hidden"}],
     }
