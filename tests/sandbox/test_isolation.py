@@ -109,6 +109,7 @@ class Host:
         for package in ("grader", "reference"):
             shutil.copytree(ROOT / package, deploy / package, ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copytree(ESCAPE, self.base / "probes")
+        shutil.copy(RUNNER, self.base / RUNNER.name)  # the clone itself may sit in a folder only its owner reads
         (self.base / "classmate").mkdir()
         (self.base / "classmate" / "rnn.py").write_text("# CLASSMATE'S SECRET SOLUTION\n")
         out = self.base / "out"
@@ -154,7 +155,7 @@ class Host:
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": self.runner.home,
                "PYTHONPATH": str(self.base / "deploy"), machine.CHOOSE_VAR: mode,
                **{k: v for k, v in os.environ.items() if k in machine.BLAS_MACHINE_VARS}}
-        done = subprocess.run(self.runner.command(str(RUNNER)), input=json.dumps(job).encode(),
+        done = subprocess.run(self.runner.command(str(self.base / RUNNER.name)), input=json.dumps(job).encode(),
                               capture_output=True, env=env, cwd=self.base, timeout=600)
         assert done.returncode == 0, done.stderr.decode()[-2000:]
         return json.loads(done.stdout)
@@ -262,7 +263,12 @@ def test_the_probes_escape_where_nothing_isolates():
         outcome = host.run("none")
         assert outcome["isolation"] == "none: process limits only"
         escaped = {p["probe"] for p in outcome["probes"] if "ESCAPED" in p["error"] + p["output"]}
-        assert escaped == {Path(n).stem for n in PROBES} - {"leave_behind"}
+        expected = {Path(n).stem for n in PROBES} - {"leave_behind"}
+        busy = os.getloadavg()[0] >= (os.cpu_count() or 1) - 0.5
+        if "use_cores" not in escaped and busy:  # no process shows it takes two cores that others hold
+            print(f"use_cores: not shown, the machine is busy (load {os.getloadavg()[0]:.1f})")
+            expected.discard("use_cores")
+        assert escaped == expected
         assert host.traces()  # and they leave their marks on the host
     finally:
         host.clean()
