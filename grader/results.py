@@ -36,19 +36,23 @@ RESULT_STATUSES: tuple[ResultStatus, ...] = typing.get_args(ResultStatus)
 # four after them; the batch raises the rest, about the class (similar:<partner> names one).
 Flag = Literal[registry.FLAGGED + (  # type: ignore[valid-type]
     "pretrained", "naming", "sandbox", "numeric_gradients",
-    "duplicate", "shared_id", "similar", "id_mismatch", "late?", "layout?")]
+    "duplicate", "shared_id", "similar", "id_mismatch", "odd_id", "late?", "layout?")]
 FLAGS: tuple[Flag, ...] = typing.get_args(Flag)
 
 
 # Characters that make a terminal, an XML parser or a spreadsheet do something other than
-# show text: C0 controls but tab and newline (ESC among them), DEL, C1 controls, the bidi
-# overrides that reorder what is shown, lone surrogates and the XML non-characters.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
+# show text, or that hide text: C0 controls but tab and newline (ESC among them), DEL, C1
+# controls, the bidi marks and overrides that reorder what is shown, zero-width characters
+# (a name that looks like another), lone surrogates and the XML non-characters.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069"
+                     "\ufeff\ud800-\udfff\ufffe\uffff]")
+_LINE_BREAKS = re.compile("\r\n|[\r\u2028\u2029\x85]")
 
 
 def neutralise(text: str) -> str:
-    """Student text as plain text: every character above is removed (a CR becomes a newline)."""
-    return _UNSAFE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    """Student text as plain text: every character above is removed (a CR, a line or
+    paragraph separator becomes a newline)."""
+    return _UNSAFE.sub("", _LINE_BREAKS.sub("\n", text))
 
 
 def _neutralise_deep(value: object) -> object:

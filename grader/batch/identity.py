@@ -7,7 +7,8 @@ nothing of the student does the student's own file name count: the handout's
 `DLP_LAB4_<id>_<name>` (`handout`), else an id read loosely from it (`file_name`); else only
 the name the platform shows (`lms_wrapper`). A file naming another student than the
 platform's record is flagged `id_mismatch` and changes nothing. Ids are compared as text in
-NFKC form, so fullwidth digits match the ASCII ones they look like.
+NFKC form, so fullwidth digits match the ASCII ones they look like; an id a file name writes
+in such digits is read in ASCII and flagged `odd_id`.
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ def identify(entry: Entry, roster: Roster | None, layout: Layout) -> tuple[Ident
     else:
         sid, name, source = None, entry.lms_name or file_name, "lms_wrapper" if entry.lms_name else "none"
     notes, flags = [], []
+    if sid and source in ("handout", "file_name") and not sid.isascii():  # fullwidth or mathematical digits
+        notes.append(f"the file name writes the student id as {sid!r}: read as {comparable(sid)}")
+        flags.append("odd_id")
+        sid = comparable(sid)
     if source in ("roster", "lms_metadata") and file_id and not same_id(file_id, sid):
         flags.append("id_mismatch")
         notes.append(f"the file names student {file_id}, the platform's record is {sid} ({name or 'no name'}); "

@@ -80,7 +80,7 @@ def connect(scheduler: str):  # noqa: ANN201 - distributed's types stay lazy
                      "distributed.worker.profile.enabled": False})
     if scheduler.startswith("local:"):
         cluster = LocalCluster(n_workers=int(scheduler.removeprefix("local:")), threads_per_worker=1,
-                               processes=True, dashboard_address=":0")
+                               processes=True, dashboard_address="127.0.0.1:0")  # this machine only
         return Client(cluster)
     return Client(scheduler)
 

@@ -41,7 +41,7 @@ def test_a_local_cluster_gives_the_same_csv_as_local_mode(tmp_path):
     batch(EXAMPLE, tmp_path / "local", SHORT)
     heard: list[str] = []
     batch(EXAMPLE, tmp_path / "dask", SHORT, scheduler="local:2", announce=heard.append)
-    assert any(line.startswith("dask: 2 workers, dashboard http") for line in heard)
+    assert any(line.startswith("dask: 2 workers, dashboard http://127.0.0.1:") for line in heard), heard
     pd.testing.assert_frame_equal(table(tmp_path / "local"), table(tmp_path / "dask"))
     assert len(list((tmp_path / "dask" / "results").glob("*.json"))) == len(table(tmp_path / "dask"))
 

@@ -50,11 +50,14 @@ def test_gradescope_sid_wins_over_a_classmates_name_inside_the_submission(tmp_pa
     assert (mallory.student_id, mallory.source, flags) == ("0810002", "lms_metadata", ["id_mismatch"])
 
 
-def test_fullwidth_digits_are_the_same_id():
+def test_fullwidth_digits_are_the_same_id_and_a_file_name_writing_them_is_flagged():
     entry = Entry(Path("DLP_LAB4_０７５６００１_王.zip"), "DLP_LAB4_０７５６００１_王.zip", student_id="0756001",
                   lms_id="9")
     who, flags = identify(entry, None, "gradescope")
     assert who.student_id == "0756001" and flags == []
+    alone = Entry(Path("DLP_LAB4_０７５６００１_王.zip"), "DLP_LAB4_０７５６００１_王.zip")
+    who, flags = identify(alone, None, "files")
+    assert who.student_id == "0756001" and flags == ["odd_id"] and "read as 0756001" in who.notes[0]
 
 
 def test_roster_keeps_leading_zeros_and_names_its_columns(tmp_path):

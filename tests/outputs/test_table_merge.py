@@ -109,3 +109,9 @@ def test_merge_of_a_sheet_without_the_rubrics_columns_and_ids_as_text(tmp_path):
     (tmp_path / "other.csv").write_text("id,x\n1,2\n", encoding="utf-8")
     with pytest.raises(MergeError, match="not a grades.csv"):
         merge(tmp_path / "other.csv", tmp_path / "manual.csv", Settings())
+
+
+def test_invisible_and_line_separating_characters_never_reach_a_cell():
+    """A zero-width space makes a name look like another; a line separator starts a line."""
+    assert safe_cell("0756\u200b001\u2028=cmd") == "0756001\\n=cmd"
+    assert safe_cell("\ufeffAmy\u200d Lin\u2066") == "Amy Lin"
