@@ -475,9 +475,37 @@ class Unpacked:
     strip: int = 0  # leading folders looked through (one common top folder)
 
 
-def _open_zip(path: Path) -> zipfile.ZipFile:
+EOCD, EOCD64_LOCATOR = b"PK\x05\x06", b"PK\x06\x07"
+
+
+def declared_members(path: Path) -> int | None:
+    """How many members a zip's end record declares, read from its last 64 KiB before the
+    central directory is parsed (ZipFile builds an object per member); None if not found."""
+    with open(path, "rb") as f:
+        size = f.seek(0, os.SEEK_END)
+        f.seek(max(0, size - (1 << 16) - 22))
+        tail = f.read()
+        at = tail.rfind(EOCD)
+        if at < 0 or len(tail) < at + 22:
+            return None
+        count = struct.unpack("<H", tail[at + 10 : at + 12])[0]
+        locator = at - 20
+        if count == 0xFFFF and locator >= 0 and tail[locator : locator + 4] == EOCD64_LOCATOR:
+            offset = struct.unpack("<Q", tail[locator + 8 : locator + 16])[0]
+            f.seek(offset)
+            record = f.read(56)
+            if record[:4] == b"PK\x06\x06" and len(record) == 56:
+                count = struct.unpack("<Q", record[32:40])[0]
+        return count
+
+
+def _open_zip(path: Path, max_members: int = MAX_MEMBERS) -> zipfile.ZipFile:
     with open(path, "rb") as f:
         head = f.read(512)
+    declared = declared_members(path) if looks_like_zip(head) or path.suffix.lower() == ".zip" else None
+    if declared is not None and declared > max_members:
+        raise SubmissionError("unsafe_zip", f"{path.name} declares {declared} members (limit {max_members}); "
+                              "zip only your code and report (no virtual environments, datasets or .git)")
     what = sniff(head)
     if what and not looks_like_zip(head):
         hint = (
@@ -663,7 +691,7 @@ def unpack_zip(
     budget = _budget or Budget()
     label = _label or path.name
     out = Unpacked()
-    z = _open_zip(path)
+    z = _open_zip(path, budget.files)
     with z:
         try:
             members = _vetted_members(z, label, name_hint, budget, out.notes, out.skipped if lenient else None)

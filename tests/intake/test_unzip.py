@@ -409,3 +409,27 @@ def test_unpack_zip_directly(tmp_path: Path) -> None:
     out = unpack_zip(path, root, scratch)
     assert [w.display for w in out.written] == [f"{zf.TOP}/rnn.py", f"{zf.TOP}/report.pdf"]
     assert [w.path for w in out.written] == [root / "rnn.py", root / "report.pdf"]
+
+
+def test_a_zip_of_many_members_is_refused_from_its_end_record_before_it_is_parsed(tmp_path):
+    """70000 empty members (past the 65535 of a plain end record: a ZIP64 one): refused from
+    the count the end record declares, without building an object per member (the batch
+    process peeks into students' zips to choose among them and to read their times)."""
+    import tracemalloc
+
+    from grader.intake.unzip import declared_members, holds_module, newest_member_time
+
+    path = tmp_path / "many.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        for i in range(70000):
+            z.writestr(f"f{i}", b"")
+    assert declared_members(path) == 70000
+    tracemalloc.start()
+    try:
+        assert holds_module(path) is False and newest_member_time(path) is None
+        with pytest.raises(SubmissionError, match="declares 70000 members"):
+            unpack_zip(path, tmp_path / "out", tmp_path / "scratch")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20, f"{peak >> 20} MiB: the central directory was parsed"
