@@ -2,7 +2,8 @@
 
 Student-controlled text (names from file names, exception messages, printed output) ends
 up in Markdown that is rendered in a browser, so every such string goes through `md_text`
-(or `md_fence` for captured output) and can neither break a table nor add a link or HTML.
+(or `md_fence` for captured output) and can neither break a table nor add a link (a bare
+address included) or HTML.
 """
 
 from __future__ import annotations
@@ -26,12 +27,20 @@ _MD_ESCAPES = {
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]|\x1b\[[0-9;?]*[A-Za-z]")
 
 
+# What a renderer turns into a link with no brackets at all (GFM's autolinks): the scheme's
+# `://`, `www.` and an address's `@`, written as character references that show the same.
+_AUTOLINK = [("://", ":&#47;&#47;"), ("www.", "www&#46;"), ("WWW.", "WWW&#46;"), ("@", "&#64;")]
+
+
 def md_text(value: object) -> str:
-    """Any text made inert inline Markdown: one line, no table break, no link, no HTML."""
+    """Any text made inert inline Markdown: one line, no table break, no link (not even a
+    bare address), no HTML."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     text = _CONTROL.sub("", str(value).replace("\r\n", "\n").replace("\r", "\n"))
     text = "".join(_MD_ESCAPES.get(ch, ch) for ch in text)
+    for bare, shown in _AUTOLINK:
+        text = text.replace(bare, shown)
     return "<br>".join(line.strip() for line in text.strip().split("\n"))
 
 

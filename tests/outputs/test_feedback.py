@@ -154,6 +154,15 @@ def test_md_text_escapes_everything_that_could_break_out() -> None:
     assert md_text(None) == "" and md_text(float("nan")) == ""
 
 
+def test_a_bare_address_in_student_text_never_becomes_a_link() -> None:
+    """GFM links `http://...`, `www....` and `a@b.c` with no brackets: written as character
+    references, they show the same and link nowhere."""
+    text = md_text("login at https://evil.example/x or www.evil.example, mail me@evil.example")
+    assert not re.search(r"://|www\.|@", text, re.I)
+    shown = text.replace("&#47;", "/").replace("&#46;", ".").replace("&#64;", "@")
+    assert shown == "login at https://evil.example/x or www.evil.example, mail me@evil.example"
+
+
 def test_md_table_pads_and_cuts_rows_to_the_header() -> None:
     table = md_table(["a", "b"], [["1"], ["1", "2", "3"]])
     assert [_cells(line) for line in table.splitlines()] == [3, 3, 3, 3]
