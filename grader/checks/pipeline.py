@@ -77,7 +77,8 @@ def grade(path: Path, settings: Settings, workdir: Path | None = None) -> GradeR
     """Run every check on the submission at `path` (a .py, a folder or a .zip)."""
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bptt-grader-", dir=workdir) as scratch:
-        os.chmod(scratch, 0o755)  # the sandbox may run the student's code as another user
+        # Private while graded (0700, the default): only the grader reads the intake's copy;
+        # the sandbox reads a copy of its own (sandbox/process.private_copy).
         result = GradeResult(
             grader_version=__version__,
             settings_hash=settings.digest(),

@@ -482,8 +482,7 @@ def open_submission(path: Path, workdir: Path) -> Submission:
             "not_found", f"{path.name or path} cannot be read ({e.strerror or e})"
         ) from None
     workdir.mkdir(parents=True, exist_ok=True)
-    root = Path(tempfile.mkdtemp(prefix="submission-", dir=workdir))
-    root.chmod(0o755)  # mkdtemp makes it 0700; a sandbox under another uid must read it
+    root = Path(tempfile.mkdtemp(prefix="submission-", dir=workdir))  # 0700: no other account reads it
     try:
         return _open(path, root, workdir)
     except SubmissionError:

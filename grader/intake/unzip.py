@@ -251,7 +251,7 @@ def copy_capped(
     dest.parent.mkdir(parents=True, exist_ok=True)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     flags |= getattr(os, "O_BINARY", 0)
-    fd = os.open(dest, flags, 0o644)
+    fd = os.open(dest, flags, 0o600)
     digest = sha256()
     written = 0
     with os.fdopen(fd, "wb") as out:

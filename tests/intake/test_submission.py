@@ -481,3 +481,23 @@ def test_error_has_status_and_message() -> None:
     )
     with pytest.raises(ValueError):
         SubmissionError("weird", "x")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs another account to read as: run as root")
+def test_the_copy_being_graded_is_private_from_other_accounts(tmp_path: Path) -> None:
+    """The intake's copy of a submission (under TMPDIR while it is graded) is 0700 folders
+    and 0600 files: another local account cannot read it, as it could before (0755/0644)."""
+    import subprocess
+    import sys
+
+    source = tmp_path / "DLP_LAB4_310551001_Chen.zip"
+    source.write_bytes(zf.zip_bytes([("DLP_LAB4_310551001_Chen/rnn.py", zf.RNN_SOURCE)]))
+    work = tmp_path / "work"
+    work.mkdir()
+    work.chmod(0o755)  # TMPDIR is open to everyone
+    sub = open_submission(source, work)
+    assert sub.root.stat().st_mode & 0o777 == 0o700 and sub.module_path.stat().st_mode & 0o777 == 0o600
+    nobody = subprocess.run(
+        [sys.executable, "-c", f"import os; os.setgid(65534); os.setuid(65534); open({str(sub.module_path)!r}).read()"],
+        capture_output=True, text=True)
+    assert nobody.returncode != 0 and "PermissionError" in nobody.stderr, nobody.stderr
