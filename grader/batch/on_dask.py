@@ -22,19 +22,25 @@ from grader.batch.one_process import grade_in_process
 from grader.batch.rows import Upload
 from grader.batch.store import identity
 from grader.checks.pipeline import grade
-from grader.intake.submission import SubmissionError, kept_files
+from grader.intake.submission import MAX_ZIP_FILE, SubmissionError, kept_files
+from grader.intake.unzip import mib
 from grader.results import GradeResult
 from grader.settings import Settings
 
 Payload = bytes | list[tuple[str, bytes]]  # a file's bytes, or a folder's (relative path, bytes)
 ALLOWED_FAILURES = 2  # workers a task may take down before it is `worker_lost`
+IN_FLIGHT_PER_WORKER = 2  # payloads held by the client at once, per worker: not the whole class
 
 
 def payload_of(path: Path) -> Payload:
     """What travels: a file's bytes, or the files of a folder the intake keeps, and its junk
     as empty files (so the worker notes it as local mode does). SubmissionError, before
-    anything is read, for a folder the intake refuses (too many files, or too big)."""
+    anything is read, for a file or folder the intake refuses (too many files, or too big)."""
     if path.is_file():
+        size = path.stat().st_size
+        if size > MAX_ZIP_FILE:
+            raise SubmissionError("unsafe_zip", f"{path.name} is {mib(size)} (limit {mib(MAX_ZIP_FILE)}); "
+                                  "submit only your code and report")
         return path.read_bytes()
     listing = kept_files(path)
     return ([("/".join(parts), full.read_bytes()) for parts, full, _ in listing.files]
@@ -97,17 +103,27 @@ def grade_all(todo: list[Upload], settings: Settings, scheduler: str, allow_weak
         if announce is not None:
             announce(f"dask: {len(client.scheduler_info().get('workers', {}))} workers, "
                      f"dashboard {client.dashboard_link}")
-        futures = {}
-        for upload in todo:
-            try:
-                payload = payload_of(upload.path)
-            except SubmissionError:  # refused before any code runs: the client's intake says so
-                save(upload, grade(upload.path, settings))
-                continue
-            futures[client.submit(task, upload.path.name, payload, settings.model_dump_json(), __version__,
-                                  allow_weak, key=f"grade-{identity(upload)}", pure=False)] = upload
-        for future in as_completed(futures):
-            upload = futures[future]
+        workers = max(1, len(client.scheduler_info().get("workers", {})))
+        pending, futures, running = iter(todo), {}, as_completed()
+
+        def submit_next() -> None:
+            """Read and send the next payload: the client holds a few, never the class."""
+            for upload in pending:
+                try:
+                    payload = payload_of(upload.path)
+                except SubmissionError:  # refused before any code runs: the client's intake says so
+                    save(upload, grade(upload.path, settings))
+                    continue
+                future = client.submit(task, upload.path.name, payload, settings.model_dump_json(), __version__,
+                                       allow_weak, key=f"grade-{identity(upload)}", pure=False)
+                futures[future] = upload
+                running.add(future)
+                return
+
+        for _ in range(IN_FLIGHT_PER_WORKER * workers):
+            submit_next()
+        for future in running:
+            upload = futures.pop(future)
             try:
                 result = GradeResult.model_validate_json(future.result())
             except KilledWorker:
@@ -116,4 +132,6 @@ def grade_all(todo: list[Upload], settings: Settings, scheduler: str, allow_weak
             except Exception as exc:  # the task itself raised: the row says so, the batch goes on
                 result = GradeResult.ungraded("grader_error", f"on a worker: {type(exc).__name__}: {exc}",
                                               settings.digest(), str(upload.path))
+            future.release()  # its payload is the scheduler's to forget
             save(upload, result)
+            submit_next()

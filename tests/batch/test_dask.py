@@ -216,3 +216,16 @@ def test_a_submission_that_kills_every_worker_is_stopped_as_worker_lost(tmp_path
               task=_kills_its_worker)
     (result,) = saved
     assert result.status == "worker_lost" and "died" in result.message
+
+
+def test_a_file_over_the_intakes_limit_is_refused_before_it_is_read(tmp_path):
+    """The client never loads an upload the intake would refuse (a sparse 300 MiB file here)."""
+    from grader.batch.on_dask import payload_of
+    from grader.intake.submission import SubmissionError
+
+    big = tmp_path / "DLP_LAB4_310551001_Chen.zip"
+    with open(big, "wb") as f:
+        f.truncate(300 << 20)
+    with pytest.raises(SubmissionError) as refused:
+        payload_of(big)
+    assert refused.value.status == "unsafe_zip" and "300 MiB (limit 100 MiB)" in refused.value.message
