@@ -19,7 +19,9 @@ import time
 from .pipes import Capture, Died, Expired
 
 BUFFERED = 1 << 20  # what the reader holds before it stops reading (a flood waits in the pipe)
-EXIT_GRACE = 0.05  # after the child ended: how long its last bytes may take to arrive
+EXIT_GRACE = 2.0  # after the child ended, for its last bytes: the reading thread may wait its turn
+# on a busy machine (at 50 ms a worker's hello was lost once); only a grandchild that holds the
+# pipe open (no end of file) makes it wait this long
 SETTLE_QUIET, SETTLE_MOST = 0.05, 2.0  # without poll: how output() knows the pipe is drained
 
 
