@@ -36,17 +36,21 @@ def page_names(rows: list[Row]) -> list[str]:
 
 def write_outputs(rows: list[Row], download: ClassDownload, out: Path, settings: Settings,
                   warnings: list[str]) -> None:
-    """grades.csv, feedback/<name>.md and .png, attempts.csv, summary.md, scores.png and
-    index.html with a page per row."""
-    feedback = private_dir(out / "feedback")
+    """grades.csv and attempts.csv first (nothing after them can lose a grade), then
+    feedback/<name>.md and .png, summary.md, scores.png and index.html with a page per row."""
     names = page_names(rows)
-    for row, name in zip(rows, names):
-        png = feedback / f"{name}.png"
-        has_png = row.upload is not None and learning_curve_png(row.result, png)
-        write_atomic(feedback / f"{name}.md", student_markdown(row, png.name if has_png else None), 0o644)
     write_csv([row_record(row, settings, f"feedback/{name}.md") for row, name in zip(rows, names)],
               out / "grades.csv")
     write_attempts(download, out / "attempts.csv")
+    feedback = private_dir(out / "feedback")
+    for row, name in zip(rows, names):
+        png = feedback / f"{name}.png"
+        try:
+            has_png = row.upload is not None and learning_curve_png(row.result, png)
+        except Exception as exc:  # noqa: BLE001 - one student's curves never stop the class's outputs
+            row.result.submission.notes.append(f"no learning curves: {type(exc).__name__}: {exc}"[:200])
+            has_png = False
+        write_atomic(feedback / f"{name}.md", student_markdown(row, png.name if has_png else None), 0o644)
     histogram = out / "scores.png"
     scored = [r for r in rows if r.result.status != "missing"]
     has_hist = score_histogram_png([r.result.score for r in scored],
