@@ -1,5 +1,5 @@
-"""The batch command as its stages, in order: read the download, grade what is not stored,
-annotate each row, write every output.
+"""The batch command as its stages, in order: read the download, identify each row (who,
+when), choose what to grade, grade it, flag what the class shows, write every output.
 
 Invariant: every student present in the input (an entry of the download, the platform's
 metadata, or the roster) has exactly one row, under the id the platform gives (else the
