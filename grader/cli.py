@@ -1,7 +1,8 @@
 """The `bptt-grader` command line: one subcommand per job, each a small function.
 
 Exit codes: 0 success (or a passing submission), 1 a failing submission, 2 usage errors
-and inputs the grader cannot read.
+and inputs the grader cannot read, 130 interrupted (a batch first writes its outputs for
+what it finished).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from grader import __version__
 from grader.settings import LOSSES, Settings, SettingsError, load_settings
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class UsageError(Exception):
@@ -184,7 +185,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     except BatchError as exc:
         raise UsageError(str(exc)) from None
     print(report.text(out))
-    return EXIT_OK
+    return EXIT_INTERRUPTED if report.interrupted else EXIT_OK
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
@@ -358,4 +359,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("bptt-grader: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED

@@ -28,7 +28,8 @@ CHECK_NAMES = registry.CHECK_NAMES  # the order of every output
 ResultStatus = Literal[
     "graded", "timeout", "import_failed", "grader_error",  # grading ran (or began)
     IntakeStatus,  # the intake refused the files
-    "missing", "no_code",  # the batch: enrolled without a submission; online text alone
+    "missing", "no_code", "interrupted",  # the batch: enrolled without a submission; online text
+    # alone; stopped (Ctrl-C) before it was graded
     "version_mismatch", "weak_isolation", "worker_lost",  # a Dask worker could not grade it
 ]
 RESULT_STATUSES: tuple[ResultStatus, ...] = typing.get_args(ResultStatus)

@@ -72,6 +72,7 @@ class BatchReport:
     seconds: float
     unmatched: list[str]
     warnings: list[str]
+    interrupted: bool = False  # stopped (Ctrl-C): the outputs hold what was graded before
 
     def text(self, out: Path) -> str:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(Counter(r.result.status for r in self.rows).items()))
@@ -79,6 +80,8 @@ class BatchReport:
                 f"in {self.seconds:.1f} s\n"
                 + "".join(f"--only {w}: matched no submission (by file name or student id)\n" for w in self.unmatched)
                 + "".join(f"warning: {w}\n" for w in self.warnings)
+                + ("interrupted: the rows not graded yet say so; the same command grades them (what is done is "
+                   "kept)\n" if self.interrupted else "")
                 + f"wrote {out / 'grades.csv'}, {out / 'summary.md'}, {out / 'feedback'}/ and "
                 f"{out / 'index.html'} (open it in a browser)")
 
@@ -93,17 +96,21 @@ def run_batch(source: Path, out: Path, settings: Settings, options: BatchOptions
     uploads = list(dict.fromkeys(r.upload for r in rows if r.upload is not None))
     store = Store(out / "results")
     todo = choose(uploads, rows, store, settings, options, out / "settings.toml")
-    results = grade(todo, uploads, store, out, settings, options)
+    results, interrupted = grade(todo, uploads, store, out, settings, options)
     for row in rows:
         if row.upload is not None:
-            row.result = results[row.upload]
+            row.result = results.get(row.upload) or GradeResult.ungraded(
+                "interrupted", "the batch was stopped before this submission was graded: run the same command "
+                "again to grade it", settings.digest(), row.upload.file)
     rows += missing(rows, settings, options.roster)
     warnings = [w for w in (class_flags.layout_warning(rows),) if w]
     class_flags.flag_duplicates(rows)
     class_flags.flag_similar(rows, out / "similarity.csv", options.similar_above)
     write_outputs(rows, download, out, settings, warnings)
     unmatched = sorted(w for w in options.only if not any(_matches(r, w) for r in rows))
-    return BatchReport(rows, len(todo), len(uploads) - len(todo), time.perf_counter() - started, unmatched, warnings)
+    graded_now = len(todo) - sum(r.result.status == "interrupted" for r in rows if r.upload is not None)
+    return BatchReport(rows, graded_now, len(uploads) - len(todo), time.perf_counter() - started, unmatched,
+                       warnings, interrupted)
 
 
 def prepare_out(out: Path) -> None:
@@ -175,9 +182,10 @@ def choose(uploads: list[Upload], rows: list[Row], store: Store, settings: Setti
 
 
 def grade(todo: list[Upload], uploads: list[Upload], store: Store, out: Path, settings: Settings,
-          options: BatchOptions) -> dict[Upload, GradeResult]:
+          options: BatchOptions) -> tuple[dict[Upload, GradeResult], bool]:
     """Every upload's result: stored ones reused, the rest graded (here or on Dask) and
-    stored the moment each is known."""
+    stored the moment each is known; and whether Ctrl-C stopped it first (then the results
+    are what was finished, and the outputs are still written)."""
     write_atomic(out / "settings.toml", settings.to_toml())  # what these grades were made with
     results = {u: r for u in uploads if u not in todo and (r := store.load(key(u, settings))) is not None}
     progress = Progress(len(uploads), len(results), options.progress)
@@ -187,17 +195,22 @@ def grade(todo: list[Upload], uploads: list[Upload], store: Store, out: Path, se
         results[upload] = result
         progress.done(upload, result)
 
-    if todo and options.scheduler is not None:
-        from grader.batch.on_dask import grade_all as grade_on_dask
+    interrupted = False
+    try:
+        if todo and options.scheduler is not None:
+            from grader.batch.on_dask import grade_all as grade_on_dask
 
-        grade_on_dask(todo, settings, options.scheduler, options.allow_weak, save, options.announce)
-    elif todo:
-        from grader.sandbox import isolation
+            grade_on_dask(todo, settings, options.scheduler, options.allow_weak, save, options.announce)
+        elif todo:
+            from grader.sandbox import isolation
 
-        grade_all(todo, settings, options.jobs, options.isolation or isolation(), private_dir(out / "logs"), save,
-                  progress)
-    progress.close()
-    return results
+            grade_all(todo, settings, options.jobs, options.isolation or isolation(), private_dir(out / "logs"),
+                      save, progress)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        progress.close()
+    return results, interrupted
 
 
 def identified(download: ClassDownload, settings: Settings, roster: Roster | None) -> list[Row]:

@@ -106,6 +106,31 @@ def test_killed_batch_resumes_and_grades_each_submission_exactly_once(tmp_path):
     pd.testing.assert_frame_equal(before, again)
 
 
+@pytest.mark.slow
+def test_ctrl_c_leaves_grades_csv_for_what_was_graded_and_exits_130(tmp_path):
+    """Ctrl-C (SIGINT to the terminal's process group, grader processes included): the
+    finished rows are in grades.csv, the others say they were interrupted, nothing half-done
+    is stored, and the same command grades the rest."""
+    klass = _class(tmp_path / "class", 4)
+    settings = tmp_path / "lab.toml"
+    settings.write_text(SHORT.to_toml())
+    out = tmp_path / "out"
+    first = _batch(klass, out, settings)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list((out / "results").glob("*.json")):
+        time.sleep(0.1)
+    os.killpg(first.pid, signal.SIGINT)
+    text, _ = first.communicate(timeout=120)
+    assert first.returncode == 130, text
+    table = pd.read_csv(out / "grades.csv", dtype=str, keep_default_na=False)
+    done = int((table["status"] == "graded").sum())
+    assert done == len(list((out / "results").glob("*.json"))) >= 1, text
+    assert set(table["status"]) <= {"graded", "interrupted"} and len(table) == 4
+    second = _batch(klass, out, settings)
+    text, _ = second.communicate(timeout=300)
+    assert second.returncode == 0 and f"{4 - done} graded now, {done} from earlier runs" in text, text
+
+
 def test_class_archive_keeps_student_names_and_bad_archive_is_a_usage_error(tmp_path):
     klass = _class(tmp_path / "class", 2)
     archive = tmp_path / "export.zip"

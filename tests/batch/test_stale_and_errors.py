@@ -139,3 +139,22 @@ def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path):
     (tmp_path / "class").mkdir()
     done = cli("batch", str(tmp_path / "class"), "-o", str(afile / "sub"))
     assert done.returncode == 2 and "cannot write there" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_ctrl_c_writes_the_outputs_for_what_was_graded_and_the_rerun_grades_the_rest(tmp_path, monkeypatch):
+    def one_then_ctrl_c(todo, settings, jobs, isolation, logs, save, progress):  # noqa: ANN001, ANN202
+        intake_only(todo[:1], settings, jobs, isolation, logs, save, progress)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch_run, "grade_all", one_then_ctrl_c)
+    source, out = klass(tmp_path / "class"), tmp_path / "out"
+    report = run_batch(source, out, SHORT, BatchOptions(progress=False, isolation=object()))
+    assert report.interrupted and "interrupted" in report.text(out)
+    rows = read(out / "grades.csv")
+    assert sorted(r["status"] for r in rows) == ["graded", "interrupted", "interrupted"]
+    assert all("run the same command again" in r["message"] for r in rows if r["status"] == "interrupted")
+    assert len(stored(out)) == 1, "only what was graded is stored"
+    monkeypatch.setattr(batch_run, "grade_all", intake_only)
+    again = run_batch(source, out, SHORT, BatchOptions(progress=False, isolation=object()))
+    assert (again.graded_now, again.reused, again.interrupted) == (2, 1, False)
+    assert [r["status"] for r in read(out / "grades.csv")] == ["graded"] * 3
