@@ -92,6 +92,12 @@ class CheckResult(_Model):
     details: Annotated[dict[str, object], AfterValidator(_neutralise_deep)] = Field(default_factory=dict)
     seconds: float = 0.0
 
+    @property
+    def withheld(self) -> list[str]:
+        """The gates that kept this check's points (train's, where accuracy earned none)."""
+        gates = self.details.get("withheld_by")
+        return [str(g) for g in gates] if isinstance(gates, list) else []
+
 
 class RunResult(_Model):
     """One training run driven by the grader."""

@@ -34,6 +34,7 @@ def award(results: dict[str, CheckResult], settings: Settings, accuracy: float |
     blocked = [g for g in settings.gates if g in results and results[g].status != "passed"]
     if blocked:
         train.points = 0.0
+        train.details = {**train.details, "withheld_by": blocked}
         train.message += (
             f". Performance points: 0, because {' and '.join(blocked)} did not pass "
             "(accuracy only counts when the gates of the settings pass)"

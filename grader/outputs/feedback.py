@@ -7,7 +7,7 @@ from pathlib import Path
 
 from grader.outputs.markdown import OUTPUT_LINES, image, md_fence, md_table, md_text, number
 from grader.batch.rows import Lateness, Row
-from grader.outputs.terminal import LABEL
+from grader.outputs.terminal import label
 from grader.results import GradeResult
 
 
@@ -71,7 +71,7 @@ def _checks_table(result: GradeResult) -> str:
     if not result.checks:
         return "No check ran."
     rows = [
-        [c.name, LABEL.get(c.status, c.status), _points(c.points, c.max_points), c.message]
+        [c.name, label(c), _points(c.points, c.max_points), c.message]
         for c in result.checks
     ]
     return md_table(["Check", "Status", "Points", "Message"], rows)

@@ -32,7 +32,7 @@ def results_json(result: GradeResult) -> dict[str, object]:
         "name": c.name,
         "score": c.points,
         "max_score": c.max_points,
-        "status": "passed" if c.status == "passed" else "failed",
+        "status": "passed" if c.status == "passed" and not c.withheld else "failed",
         "output": _student_text(c.name, c.message) if c.status != "error" else
         "the grader itself failed here: not your fault, tell your instructor",
         "visibility": "visible",

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from grader.batch.rows import Row
 from grader.outputs.feedback import late_text
-from grader.outputs.terminal import LABEL
+from grader.outputs.terminal import label
 from grader.safe_files import private_dir, write_atomic
 
 CSP = ("default-src 'none'; img-src 'self' file: data:; style-src 'unsafe-inline'; "
@@ -29,7 +29,7 @@ th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertica
 th { background: #f0f0f0; cursor: pointer; user-select: none; }
 th[aria-sort="ascending"]::after { content: " \\25B2"; }
 th[aria-sort="descending"]::after { content: " \\25BC"; }
-tr.failed td.status, .FAIL { color: #b00; } .PASS { color: #070; } .SKIP { color: #777; }
+tr.failed td.status, .FAIL, .HELD { color: #b00; } .PASS { color: #070; } .SKIP { color: #777; }
 pre { background: #f7f7f7; padding: 0.6em; overflow-x: auto; }
 img { max-width: 100%; }
 """
@@ -172,7 +172,7 @@ def student_html(row: Row, curves: str | None) -> str:
              ("accuracy", _number(result.accuracy)[0]), ("loss", result.loss_recognised or "—"),
              ("submitted", late_text(row.late)), ("flags", ", ".join(row.flag_labels) or "—")]
     checks = "".join(
-        f'<tr><td>{_e(c.name)}</td><td class="{LABEL[c.status]}">{LABEL[c.status]}</td>'
+        f'<tr><td>{_e(c.name)}</td><td class="{label(c)}">{label(c)}</td>'
         f"<td>{_e(f'{c.points:g} / {c.max_points:g}' if c.max_points else '')}</td><td>{_e(c.message)}</td></tr>"
         for c in result.checks)
     runs = "".join(f"<tr><td>{i}</td><td>{r.seed}</td><td>{r.accuracy:.3f}</td><td>{r.iterations_done}</td>"

@@ -9,10 +9,16 @@ import shutil
 import textwrap
 import xml.etree.ElementTree as ET
 
-from grader.results import GradeResult, one_line
+from grader.results import CheckResult, GradeResult, one_line
 from grader.settings import Settings
 
 LABEL = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP", "error": "ERROR"}
+WITHHELD = "HELD"  # ran, but a gate kept its points: never PASS beside a withheld score
+
+
+def label(c: CheckResult) -> str:
+    """A check's label in every report: its status, or HELD where a gate kept its points."""
+    return WITHHELD if c.withheld else LABEL[c.status]
 
 
 def terminal(result: GradeResult, width: int | None = None) -> str:
@@ -30,7 +36,7 @@ def terminal(result: GradeResult, width: int | None = None) -> str:
     name_width = max(len(c.name) for c in result.checks) if result.checks else 10
     for c in result.checks:
         points = f"{c.points:g}/{c.max_points:g}" if c.max_points else ""
-        head = f"  {LABEL[c.status]:<5} {c.name:<{name_width}} {points:>7}  "
+        head = f"  {label(c):<5} {c.name:<{name_width}} {points:>7}  "
         wrapped = textwrap.wrap(c.message, width=max(width - len(head), 30)) or [""]
         lines.append(head + wrapped[0])
         lines.extend(" " * len(head) + more for more in wrapped[1:])
@@ -96,7 +102,7 @@ def quick_summary(result: GradeResult, full: Settings) -> str:
 
 def junit_xml(result: GradeResult) -> str:
     """One test case per check, for CI systems."""
-    failures = sum(c.status == "failed" for c in result.checks)
+    failures = sum(c.status == "failed" or bool(c.withheld) for c in result.checks)
     errors = sum(c.status == "error" for c in result.checks)
     skipped = sum(c.status == "skipped" for c in result.checks)
     suite = ET.Element(
@@ -110,7 +116,7 @@ def junit_xml(result: GradeResult) -> str:
     )
     for c in result.checks:
         case = ET.SubElement(suite, "testcase", classname="bptt_grader", name=c.name, time=f"{c.seconds:.3f}")
-        if c.status == "failed":
+        if c.status == "failed" or c.withheld:  # points withheld by a gate fail the case too
             ET.SubElement(case, "failure", message=c.message).text = c.message
         elif c.status == "error":
             ET.SubElement(case, "error", message=c.message).text = str(c.details.get("traceback", c.message))

@@ -97,6 +97,18 @@ def test_a_backward_that_is_not_bptt_earns_no_performance_points(graded):
     assert truncated.check("gradient_reference").details.get("bug") and truncated.score == 0
 
 
+def test_points_a_gate_withheld_never_read_as_a_pass(graded):
+    """A wrong BPTT trains, but gradient_reference keeps its points: every report says HELD
+    (and JUnit fails the case), never PASS beside 0/30."""
+    from grader.outputs.terminal import junit_xml, terminal
+
+    truncated, correct = graded["bptt_no_recurrent.py"], graded["correct_bce.py"]
+    assert truncated.check("train").withheld == ["gradient_reference"]
+    assert re.search(r"HELD +train +0/30", terminal(truncated)) and "PASS  train" not in terminal(truncated)
+    assert re.search(r"PASS +train +\d", terminal(correct))
+    assert re.search(r'name="train"[^>]*>\s*<failure', junit_xml(truncated))
+
+
 def test_correct_submission_scores_full_marks_and_recognises_its_loss(graded):
     bce, mse = graded["correct_bce.py"], graded["correct_mse.py"]
     assert bce.loss_recognised == "bce" and mse.loss_recognised == "mse"
