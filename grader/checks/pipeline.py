@@ -25,7 +25,7 @@ from grader.checks.registry import CheckSpec
 from grader.checks.rubric import award, total
 from grader.checks.session import Session
 from grader.checks.similarity import fingerprint
-from grader.checks.static import DISALLOWED, import_advice, policy_message, scan_imports
+from grader.checks.static import DISALLOWED, import_advice, missing_module_advice, policy_message, scan_imports
 from grader.checks.suspicions import complex_arithmetic, slow_backward
 from grader.intake.submission import Submission, SubmissionError, open_submission, parse_name
 from grader.results import CHECK_NAMES, CheckResult, GradeResult, SubmissionInfo, median_or_none
@@ -142,6 +142,8 @@ def _run_all(g: Grading, static: dict, result: GradeResult, module_text: str) ->
     except Fail as exc:
         if isinstance(exc, TimedOut):
             exc.message += f": {import_advice(module_text)}"
+        elif (advice := missing_module_advice(module_text, exc.message)) is not None:
+            exc.message = f"{advice} ({exc.message})"  # the fix first
         results["import"] = CheckResult(name="import", status="failed", message=exc.message)
         result.status = "timeout" if isinstance(exc, TimedOut) else "import_failed"
         result.message = exc.message

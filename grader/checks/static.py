@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import re
 from collections.abc import Iterator
 
 DISALLOWED = {
@@ -105,6 +106,32 @@ def import_advice(text: str) -> str:
         return "does it train when imported? Put training under if __name__ == \"__main__\":"
     line, code = where
     return f"line {line} (`{code}`) runs when the module is imported: move it under if __name__ == \"__main__\":"
+
+
+NOT_OFFERED = re.compile(r"No module named '([\w.]+)'")
+
+
+def missing_module_advice(text: str, message: str) -> str | None:
+    """For an import that failed on a library grading does not offer (matplotlib for the
+    report's plot, most often): the line that imports it when the module is imported, and
+    where to move it; None when the message is not that or no such line is found."""
+    found = NOT_OFFERED.search(message)
+    tree = parsed(text)
+    if found is None or tree is None:
+        return None
+    top = found.group(1).split(".")[0]
+    todo = list(tree.body)
+    while todo:
+        node = todo.pop(0)
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+            [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else []
+        if any(name.split(".")[0] == top for name in names):
+            return (f"line {node.lineno} imports {top} when your module is imported, and grading offers only NumPy "
+                    f"and the standard library: move that import under if __name__ == \"__main__\": or into the "
+                    "function that uses it (the plot for your report)")
+        if isinstance(node, (ast.If, ast.Try, ast.With)) and not _is_main_guard(node):
+            todo[:0] = [*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", [])]
+    return None
 
 
 def policy_message(found: dict[str, list[str]], how: str) -> str:
