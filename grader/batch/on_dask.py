@@ -22,8 +22,8 @@ from grader.batch.one_process import grade_in_process
 from grader.batch.rows import Upload
 from grader.batch.store import identity
 from grader.checks.pipeline import grade
-from grader.intake.submission import MAX_ZIP_FILE, SubmissionError, kept_files
-from grader.intake.unzip import mib
+from grader.intake.submission import SubmissionError, kept_files
+from grader.intake.unzip import MAX_ZIP_FILE, mib
 from grader.results import GradeResult
 from grader.settings import Settings
 

@@ -77,7 +77,7 @@ class Entry:
     file: str  # its name in the download
     lms_name: str | None = None  # the name the platform shows
     lms_id: str | None = None  # the platform's own id (Moodle participant, Canvas user, ...)
-    student_id: str | None = None  # a student id the platform states (Gradescope's sid, Blackboard's user)
+    student_id: str | None = None  # a student id the platform states (Gradescope's sid)
     email: str | None = None
     submitted_at: datetime | None = None  # the platform's time, never a file's
     late: bool = False  # the platform says so (Canvas _LATE)
@@ -85,7 +85,8 @@ class Entry:
     key: str = ""  # attempts with one key are one student's (default: the platform's id)
     notes: tuple[str, ...] = ()
     left_out: tuple[str, ...] = ()  # other code files of this submission, not graded
-    refused: tuple[IntakeStatus, str] | None = None  # nothing left to grade: the archive refused it, why
+    refused: tuple[IntakeStatus, str] | None = None  # what the class's archive refused (the status
+    # of the row where it left nothing to grade)
 
     @property
     def student(self) -> str:
@@ -135,31 +136,23 @@ def _files_under(folder: Path) -> list[Path]:
             if not p.name.endswith(LEFT_OUT) and ignore_reason(p.relative_to(folder).parts) is None]
 
 
-def left_out(paths: list[Path]) -> tuple[tuple[str, ...], tuple[IntakeStatus, str] | None]:
-    """Notes for the placeholders among `paths` (what the class's archive could not take),
-    and the first refusal, for a student with nothing else to grade."""
+def left_out(placeholders: list[Path]) -> tuple[tuple[str, ...], tuple[IntakeStatus, str] | None]:
+    """Notes for the placeholders (what the class's archive could not take of a student's
+    files), and the first refusal: the row's status where nothing else is left to grade."""
     notes, refused = [], None
-    for p in paths:
-        if not p.name.endswith(LEFT_OUT):
-            continue
+    for p in placeholders:
         text = p.read_text(encoding="utf-8", errors="replace")[:500]
         status, _, why = text.partition(": ")
         status = status if status in STATUSES else "unsafe_zip"
         refused = refused or (status, why)  # type: ignore[assignment]
-        notes.append(f"{_nfc(p.name).removesuffix(LEFT_OUT)} was left out of the download: {why}")
+        notes.append(f"{display_name(p.name).removesuffix(LEFT_OUT)} was left out of the download: {why}")
     return tuple(notes), refused
-
-
-def _nfc(name: str) -> str:
-    """A name in the download as text (never lone surrogates: an undecodable name is read as
-    cp950 or GBK, else replaced), NFC."""
-    return display_name(name)
 
 
 def detect(folder: Path) -> Layout:
     """The layout most of the folder's top-level entries follow ("files" if none)."""
     entries = _visible(folder)
-    names = [_nfc(p.name) for p in entries]
+    names = [display_name(p.name) for p in entries]
     if (folder / GRADESCOPE_METADATA).is_file() or (names and all(
             GRADESCOPE_DIR.match(n) for n in names if n != GRADESCOPE_METADATA)):
         return "gradescope"
@@ -178,7 +171,7 @@ def _holds_a_class(folder: Path) -> bool:
     """A platform's download, or submissions of at least two students by their names."""
     if detect(folder) != "files":
         return True
-    return len({parse_name(_nfc(p.name))[0] for p in _visible(folder)} - {None}) >= 2
+    return len({parse_name(display_name(p.name))[0] for p in _visible(folder)} - {None}) >= 2
 
 
 def find_download(folder: Path) -> tuple[Path, tuple[str, ...]]:
@@ -199,7 +192,7 @@ def find_download(folder: Path) -> tuple[Path, tuple[str, ...]]:
                 f"{len(entries) - 1} other entries, so it is not one student's submission; "
                 f"run batch on {inner} itself")
         path = classes[0]
-        through.append(_nfc(path.name))
+        through.append(display_name(path.name))
     return path, tuple(through)
 
 
@@ -271,14 +264,14 @@ def _relative(paths: list[Path], root: Path) -> tuple[str, ...]:
     out = []
     for p in paths:
         try:
-            out.append("/".join(_nfc(part) for part in p.relative_to(root).parts))
+            out.append("/".join(display_name(part) for part in p.relative_to(root).parts))
         except ValueError:
-            out.append(_nfc(p.name))
+            out.append(display_name(p.name))
     return tuple(out)
 
 
 def _safe(name: str) -> str:
-    name = re.sub(r"[/\\:\0]", "_", _nfc(name)).lstrip(".").strip()
+    name = re.sub(r"[/\\:\0]", "_", display_name(name)).lstrip(".").strip()
     return name[:150] or "_"
 
 
@@ -286,19 +279,19 @@ def _display(path: Path | None, root: Path, fallback: str) -> str:
     if path is None:
         return fallback
     try:
-        return "/".join(_nfc(part) for part in path.relative_to(root).parts)
+        return "/".join(display_name(part) for part in path.relative_to(root).parts)
     except ValueError:  # staged
-        return fallback + ("/" if path.is_dir() else "/" + _nfc(path.name))
+        return fallback + ("/" if path.is_dir() else "/" + display_name(path.name))
 
 
 def _moodle(folder: Path, staging: Path | None, download: ClassDownload) -> None:
     students: dict[tuple[str, str], dict[str, Path]] = defaultdict(dict)
     for p in _visible(folder):
-        m = MOODLE_DIR.match(_nfc(p.name))
+        m = MOODLE_DIR.match(display_name(p.name))
         if m and p.is_dir():
             students[(m["name"], m["lms"])][m["plugin"]] = p
         else:
-            download.not_code.append(_nfc(p.name))
+            download.not_code.append(display_name(p.name))
     for (name, lms), plugins in students.items():
         notes = tuple(f"{plugin} submission noted, not graded" for plugin in plugins if plugin != "file")
         box = plugins.get("file")
@@ -306,17 +299,17 @@ def _moodle(folder: Path, staging: Path | None, download: ClassDownload) -> None
         dropped, refused = left_out(_placeholders(box)) if box else ((), None)
         download.entries.append(Entry(path, _display(path, folder, f"{name}_{lms}"), lms_name=name, lms_id=lms,
                                       notes=notes + dropped + (() if box else ("no file submitted",)),
-                                      left_out=_relative(left, folder), refused=refused if path is None else None))
+                                      left_out=_relative(left, folder), refused=refused))
 
 
 def _moodle_flat(folder: Path, staging: Path | None, download: ClassDownload) -> None:
     students: dict[tuple[str, str], list[tuple[str, str, Path]]] = defaultdict(list)
     for p in _visible(folder):
-        m = MOODLE_FILE.match(_nfc(p.name))
+        m = MOODLE_FILE.match(display_name(p.name))
         if m and p.is_file():
             students[(m["name"], m["lms"])].append((m["plugin"], m["orig"], p))
         else:
-            download.not_code.append(_nfc(p.name))
+            download.not_code.append(display_name(p.name))
     for (name, lms), uploads in students.items():
         files = [(orig, p) for plugin, orig, p in uploads if plugin == "file" and not orig.endswith(LEFT_OUT)]
         dropped, refused = left_out([p for _, orig, p in uploads if orig.endswith(LEFT_OUT)])
@@ -324,7 +317,7 @@ def _moodle_flat(folder: Path, staging: Path | None, download: ClassDownload) ->
         path, left = _gather(files, staging, f"{name}_{lms}")
         download.entries.append(Entry(path, _display(path, folder, f"{name}_{lms}"), lms_name=name, lms_id=lms,
                                       notes=notes + dropped + (() if files or dropped else ("no file submitted",)),
-                                      left_out=_relative(left, folder), refused=refused if path is None else None))
+                                      left_out=_relative(left, folder), refused=refused))
 
 
 def _canvas(folder: Path, staging: Path | None, download: ClassDownload) -> None:
@@ -332,11 +325,11 @@ def _canvas(folder: Path, staging: Path | None, download: ClassDownload) -> None
     uploaded again gets `-1`, `-2`: the highest attachment id of a name is the newest."""
     students: dict[str, list[tuple[re.Match, Path]]] = defaultdict(list)
     for p in _visible(folder):
-        m = CANVAS.match(_nfc(p.name))
+        m = CANVAS.match(display_name(p.name))
         if m and p.is_file():
             students[m["lms"]].append((m, p))
         else:
-            download.not_code.append(_nfc(p.name))
+            download.not_code.append(display_name(p.name))
     for lms, all_uploads in students.items():
         uploads = [(m, p) for m, p in all_uploads if not m["orig"].endswith(LEFT_OUT)]
         dropped, refused = left_out([p for m, p in all_uploads if m["orig"].endswith(LEFT_OUT)])
@@ -354,7 +347,7 @@ def _canvas(folder: Path, staging: Path | None, download: ClassDownload) -> None
                  if len(uploads) > len(chosen) else ())
         download.entries.append(Entry(path, _display(path, folder, f"{first['name']}_{lms}"), lms_name=first["name"],
                                       lms_id=lms, late=any(m["late"] for m, _ in all_uploads), notes=notes + dropped,
-                                      left_out=_relative(left, folder), refused=refused if path is None else None))
+                                      left_out=_relative(left, folder), refused=refused))
 
 
 def _gather(uploads: list[tuple[str, Path]], staging: Path | None, key: str) -> tuple[Path | None, list[Path]]:
@@ -383,7 +376,7 @@ def _gradescope(folder: Path, staging: Path | None, download: ClassDownload) -> 
     for p in _visible(folder):
         m = GRADESCOPE_DIR.match(p.name)
         if not (m and p.is_dir()):
-            download.not_code.append(_nfc(p.name))
+            download.not_code.append(display_name(p.name))
             continue
         info = metadata.get(p.name)
         path, left = pick_code(*submission_files(p))
@@ -396,7 +389,7 @@ def _gradescope(folder: Path, staging: Path | None, download: ClassDownload) -> 
                 path, _display(path, folder, p.name), lms_name=person.name if person else None, lms_id=m["lms"],
                 student_id=person.sid if person else None, email=person.email if person else None,
                 submitted_at=info.created_at if info else None, notes=notes, key=f"gradescope:{m['lms']}:{n}",
-                left_out=_relative(left, folder), refused=refused if path is None else None))
+                left_out=_relative(left, folder), refused=refused))
 
 
 def _receipt_name(path: Path) -> str | None:
@@ -419,11 +412,11 @@ def _blackboard(folder: Path, staging: Path | None, download: ClassDownload) -> 
     `<user>_attempt_<time>_x.py`) is only ever the original name of its uploader's file."""
     attempts: dict[tuple[str, str], list[tuple[str | None, Path]]] = defaultdict(list)
     for p in _visible(folder):
-        m = BLACKBOARD.match(_nfc(p.name))
+        m = BLACKBOARD.match(display_name(p.name))
         if m and p.is_file():
             attempts[(m["lms"], m["ts"])].append((m["orig"], p))
         else:
-            download.not_code.append(_nfc(p.name))
+            download.not_code.append(display_name(p.name))
     receipted = any(orig is None for uploads in attempts.values() for orig, _ in uploads)
     for (lms, ts), uploads in attempts.items():
         files = [(orig, p) for orig, p in uploads if orig is not None and not orig.endswith(LEFT_OUT)]
@@ -436,14 +429,14 @@ def _blackboard(folder: Path, staging: Path | None, download: ClassDownload) -> 
         download.entries.append(Entry(path, _display(path, folder, f"{lms}_attempt_{ts}"), lms_id=lms,
                                       lms_name=_receipt_name(receipts[0]) if receipts else None,
                                       submitted_at=when, order=(when,), notes=notes + dropped,
-                                      left_out=_relative(left, folder), refused=refused if path is None else None))
+                                      left_out=_relative(left, folder), refused=refused))
 
 
 def _files(folder: Path, staging: Path | None, download: ClassDownload) -> None:
     """One file or folder per student, each a submission of its own: a name never merges
     two (` (1)` may be a classmate's upload under someone else's handout name)."""
     for p in _visible(folder):
-        name = _nfc(p.name)
+        name = display_name(p.name)
         if name.endswith(LEFT_OUT):  # the archive could not take it: a row that says why
             dropped, refused = left_out([p])
             name = name.removesuffix(LEFT_OUT)

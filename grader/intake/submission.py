@@ -33,6 +33,7 @@ from grader.intake.unzip import (
     MAX_MEMBER,
     MAX_MEMBERS,
     MAX_TOTAL,
+    MAX_ZIP_FILE,
     Budget,
     SafeNames,
     SubmissionError,
@@ -50,7 +51,6 @@ from grader.intake.unzip import (
 
 __all__ = ["Submission", "SubmissionError", "count_pdf_pages", "display_name", "open_submission", "parse_name"]
 
-MAX_ZIP_FILE = 2 * MAX_TOTAL  # the zip itself; its content is capped at MAX_TOTAL
 MAX_SOURCE = 5 << 20  # a .py larger than this is not parsed ("could not be read")
 MAX_LISTED = 15  # .py files named in an error message
 SHADOWING = {"numpy.py", "sitecustomize.py", "usercustomize.py", "math.py", "random.py"}

@@ -36,6 +36,7 @@ from typing import BinaryIO, Literal, get_args
 
 MAX_MEMBERS = 1000
 MAX_TOTAL = 50 << 20
+MAX_ZIP_FILE = 2 * MAX_TOTAL  # the zip itself; its content is capped at MAX_TOTAL
 MAX_MEMBER = 20 << 20
 MAX_RATIO = 200
 RATIO_MIN_SIZE = 1 << 20  # the ratio is only judged for members declaring at least this much
@@ -381,19 +382,11 @@ def _plausibility(text: str, codec: str) -> float:
 
 
 def decode_name(raw: bytes) -> str:
-    """One file name's bytes as text: UTF-8, else the legacy code page whose reading looks
-    most like real names (cp950, GBK, Shift-JIS), else with replacement characters."""
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    readings = []
-    for codec in NAME_CODECS:
-        try:
-            readings.append((_plausibility(text := raw.decode(codec), codec), text))
-        except UnicodeDecodeError:
-            continue
-    return max(readings, key=lambda r: r[0])[1] if readings else raw.decode("utf-8", "replace")
+    """One file name's bytes as text, by the rule a zip's names follow (UTF-8, else the
+    legacy code page whose reading looks most like real names), else with replacement
+    characters."""
+    codec = _choose_codec([raw], None)
+    return raw.decode(codec) if codec is not None else raw.decode("utf-8", "replace")
 
 
 def decode_names(
@@ -812,7 +805,7 @@ def holds_module(path: Path) -> bool:
     """Whether a zip's central directory names a `.py` or a notebook: which of a student's
     several zips is the submission. A zip that cannot be read holds none."""
     try:
-        if path.stat().st_size > 2 * MAX_TOTAL:
+        if path.stat().st_size > MAX_ZIP_FILE:
             return False
         with _open_zip(path) as z:
             names = [i.filename for i in z.infolist()[:MAX_MEMBERS]]
