@@ -25,9 +25,10 @@ def row_of(result: GradeResult, file: str = "", sha256: str = "", flags: Iterabl
            who: Identity | None = None, late: Lateness | None = None) -> Row:
     """A class row around one result: named as its submission says unless `who` is given;
     `flags` as the CSV writes them (`similar:<partner>`)."""
-    row = Row.of(result)
-    if who is not None:
-        row.who = who
+    sub = result.submission
+    named = Identity(sub.student_id, sub.name, ("handout" if sub.naming_ok else "file_name") if sub.student_id
+                     else "none")
+    row = Row(result, who or named)
     if file:
         row.upload = Upload(Path(file), file, sha256)
     if late is not None:

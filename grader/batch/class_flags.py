@@ -35,8 +35,7 @@ def flag_duplicates(rows: list[Row]) -> None:
         if row.who.student_id:
             groups["shared_id", comparable(row.who.student_id)].append(row)
     for (flag, _), members in groups.items():
-        different = {m.file for m in members} if flag == "duplicate" else {id(m) for m in members}
-        if len(different) > 1:
+        if len({m.file for m in members} if flag == "duplicate" else members) > 1:
             for row in members:
                 row.flag(flag)  # type: ignore[arg-type]
 

@@ -68,8 +68,7 @@ def assess(late: Late, student: Student | None, entry: Entry | None, path: Path 
     """The row's lateness by the rules above."""
     when, source = submitted(entry, path)
     if source == "lms_mark":
-        kept = 0.0 if late.policy == "zero_after" else factor(late, 1.0)
-        return Lateness(None, source, True, None, kept, unsure=True,
+        return Lateness(None, source, True, None, factor(late, 1.0), unsure=True,
                         note="the platform marks it late without a time: charged as one day late, check it")
     days = days_late(late, student, when)
     is_late = None if days is None else days > 0

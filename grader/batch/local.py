@@ -52,9 +52,8 @@ class Progress:
 
     def __init__(self, total: int, initial: int, enabled: bool) -> None:
         self.total, self.count, self.started = total, initial, time.monotonic()
-        self.lines = enabled and not sys.stderr.isatty()
         self.bar = None
-        if not self.lines:
+        if not (enabled and not sys.stderr.isatty()):  # else one line per submission
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, initial=initial, disable=not enabled, unit="sub", desc="grading",

@@ -71,13 +71,6 @@ class Row:
     late: Lateness = Lateness()
     flags: dict[Flag, str] = field(default_factory=dict)  # flag -> detail (similar: the partner)
 
-    @classmethod
-    def of(cls, result: GradeResult) -> Row:
-        """One result alone (no class around it): named as its files name it."""
-        sub = result.submission
-        source: IdentitySource = ("handout" if sub.naming_ok else "file_name") if sub.student_id else "none"
-        return cls(result, Identity(sub.student_id, sub.name, source))
-
     @property
     def file(self) -> str:
         return self.upload.file if self.upload else (self.entry.file if self.entry else "")

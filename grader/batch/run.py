@@ -27,13 +27,13 @@ from grader.batch.identity import enrolled_without_row, identify
 from grader.batch.lateness import assess, on_time
 from grader.batch.local import Progress, grade_all
 from grader.batch.roster import Roster
-from grader.batch.rows import Identity, Row, Upload
+from grader.batch.rows import Identity, Row, Upload, named_in
 from grader.batch.store import Store, key
 from grader.batch.write import write_outputs
 from grader.intake.layouts import LEFT_OUT, ClassDownload, Entry, LayoutError, read_class
 from grader.intake.submission import content_hash, parse_name
 from grader.intake.unzip import Budget, SubmissionError, unpack_zip
-from grader.results import GradeResult
+from grader.results import GradeResult, ResultStatus
 from grader.safe_files import private_dir, write_atomic
 from grader.sandbox import Isolation
 from grader.settings import Settings, SettingsError, load_settings
@@ -95,21 +95,18 @@ def run_batch(source: Path, out: Path, settings: Settings, options: BatchOptions
     rows = identified(download, settings, options.roster)
     uploads = list(dict.fromkeys(r.upload for r in rows if r.upload is not None))
     store = Store(out / "results")
-    todo = choose(uploads, rows, store, settings, options, out / "settings.toml")
-    results, interrupted = grade(todo, uploads, store, out, settings, options)
+    todo, stored = choose(uploads, rows, store, settings, options, out / "settings.toml")
+    results, interrupted = grade(todo, stored, store, out, settings, options)
     for row in rows:
-        if row.upload is not None:
-            row.result = results.get(row.upload) or GradeResult.ungraded(
-                "interrupted", "the batch was stopped before this submission was graded: run the same command "
-                "again to grade it", settings.digest(), row.upload.file)
+        if row.upload in results:
+            row.result = results[row.upload]
     rows += missing(rows, settings, options.roster)
     warnings = [w for w in (class_flags.layout_warning(rows),) if w]
     class_flags.flag_duplicates(rows)
     class_flags.flag_similar(rows, out / "similarity.csv", options.similar_above)
     write_outputs(rows, download, out, settings, warnings)
     unmatched = sorted(w for w in options.only if not any(_matches(r, w) for r in rows))
-    graded_now = len(todo) - sum(r.result.status == "interrupted" for r in rows if r.upload is not None)
-    return BatchReport(rows, graded_now, len(uploads) - len(todo), time.perf_counter() - started, unmatched,
+    return BatchReport(rows, len(results) - len(stored), len(stored), time.perf_counter() - started, unmatched,
                        warnings, interrupted)
 
 
@@ -157,10 +154,11 @@ def _matches(row: Row, wanted: str) -> bool:
 
 
 def choose(uploads: list[Upload], rows: list[Row], store: Store, settings: Settings,
-           options: BatchOptions, last_settings: Path) -> list[Upload]:
-    """What to grade now: what is not stored, and what `--force` or `--only` asks for again.
-    Results stored under other settings (or another grader) are regraded only with --force;
-    what changed is read from the settings the last batch wrote (`last_settings`)."""
+           options: BatchOptions, last_settings: Path) -> tuple[list[Upload], dict[Upload, GradeResult]]:
+    """What to grade now (what is not stored, and what `--force` or `--only` asks for again),
+    and the stored results of the rest, each read once. Results stored under other settings
+    (or another grader) are regraded only with --force; what changed is read from the
+    settings the last batch wrote (`last_settings`)."""
     selected = {r.upload for r in rows if r.upload is not None and any(_matches(r, w) for w in options.only)}
     forced = (selected if options.only else set(uploads)) if options.force else set()
     stale = [s for s in store.stale(uploads, settings) if s.upload not in selected]
@@ -178,17 +176,19 @@ def choose(uploads: list[Upload], rows: list[Row], store: Store, settings: Setti
                              "settings they were made with (OUT/settings.toml)")
         options.announce(f"regrading {len(stale)} results stored under {', '.join(changed)} (--force)")
         forced |= {s.upload for s in stale}
-    return [u for u in uploads if u in selected or u in forced or store.load(key(u, settings)) is None]
+    again = selected | forced
+    stored = {u: r for u in uploads if u not in again and (r := store.load(key(u, settings))) is not None}
+    return [u for u in uploads if u not in stored], stored
 
 
-def grade(todo: list[Upload], uploads: list[Upload], store: Store, out: Path, settings: Settings,
+def grade(todo: list[Upload], stored: dict[Upload, GradeResult], store: Store, out: Path, settings: Settings,
           options: BatchOptions) -> tuple[dict[Upload, GradeResult], bool]:
-    """Every upload's result: stored ones reused, the rest graded (here or on Dask) and
+    """Every upload's result: the stored ones, and the rest graded (here or on Dask) and
     stored the moment each is known; and whether Ctrl-C stopped it first (then the results
     are what was finished, and the outputs are still written)."""
     write_atomic(out / "settings.toml", settings.to_toml())  # what these grades were made with
-    results = {u: r for u in uploads if u not in todo and (r := store.load(key(u, settings))) is not None}
-    progress = Progress(len(uploads), len(results), options.progress)
+    results = dict(stored)
+    progress = Progress(len(todo) + len(stored), len(stored), options.progress)
 
     def save(upload: Upload, result: GradeResult) -> None:
         store.save(key(upload, settings), result)
@@ -218,27 +218,13 @@ def identified(download: ClassDownload, settings: Settings, roster: Roster | Non
     roster, known before (and whatever) grading finds. Its result is set once graded."""
     rows = []
     for entry in download.entries:
-        named = parse_name(entry.file)
         try:
             upload = _upload(entry)
-            unreadable = None
+            result = _before_grading(entry, upload, settings)
         except (SubmissionError, OSError, ValueError, RecursionError) as exc:  # that student's row says so
             upload = None
-            unreadable = GradeResult.ungraded(
-                exc.status if isinstance(exc, SubmissionError) else "not_found",
-                exc.message if isinstance(exc, SubmissionError) else f"{entry.file} cannot be read: {exc}"[:300],
-                settings.digest(), entry.file, student_id=named[0], name=named[1], naming_ok=named[2])
-        if unreadable is not None:
-            result = unreadable
-        elif upload is not None:
-            result = GradeResult.ungraded("grader_error", "not graded: the batch stopped first", settings.digest(),
-                                          entry.file)
-        elif entry.refused is not None:  # the class's archive could not take this student's files
-            result = GradeResult.ungraded(*entry.refused, settings.digest(), entry.file, student_id=named[0],
-                                          name=named[1], naming_ok=named[2])
-        else:
-            result = GradeResult.ungraded("no_code", "nothing but online text was submitted: there is no file to "
-                                          "grade", settings.digest(), entry.file)
+            result = _ungraded(entry, settings, *((exc.status, exc.message) if isinstance(exc, SubmissionError) else
+                                                  ("not_found", f"{entry.file} cannot be read: {exc}"[:300])))
         who, flags = identify(entry, roster, download.layout)
         student = roster.find(student_id=who.student_id) if roster and who.student_id else None
         row = Row(result, who, entry=entry, upload=upload,
@@ -247,6 +233,25 @@ def identified(download: ClassDownload, settings: Settings, roster: Roster | Non
             row.flag(flag)  # type: ignore[arg-type]
         rows.append(row)
     return rows
+
+
+def _before_grading(entry: Entry, upload: Upload | None, settings: Settings) -> GradeResult:
+    """A row's result until its upload is graded: `interrupted` unless grading gives it one
+    (Ctrl-C stopped the batch first), else why there is nothing to grade."""
+    if upload is not None:
+        return GradeResult.ungraded("interrupted", "the batch was stopped before this submission was graded: run "
+                                    "the same command again to grade it", settings.digest(), upload.file)
+    if entry.refused is not None:  # the class's archive could not take this student's files
+        return _ungraded(entry, settings, *entry.refused)
+    return GradeResult.ungraded("no_code", "nothing but online text was submitted: there is no file to grade",
+                                settings.digest(), entry.file)
+
+
+def _ungraded(entry: Entry, settings: Settings, status: ResultStatus, message: str) -> GradeResult:
+    """Not graded, but named as the student's own file names it (as a graded result is)."""
+    student_id, name, naming_ok = named_in(entry)
+    return GradeResult.ungraded(status, message, settings.digest(), entry.file, student_id=student_id, name=name,
+                                naming_ok=naming_ok)
 
 
 def missing(rows: list[Row], settings: Settings, roster: Roster | None) -> list[Row]:

@@ -63,12 +63,10 @@ class Store:
 
     def stale(self, uploads: list[Upload], settings: Settings) -> list[Stale]:
         """Uploads with no result under these settings but one under others."""
-        found = []
-        for upload in uploads:
-            if self.path(key(upload, settings)).exists():
-                continue
-            for other in sorted(self.folder.glob(f"{identity(upload)}-*.json")):
-                _, settings_hash, version = other.stem.split("-", 2)
-                found.append(Stale(upload, settings_hash, version))
-                break
-        return found
+        stored: dict[str, tuple[str, str]] = {}  # identity -> (settings hash, version): one listing
+        for path in sorted(self.folder.glob("*.json"), reverse=True):
+            ident, _, made_with = path.stem.partition("-")
+            if len(parts := made_with.split("-", 1)) == 2:
+                stored[ident] = (parts[0], parts[1])
+        return [Stale(upload, *stored[ident]) for upload in uploads
+                if (ident := identity(upload)) in stored and not self.path(key(upload, settings)).exists()]

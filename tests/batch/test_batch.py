@@ -149,14 +149,16 @@ def test_class_archive_keeps_student_names_and_bad_archive_is_a_usage_error(tmp_
 
 
 def test_identical_files_or_modules_are_flagged_as_duplicates(tmp_path):
+    from batching import row_of
+
     from grader.batch.class_flags import flag_duplicates
-    from grader.batch.rows import Row, Upload
+    from grader.batch.rows import Row
     from grader.results import GradeResult, SubmissionInfo
 
     def row(name: str, sha: str, module_sha: str) -> Row:
         result = GradeResult(grader_version="t", settings_hash="h", status="graded",
                              submission=SubmissionInfo(source="x", module_sha256=module_sha))
-        return Row.of(result) if not name else Row(result, Row.of(result).who, upload=Upload(tmp_path / name, name, sha))
+        return row_of(result, name, sha)
 
     a, b, c, d = row("a.zip", "1", "m1"), row("b.zip", "1", "m2"), row("c.zip", "2", "m9"), row("d.zip", "3", "m9")
     flag_duplicates([a, b, c, d])
