@@ -13,6 +13,8 @@ in such digits is read in ASCII and flagged `odd_id`.
 
 from __future__ import annotations
 
+import unicodedata
+
 from grader.batch.rows import Identity, IdentitySource, named_in
 from grader.batch.roster import Roster, Student, comparable
 from grader.intake.layouts import Entry, Layout
@@ -44,9 +46,10 @@ def identify(entry: Entry, roster: Roster | None, layout: Layout) -> tuple[Ident
         sid, name, source = None, entry.lms_name or file_name, "lms_wrapper" if entry.lms_name else "none"
     notes, flags = [], []
     if sid and source in ("handout", "file_name") and not sid.isascii():  # fullwidth or mathematical digits
-        notes.append(f"the file name writes the student id as {sid!r}: read as {comparable(sid)}")
+        shown = unicodedata.normalize("NFKC", sid).strip()
+        notes.append(f"the file name writes the student id as {sid!r}: read as {shown}")
         flags.append("odd_id")
-        sid = comparable(sid)
+        sid = shown
     if source in ("roster", "lms_metadata") and file_id and not same_id(file_id, sid):
         flags.append("id_mismatch")
         notes.append(f"the file names student {file_id}, the platform's record is {sid} ({name or 'no name'}); "
