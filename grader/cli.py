@@ -155,8 +155,6 @@ def cmd_batch(args: argparse.Namespace) -> int:
     source, out = Path(args.submissions), Path(args.out)
     if not source.exists():
         raise UsageError(f"{source}: no such file or folder")
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out} is a file; give -o a folder (new or one a batch wrote)")
     try:
         roster = load_roster(Path(args.roster)) if args.roster else None
     except RosterError as exc:
@@ -190,13 +188,14 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 def cmd_merge(args: argparse.Namespace) -> int:
     """Add the manually scored report columns to grades.csv and write final.csv."""
-    from grader.outputs.merge import MergeError, merge, write
+    from grader.outputs.merge import merge, write
+    from grader.outputs.table import CsvError
 
     settings = settings_from_args(args)
     grades = Path(args.grades)
     try:
         table, problems = merge(grades, Path(args.manual), settings)
-    except MergeError as exc:
+    except CsvError as exc:
         raise UsageError(str(exc)) from None
     out = Path(args.output) if args.output else grades.with_name("final.csv")
     write(table, out)
@@ -208,8 +207,9 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write the file a platform's gradebook imports, from OUT's final.csv (else grades.csv)."""
-    from grader.outputs.gradebook import ExportError, export
-    from grader.outputs.merge import MergeError, stale_final
+    from grader.outputs.gradebook import export
+    from grader.outputs.merge import stale_final
+    from grader.outputs.table import CsvError
 
     out = Path(args.out)
     if not (out / "grades.csv").is_file():
@@ -217,13 +217,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     grades = out / "final.csv" if (out / "final.csv").is_file() else out / "grades.csv"
     try:
         stale = stale_final(out / "grades.csv", grades) if grades.name == "final.csv" else None
-    except MergeError as exc:
+    except CsvError as exc:
         raise UsageError(str(exc)) from None
     if stale:
         raise UsageError(stale)
     try:
         done = export(grades, args.target, Path(args.output), args.assignment, args.feedback_files)
-    except ExportError as exc:
+    except CsvError as exc:
         raise UsageError(str(exc)) from None
     print(f"wrote {', '.join(map(str, done.files))}: {done.graded} grades from {grades.name}, "
           f"{done.blank} left blank; the grade is {done.scale}")

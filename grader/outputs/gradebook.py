@@ -31,13 +31,13 @@ from typing import Literal
 
 import pandas as pd
 
-from grader.outputs.table import FEEDBACK_MAX, write_safe_csv
+from grader.outputs.table import FEEDBACK_MAX, CsvError, numbers_of, read_text_csv, text_of, write_safe_csv
 from grader.results import one_line
 
 Target = Literal["moodle", "canvas", "blackboard", "csv"]
 
 
-class ExportError(ValueError):
+class ExportError(CsvError):
     """The grades cannot be exported as asked; one line saying why."""
 
 
@@ -51,31 +51,21 @@ class Exported:
     shared: list[str]  # keys on several rows, exported blank
 
 
-def _text(table: pd.DataFrame, column: str) -> pd.Series:
-    if column not in table:
-        return pd.Series([""] * len(table), index=table.index)
-    return table[column].fillna("").astype(str).str.strip()
-
-
-def _number(table: pd.DataFrame, column: str) -> pd.Series:
-    return pd.to_numeric(_text(table, column).replace("", None), errors="coerce")
-
-
 def _grades(table: pd.DataFrame) -> tuple[pd.Series, str]:
     """The grade of each row and what scale it is on."""
-    total = _number(table, "total")
+    total = numbers_of(table, "total")
     if total.notna().any():
         return total.round(2), "total (0-100: the automatic score plus the merged report, times the late factor)"
-    factor = _number(table, "late_factor").fillna(1.0)
-    score = _number(table, "score") * factor
-    top = _number(table, "max_score").max()
+    factor = numbers_of(table, "late_factor").fillna(1.0)
+    score = numbers_of(table, "score") * factor
+    top = numbers_of(table, "max_score").max()
     return score.round(2), f"the automatic score (0-{top:g}, times the late factor; merge the report first for 0-100)"
 
 
-def _feedback(table: pd.DataFrame, grade: pd.Series) -> pd.Series:
+def _feedback(table: pd.DataFrame) -> pd.Series:
     """The comment each student gets: the total where one was merged, then the grader's line."""
-    said = _text(table, "feedback").where(_text(table, "feedback") != "", _text(table, "message"))
-    total = _number(table, "total")
+    said = text_of(table, "feedback").where(text_of(table, "feedback") != "", text_of(table, "message"))
+    total = numbers_of(table, "total")
     prefix = total.map(lambda v: "" if pd.isna(v) else f"Total {v:g}/100. ")
     return (prefix + said).map(lambda text: one_line(text, FEEDBACK_MAX))
 
@@ -93,10 +83,7 @@ def _one_per_student(table: pd.DataFrame, by: pd.Series, blank: pd.Series) -> tu
 def export(grades_csv: Path, target: Target, output: Path, assignment: str | None = None,
            feedback_files: bool = False) -> Exported:
     """Write the gradebook file(s) for `target` from a grades.csv or final.csv."""
-    try:
-        table = pd.read_csv(grades_csv, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ExportError(f"{grades_csv}: cannot read as CSV: {exc}") from None
+    table = read_text_csv(grades_csv)
     if "student_id" not in table or "score" not in table:
         raise ExportError(f"{grades_csv}: not a grades.csv or final.csv (no student_id and score columns)")
     if target in ("canvas", "blackboard") and not assignment:
@@ -104,26 +91,25 @@ def export(grades_csv: Path, target: Target, output: Path, assignment: str | Non
         raise ExportError(f"{target} needs --assignment, the gradebook column's name as the platform shows it "
                           f"(e.g. '{example}')")
     grade, scale = _grades(table)
-    table = table.assign(_grade=grade, _feedback=_feedback(table, grade))
-    lms = _text(table, "lms_id")
-    key = {"canvas": lms.where(lms != "", _text(table, "student_id")),
-           "blackboard": lms.where(lms != "", _text(table, "student_id"))}.get(
-        target, _text(table, "student_id").where(_text(table, "student_id") != "", "lms:" + lms))
-    blank = table["_grade"].isna() | (_text(table, "status") == "missing")
+    table = table.assign(_grade=grade, _feedback=_feedback(table))
+    lms, sid = text_of(table, "lms_id"), text_of(table, "student_id")
+    # Who a line is for, as the platform matches it: its user id (Canvas, Blackboard), else the student id.
+    key = lms.where(lms != "", sid) if target in ("canvas", "blackboard") else sid.where(sid != "", "lms:" + lms)
+    blank = table["_grade"].isna() | (text_of(table, "status") == "missing")
     every, (table, shared) = table, _one_per_student(table, key, blank)
     every = every.assign(_blank=blank | key.isin(shared))
-    sid, name, email, lms = (_text(table, c) for c in ("student_id", "name", "email", "lms_id"))
+    sid, name, email, lms = (text_of(table, c) for c in ("student_id", "name", "email", "lms_id"))
     files = [output]
     if target == "moodle":
         write_safe_csv(pd.DataFrame({"ID number": sid, "Email address": email, "Full name": name,
                                      "Grade": _shown(table), "Feedback": _said(table)}), output)
-        lms_every = _text(every, "lms_id")
-        participants = every[(_text(every, "lms") == "moodle") & lms_every.str.fullmatch(r"\d+")]
+        lms_every = text_of(every, "lms_id")
+        participants = every[(text_of(every, "lms") == "moodle") & lms_every.str.fullmatch(r"\d+")]
         if len(participants):  # Moodle's own participant ids: every row, each its own line
             worksheet = output.with_name(output.stem + "-worksheet.csv")
-            write_safe_csv(pd.DataFrame({"Identifier": "Participant " + _text(participants, "lms_id"),
-                                         "Full name": _text(participants, "name"),
-                                         "Email address": _text(participants, "email"),
+            write_safe_csv(pd.DataFrame({"Identifier": "Participant " + text_of(participants, "lms_id"),
+                                         "Full name": text_of(participants, "name"),
+                                         "Email address": text_of(participants, "email"),
                                          "Grade": _shown(participants), "Feedback comments": _said(participants)}),
                            worksheet)
             files.append(worksheet)
@@ -132,7 +118,7 @@ def export(grades_csv: Path, target: Target, output: Path, assignment: str | Non
                                                   output.with_name(output.stem + "-feedback.zip")))
     elif target == "canvas":  # Canvas imports no comments: they go beside, for a person or the API
         write_safe_csv(pd.DataFrame({"Student": name, "ID": lms.where(lms.str.fullmatch(r"\d+"), ""),
-                                     "SIS User ID": sid, "SIS Login ID": email, "Section": _text(table, "section"),
+                                     "SIS User ID": sid, "SIS Login ID": email, "Section": text_of(table, "section"),
                                      assignment: _shown(table)}), output)
         comments = output.with_name(output.stem + "-comments.csv")
         write_safe_csv(pd.DataFrame({"Student": name, "ID": lms, "SIS User ID": sid, "Comment": _said(table)}),
@@ -145,8 +131,8 @@ def export(grades_csv: Path, target: Target, output: Path, assignment: str | Non
     else:
         write_safe_csv(pd.DataFrame({"student_id": sid, "name": name, "grade": _shown(table),
                                      "feedback": _said(table)}), output)
-    lowered = sorted(_text(table, "student_id")[_number(table, "late_factor").fillna(1.0) < 1.0]
-                     .where(lambda s: s != "", _text(table, "file")))
+    lowered = sorted(text_of(table, "student_id")[numbers_of(table, "late_factor").fillna(1.0) < 1.0]
+                     .where(lambda s: s != "", text_of(table, "file")))
     return Exported(files, int((~table["_blank"]).sum()), int(table["_blank"].sum()), scale, lowered, shared)
 
 
@@ -156,7 +142,7 @@ def _shown(table: pd.DataFrame) -> pd.Series:
 
 
 def _said(table: pd.DataFrame) -> pd.Series:
-    shared = table["_blank"] & (_text(table, "status") != "missing") & table["_grade"].notna()
+    shared = table["_blank"] & (text_of(table, "status") != "missing") & table["_grade"].notna()
     return table["_feedback"].where(~shared, "No grade yet: more than one submission names you; "
                                     "your instructor will sort it out")
 

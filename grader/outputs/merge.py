@@ -12,24 +12,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from grader.outputs.table import report_columns, write_safe_csv
+from grader.outputs.table import CsvError, numbers_of, read_text_csv, report_columns, write_safe_csv
 from grader.settings import Settings
 
 
-class MergeError(ValueError):
+class MergeError(CsvError):
     """The inputs cannot be merged at all (missing file or column)."""
-
-
-def read_text_csv(path: Path) -> pd.DataFrame:
-    """A CSV the grader wrote (or a person saved), every cell as text ("" where empty)."""
-    try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise MergeError(f"{path}: cannot read as CSV: {exc}") from None
-
-
-def _number(column: pd.Series) -> pd.Series:
-    return pd.to_numeric(column.replace("", None), errors="coerce")
 
 
 def _with_leading_zeros(sid: str, known: set[str]) -> str | None:
@@ -98,9 +86,9 @@ def merge(grades_csv: Path, manual_csv: Path, settings: Settings) -> tuple[pd.Da
             grades.loc[grades["student_id"] == sid, column] = f"{value:g}"
     for sid in sorted(known - seen):
         problems.append(f"no report scores for student {sid}")
-    report = grades[report_columns(settings)].apply(_number)
-    kept = _number(grades["late_factor"]).fillna(1.0) if "late_factor" in grades else 1.0
-    total = ((_number(grades["score"]).fillna(0) + report.fillna(0).sum(axis=1)) * kept).round(4)
+    report = pd.DataFrame({column: numbers_of(grades, column) for column in report_columns(settings)})
+    kept = numbers_of(grades, "late_factor").fillna(1.0)
+    total = ((numbers_of(grades, "score").fillna(0) + report.fillna(0).sum(axis=1)) * kept).round(4)
     grades["total"] = total.map(lambda v: f"{v:g}").where(~grades["student_id"].isin(shared), "")
     grades.loc[grades["status"] == "missing", "total"] = ""
     return grades, problems

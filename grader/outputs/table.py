@@ -112,6 +112,31 @@ def write_safe_csv(table: pd.DataFrame, path: Path) -> None:
     write_atomic(path, "\ufeff" + safe.to_csv(index=False, lineterminator="\n"), 0o644)
 
 
+class CsvError(ValueError):
+    """A sheet that cannot be used (unreadable, or not the one asked for); one line saying why."""
+
+
+def read_text_csv(path: Path) -> pd.DataFrame:
+    """A CSV the grader wrote (or a person saved), every cell as text ("" where empty), so
+    ids keep their leading zeros and spaces exactly."""
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise CsvError(f"{path}: cannot read as CSV: {exc}") from None
+
+
+def text_of(table: pd.DataFrame, column: str) -> pd.Series:
+    """A text column, stripped; all empty where the sheet lacks it."""
+    if column not in table:
+        return pd.Series([""] * len(table), index=table.index)
+    return table[column].fillna("").astype(str).str.strip()
+
+
+def numbers_of(table: pd.DataFrame, column: str) -> pd.Series:
+    """A column as numbers, NaN where a cell is empty, not a number, or the column is missing."""
+    return pd.to_numeric(text_of(table, column).replace("", None), errors="coerce")
+
+
 def write_csv(rows: list[dict], path: Path) -> pd.DataFrame:
     """Sorted rows (deterministic order), written with write_safe_csv."""
     table = pd.DataFrame(rows)
