@@ -58,12 +58,8 @@ def scan_imports(sources: dict[str, str]) -> dict[str, list[str]]:
     """Disallowed top-level packages imported anywhere in the sources (AST, even in try)."""
     found: dict[str, list[str]] = {}
     for path, node in nodes(sources):
-        names: list[str] = []
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module]
-        elif isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
+        names = _imported(node)
+        if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
             func = node.func.id if isinstance(node.func, ast.Name) else node.func.attr
             if func in ("__import__", "import_module") and node.args:
                 arg = node.args[0]
@@ -76,6 +72,15 @@ def scan_imports(sources: dict[str, str]) -> dict[str, list[str]]:
     return found
 
 
+def _imported(node: ast.AST) -> list[str]:
+    """The modules an import statement names (absolute imports only)."""
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+        return [node.module]
+    return []
+
+
 def _is_main_guard(node: ast.stmt) -> bool:
     """`if __name__ == "__main__":`, the place for code that must not run at import."""
     test = getattr(node, "test", None)
@@ -83,19 +88,24 @@ def _is_main_guard(node: ast.stmt) -> bool:
         and test.left.id == "__name__"
 
 
+def _run_at_import(text: str) -> Iterator[ast.stmt]:
+    """The statements that run when the module is imported, in order: top level, and inside
+    if/try/with blocks there, but never under `if __name__ == "__main__":`."""
+    tree = parsed(text)
+    todo = list(tree.body) if tree is not None else []
+    while todo:
+        node = todo.pop(0)
+        yield node
+        if isinstance(node, (ast.If, ast.Try, ast.With)) and not _is_main_guard(node):
+            todo[:0] = [*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", [])]
+
+
 def import_time_work(text: str) -> tuple[int, str] | None:
     """(line, code) of the first loop or bare call that runs when the module is imported
     (at top level, outside `if __name__ == "__main__":`): where training at import starts."""
-    tree = parsed(text)
-    if tree is None:
-        return None
-    todo = list(tree.body)
-    while todo:
-        node = todo.pop(0)
+    for node in _run_at_import(text):
         if isinstance(node, (ast.For, ast.While)) or (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)):
             return node.lineno, (ast.get_source_segment(text, node) or "").splitlines()[0][:80]
-        if isinstance(node, (ast.If, ast.Try, ast.With)) and not _is_main_guard(node):
-            todo[:0] = [*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", [])]
     return None
 
 
@@ -116,21 +126,14 @@ def missing_module_advice(text: str, message: str) -> str | None:
     report's plot, most often): the line that imports it when the module is imported, and
     where to move it; None when the message is not that or no such line is found."""
     found = NOT_OFFERED.search(message)
-    tree = parsed(text)
-    if found is None or tree is None:
+    if found is None:
         return None
     top = found.group(1).split(".")[0]
-    todo = list(tree.body)
-    while todo:
-        node = todo.pop(0)
-        names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-            [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else []
-        if any(name.split(".")[0] == top for name in names):
+    for node in _run_at_import(text):
+        if any(name.split(".")[0] == top for name in _imported(node)):
             return (f"line {node.lineno} imports {top} when your module is imported, and grading offers only NumPy "
                     f"and the standard library: move that import under if __name__ == \"__main__\": or into the "
                     "function that uses it (the plot for your report)")
-        if isinstance(node, (ast.If, ast.Try, ast.With)) and not _is_main_guard(node):
-            todo[:0] = [*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", [])]
     return None
 
 

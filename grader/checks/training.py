@@ -100,6 +100,16 @@ class Training:
         return params
 
 
+def _non_finite_rows(rows: np.ndarray | None) -> np.ndarray | None:
+    """Which rows of a chunk's record hold NaN or inf; None where none can (one sum tells,
+    so the every-chunk case costs a sum: a sum of finite values is finite, or overflows and
+    the search then finds nothing)."""
+    with np.errstate(all="ignore"):
+        if rows is None or not len(rows) or np.isfinite(rows.sum()):
+            return None
+    return ~np.isfinite(rows).all(axis=1)
+
+
 class Trainer:
     """Drives runs through the client into one Training. `gradient_loss`: the loss whose
     reference BPTT backward is known to equal (gradient_reference passed), so the audit
@@ -230,14 +240,10 @@ class Trainer:
         parameters, with the iteration and the entry."""
         found = []
         for what, rows in (("backward's gradient", record[1]), ("the parameters", record[0])):
-            with np.errstate(all="ignore"):  # a sum of finite values is finite (or overflows:
-                if rows is None or not len(rows) or np.isfinite(rows.sum()):  # then the search finds nothing)
-                    continue
-            bad = np.flatnonzero(~np.isfinite(rows).all(axis=1))
-            if len(bad):
-                row = rows[bad[0]]
-                col = int(np.flatnonzero(~np.isfinite(row))[0])
-                found.append((int(bad[0]), f"{what} at iteration {offset + int(bad[0])} ({self._entry(col)} = {row[col]})"))
+            bad = _non_finite_rows(rows)
+            if bad is not None and bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                found.append((row, f"{what} at iteration {offset + row} ({self._non_finite_entry(rows[row])})"))
         return min(found)[1] if found else None
 
     def _finite_answers_need_finite_parameters(self, record: tuple[np.ndarray | None, np.ndarray | None],
@@ -245,17 +251,22 @@ class Trainer:
         """Parameters that hold inf or NaN while the predictions made with them stay finite
         (tanh saturates) fail the run: an entry that is not a number cannot be audited, and
         would otherwise shelter the rest of its parameter."""
-        params, k = record[0], len(yhat)
-        if params is None or not k:
+        k = len(yhat)
+        bad = _non_finite_rows(record[0][:k] if record[0] is not None else None)
+        if bad is None:
             return
         with np.errstate(all="ignore"):
-            bad = ~np.isfinite(params[:k]).all(axis=1) & np.isfinite(yhat.reshape(k, -1)).all(axis=1)
+            bad &= np.isfinite(yhat.reshape(k, -1)).all(axis=1)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            col = int(np.flatnonzero(~np.isfinite(params[row]))[0])
-            raise AuditFailed(f"the parameters hold inf or NaN ({self._entry(col)} = {params[row, col]} at iteration "
+            raise AuditFailed(f"the parameters hold inf or NaN ({self._non_finite_entry(record[0][row])} at iteration "
                               f"{offset + row}) while the predictions stay finite: keep every parameter finite "
                               "(clip the gradient in update)")
+
+    def _non_finite_entry(self, row: np.ndarray) -> str:
+        """The first entry of a flattened row that is NaN or inf, as `W[3, 4] = inf`."""
+        col = int(np.flatnonzero(~np.isfinite(row))[0])
+        return f"{self._entry(col)} = {row[col]}"
 
     def _entry(self, col: int) -> str:
         """The parameter entry of a column of a flattened vector, as `W[3, 4]`."""

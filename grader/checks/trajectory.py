@@ -125,10 +125,17 @@ def _explain(b: np.ndarray, a: np.ndarray, g: np.ndarray, segments: list[tuple[s
                 return (f"{name} changed by up to {np.abs(pb - pa).max():.3g} where alpha x its gradient "
                         f"(norm {np.linalg.norm(pg):.3g}, too small to clip) moves it by "
                         f"{np.abs(alpha * pg).max():.3g}")
-        elif (step * pg < -tol * np.abs(pg)).any():
-            return f"{name} moved against its gradient"
-        elif (np.abs(step) > np.abs(pg) + tol).any():
-            return f"{name} moved further than alpha times its gradient"
+        elif why := _not_a_shrink(name, step, pg, tol):
+            return why
+    return ""
+
+
+def _not_a_shrink(name: str, step: np.ndarray, g: np.ndarray, tol: np.ndarray) -> str:
+    """Why a step s is no clipped gradient step (each s_i between 0 and g_i), or ""."""
+    if (step * g < -tol * np.abs(g)).any():
+        return f"{name} moved against its gradient"
+    if (np.abs(step) > np.abs(g) + tol).any():
+        return f"{name} moved further than alpha times its gradient"
     return ""
 
 
@@ -137,12 +144,8 @@ def _finite_entries(name: str, b: np.ndarray, a: np.ndarray, g: np.ndarray, alph
     """The finite entries of a block that holds inf or NaN elsewhere: one non-finite entry
     exempts none of the others, which must each move as a shrink of their gradient (the
     block's norm is unknown, so clipping is allowed)."""
-    step, tol = (b - a) / alpha, _tolerance(np.abs(g), scale, alpha, rel)
-    if (step * g < -tol * np.abs(g)).any():
-        return f"{name} moved against its gradient (where its other entries are inf or NaN)"
-    if (np.abs(step) > np.abs(g) + tol).any():
-        return f"{name} moved further than alpha times its gradient (where its other entries are inf or NaN)"
-    return ""
+    why = _not_a_shrink(name, (b - a) / alpha, g, _tolerance(np.abs(g), scale, alpha, rel))
+    return f"{why} (where its other entries are inf or NaN)" if why else ""
 
 
 def _non_finite(name: str, b: np.ndarray, a: np.ndarray, g: np.ndarray, alpha: float) -> str:
