@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import statistics
-import typing
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -32,13 +31,11 @@ ResultStatus = Literal[
     # alone; stopped (Ctrl-C) before it was graded
     "version_mismatch", "weak_isolation", "worker_lost",  # a Dask worker could not grade it
 ]
-RESULT_STATUSES: tuple[ResultStatus, ...] = typing.get_args(ResultStatus)
 # What an instructor should look at. A result raises the checks the registry flags and the
 # four after them; the batch raises the rest, about the class (similar:<partner> names one).
 Flag = Literal[registry.FLAGGED + (  # type: ignore[valid-type]
     "pretrained", "naming", "sandbox", "numeric_gradients",
     "duplicate", "shared_id", "similar", "id_mismatch", "odd_id", "late?", "layout?")]
-FLAGS: tuple[Flag, ...] = typing.get_args(Flag)
 
 
 # Characters that make a terminal, an XML parser or a spreadsheet do something other than
