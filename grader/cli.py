@@ -194,15 +194,19 @@ def cmd_merge(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     grades = Path(args.grades)
     try:
-        table, problems = merge(grades, Path(args.manual), settings)
+        merged = merge(grades, Path(args.manual), settings)
     except CsvError as exc:
         raise UsageError(str(exc)) from None
     out = Path(args.output) if args.output else grades.with_name("final.csv")
-    write(table, out)
-    for problem in problems:
+    write(merged.table, out)
+    for problem in merged.problems:
         print(f"warning: {problem}", file=sys.stderr)
-    print(f"wrote {out} ({len(table)} students, {len(problems)} problems)")
-    return EXIT_FAIL if problems else EXIT_OK
+    if merged.not_graded:
+        shown = ", ".join(merged.not_graded[:20]) + (" ..." if len(merged.not_graded) > 20 else "")
+        print(f"not graded yet (a blank report cell; their total is left blank): {len(merged.not_graded)}: {shown}")
+    print(f"read {args.manual} as {merged.codec}; wrote {out} ({len(merged.table)} students, "
+          f"{len(merged.problems)} problems)")
+    return EXIT_FAIL if merged.problems else EXIT_OK
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -79,14 +79,64 @@ Points = create_model(
 )
 
 
-class Report(_Strict):
-    """The report rubric, scored by a person and merged with `bptt-grader merge`."""
+class Criterion(_Strict):
+    """One line of the report's rubric: what a person gives points for, and up to how many."""
 
-    plot: float = Field(10.0, ge=0)
-    data_generation: float = Field(10.0, ge=0)
-    forward: float = Field(20.0, ge=0)
-    bptt: float = Field(20.0, ge=0)
-    code: float = Field(10.0, ge=0)
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$", description="its column: report_<name>")
+    points: float = Field(ge=0, description="the most a report can earn for it")
+    describes: str = Field("", max_length=300, description="what earns the points, shown to the grader")
+    words: tuple[str, ...] = Field(
+        (), description="words whose presence in the report's text hints the subject is covered (a hint only)")
+
+
+HANDOUT_RUBRIC = (
+    Criterion(name="plot", points=10, describes="a plot of the learning curve over at least 10000 training iterations",
+              words=("plot", "curve", "iteration", "accuracy")),
+    Criterion(name="data_generation", points=10, describes="how the binary-addition data is generated",
+              words=("binary", "random", "bit", "generat")),
+    Criterion(name="forward", points=20, describes="forward propagation, with its equations",
+              words=("forward", "tanh", "sigmoid", "hidden")),
+    Criterion(name="bptt", points=20, describes="back-propagation through time, with its equations",
+              words=("backprop", "bptt", "gradient", "through time")),
+    Criterion(name="code", points=10, describes="how the code works", words=("code", "function", "class")),
+)
+
+
+RESERVED_COLUMNS = {"total", "comments", "file"}  # report_total, report_comments: merge's own columns
+
+
+class Report(_Strict):
+    """The report's rubric, scored by a person (`bptt-grader review`, or a sheet) and
+    totalled with the automatic score by `bptt-grader merge`. Another course edits the
+    table of criteria; the old form (`[report]` with `name = points`) still reads."""
+
+    criteria: tuple[Criterion, ...] = Field(HANDOUT_RUBRIC, min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_points(cls, data: object) -> object:
+        """The form before criteria had descriptors (`plot = 5` under `[report]`): the
+        handout's criteria with those points."""
+        if isinstance(data, dict) and "criteria" not in data and data:
+            known = {c.name: c for c in HANDOUT_RUBRIC}
+            if unknown := [name for name in data if name not in known]:
+                raise ValueError(f"{', '.join(map(str, unknown))}: not a criterion of the handout; add criteria "
+                                 "of your own as [[report.criteria]] tables (see `bptt-grader settings --dump`)")
+            return {"criteria": [c.model_copy(update={"points": data.get(c.name, c.points)}) for c in HANDOUT_RUBRIC]}
+        return data
+
+    @model_validator(mode="after")
+    def _unique(self) -> Report:
+        names = [c.name for c in self.criteria]
+        if taken := set(names) & RESERVED_COLUMNS:
+            raise ValueError(f"report.criteria: {', '.join(sorted(taken))} names a column of its own (report_<name>)")
+        if len(set(names)) != len(names):
+            raise ValueError(f"report.criteria names a criterion twice: {', '.join(names)}")
+        return self
+
+    @property
+    def max_points(self) -> float:
+        return sum(c.points for c in self.criteria)
 
 
 class Late(_Strict):
@@ -110,6 +160,10 @@ class Late(_Strict):
             raise ValueError("late.due needs a time zone (e.g. +08:00): a bare time is read differently on each machine")
         return self
 
+
+# What a person applies to the class's rows (lateness, the report's rubric): changing it
+# regrades nothing, so it is not part of a result's settings hash.
+NOT_GRADING = {"late", "report"}
 
 # The checks that may gate the performance points: from the registry, every check but
 # `discover`, `import` and `train` itself.
@@ -202,15 +256,16 @@ class Settings(_Strict):
 
     def digest(self) -> str:
         """A stable hash of every setting, for caching results across runs."""
-        graded = self.model_dump(mode="json", exclude={"late"})  # lateness is the class's, not grading's
+        graded = self.model_dump(mode="json", exclude=NOT_GRADING)
         canonical = json.dumps(graded, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
     def changes_from(self, other: Settings) -> list[str]:
-        """What grades differently from `other`, as `name: old -> new` (lateness left out)."""
+        """What grades differently from `other`, as `name: old -> new` (lateness and the
+        report's rubric left out)."""
         def flat(settings: Settings) -> dict[str, object]:
             out: dict[str, object] = {}
-            for key, value in settings.model_dump(mode="json", exclude={"late"}).items():
+            for key, value in settings.model_dump(mode="json", exclude=NOT_GRADING).items():
                 items = value.items() if isinstance(value, dict) else [("", value)]
                 out.update({f"{key}.{k}" if k else key: v for k, v in items})
             return out

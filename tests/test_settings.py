@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from grader.settings import Settings, SettingsError, load_settings
+from grader.settings import Settings, SettingsError, load_settings, validated
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -106,10 +107,27 @@ def test_digest_is_stable_and_follows_every_value() -> None:
         Settings(reference_loss="mse"),
         Settings(tolerances={"numeric_rtol": 1e-4}),
         Settings(points={"performance": 40.0}),
-        Settings(report={"plot": 5.0}),
     ]
     digests = {s.digest() for s in changed}
     assert base.digest() not in digests and len(digests) == len(changed)
+    # the report's rubric and lateness are applied by a person to the class: they regrade nothing
+    assert Settings(report={"plot": 5.0}).digest() == Settings(late={"policy": "zero_after"}).digest() == base.digest()
+
+
+def test_the_rubric_is_a_table_of_criteria_and_the_old_form_still_reads() -> None:
+    assert [(c.name, c.points) for c in Settings().report.criteria] == [
+        ("plot", 10), ("data_generation", 10), ("forward", 20), ("bptt", 20), ("code", 10)]
+    old = Settings(report={"plot": 5.0})
+    assert old.report.max_points == 65 and old.report.criteria[0].describes.startswith("a plot")
+    course = Settings(report={"criteria": [{"name": "essay", "points": 40, "describes": "why RNNs"}]})
+    assert course.report.max_points == 40 and validated(tomllib.loads(course.to_toml()), "t") == course
+    for bad, says in (({"essay": 3}, "not a criterion of the handout"),
+                      ({"criteria": [{"name": "a", "points": 1}, {"name": "a", "points": 2}]}, "twice"),
+                      ({"criteria": [{"name": "total", "points": 1}]}, "a column of its own"),
+                      ({"criteria": [{"name": "Plot 1", "points": 1}]}, "pattern"),
+                      ({"criteria": [{"name": "a", "points": -1}]}, "greater than or equal")):
+        with pytest.raises(SettingsError, match=says):
+            validated({"report": bad}, "t")
     assert Settings(alpha=0.05).digest() == Settings(alpha=0.05).digest()
 
 

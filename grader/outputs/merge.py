@@ -1,19 +1,22 @@
 """Join the report scores a person entered with the automatic grades, and total them.
 
 Every problem in the manual sheet (an unknown id, a score out of the rubric's range, a
-non-number, a student graded twice) is reported by row; nothing is dropped silently. Every
+non-number, a student graded twice) is reported by row; nothing is dropped silently, and
+nothing is guessed: a blank cell is "not graded yet", never 0. The sheet may be in any
+encoding a spreadsheet saves (UTF-8 with or without BOM, UTF-16, Big5/cp950, ...). Every
 cell is read and written as text, so ids keep their leading zeros and spaces exactly;
 numbers are parsed only where a total is computed.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from grader.outputs.table import CsvError, numbers_of, read_text_csv, report_columns, write_safe_csv
-from grader.settings import Settings
+from grader.outputs.table import CsvError, numbers_of, read_sheet, read_text_csv, write_safe_csv
+from grader.settings import Criterion, Settings
 
 
 class MergeError(CsvError):
@@ -28,21 +31,46 @@ def _with_leading_zeros(sid: str, known: set[str]) -> str | None:
     return matches[0] if len(matches) == 1 else None
 
 
-def merge(grades_csv: Path, manual_csv: Path, settings: Settings) -> tuple[pd.DataFrame, list[str]]:
-    """The grades with report columns and totals filled in, and the problems found."""
-    grades, manual = read_text_csv(grades_csv), read_text_csv(manual_csv)
+@dataclass
+class Merged:
+    """What merge made: the final table, the sheet's problems (each by line), the students
+    whose report is not fully graded yet (their total is left blank), and the sheet's codec."""
+
+    table: pd.DataFrame
+    problems: list[str]
+    not_graded: list[str]
+    codec: str
+
+
+def _points(raw: str, criterion: Criterion) -> float | str:
+    """A cell's points, or why they cannot be used."""
+    try:
+        value = float(raw)
+    except ValueError:
+        return f"{raw!r} is not a number"
+    if not 0 <= value <= criterion.points:
+        return f"{value:g} is outside 0..{criterion.points:g}"
+    return value
+
+
+def merge(grades_csv: Path, manual_csv: Path, settings: Settings) -> Merged:
+    """The grades with report columns and totals filled in. A blank cell (or a student the
+    sheet does not list) is "not graded yet": listed, and that student's total left blank,
+    never counted as 0."""
+    grades = read_text_csv(grades_csv)
+    manual, codec = read_sheet(manual_csv)
     if not {"student_id", "score"} <= set(grades.columns):
         raise MergeError(f"{grades_csv}: not a grades.csv (no student_id and score columns); give the one batch wrote")
-    for column in report_columns(settings):  # a sheet from before the rubric changed
-        if column not in grades:
-            grades[column] = ""
+    criteria = {f"report_{c.name}": c for c in settings.report.criteria}
+    for column in criteria:  # a sheet from before the rubric changed
+        grades[column] = ""
     if "student_id" not in manual.columns:
         raise MergeError(f"{manual_csv}: needs a student_id column")
-    maxima = {f"report_{k}": float(v) for k, v in settings.report.model_dump().items()}
-    manual = manual.rename(columns={k.removeprefix("report_"): k for k in maxima if k.removeprefix("report_") in manual.columns})
-    columns = [c for c in report_columns(settings) if c in manual.columns]
+    manual = manual.rename(columns={k.removeprefix("report_"): k for k in criteria if k.removeprefix("report_") in manual})
+    columns = [c for c in criteria if c in manual.columns]
     if not columns:
-        raise MergeError(f"{manual_csv}: no report columns; expected some of {', '.join(maxima)}")
+        raise MergeError(f"{manual_csv}: no report columns; expected some of {', '.join(criteria)} "
+                         "(`bptt-grader sheet OUT` writes a sheet with all of them)")
     problems: list[str] = []
     named = grades["student_id"][grades["student_id"] != ""]
     known = set(named)
@@ -53,6 +81,9 @@ def merge(grades_csv: Path, manual_csv: Path, settings: Settings) -> tuple[pd.Da
         problems.append(f"{grades_csv.name}: student id {sid} is on {counts[sid]} rows ({files}); "
                         "their report scores are not filled in or totalled until one row is left")
     seen: set[str] = set()
+    comments = "comments" in manual.columns
+    if comments:
+        grades["report_comments"] = ""
     for line, record in enumerate(manual.to_dict("records"), start=2):
         sid = str(record["student_id"]).strip()
         restored = _with_leading_zeros(sid, known)
@@ -60,6 +91,8 @@ def merge(grades_csv: Path, manual_csv: Path, settings: Settings) -> tuple[pd.Da
             problems.append(f"{manual_csv.name} line {line}: student id {sid} read as {restored} "
                             "(a spreadsheet dropped its leading zeros)")
             sid = restored
+        if not sid and not any(str(record[c]).strip() for c in columns):
+            continue  # an empty line
         if sid not in known:
             problems.append(f"{manual_csv.name} line {line}: unknown student id {sid!r}")
             continue
@@ -69,29 +102,30 @@ def merge(grades_csv: Path, manual_csv: Path, settings: Settings) -> tuple[pd.Da
         seen.add(sid)
         if sid in shared:
             continue
+        mine = grades["student_id"] == sid
         for column in columns:
             raw = str(record[column]).strip()
             if not raw:
                 continue
-            try:
-                value = float(raw)
-            except (TypeError, ValueError):
-                problems.append(f"{manual_csv.name} line {line}: {column} = {raw!r} is not a number")
-                continue
-            if not 0 <= value <= maxima[column]:
-                problems.append(
-                    f"{manual_csv.name} line {line}: {column} = {value:g} is outside 0..{maxima[column]:g}"
-                )
-                continue
-            grades.loc[grades["student_id"] == sid, column] = f"{value:g}"
-    for sid in sorted(known - seen):
-        problems.append(f"no report scores for student {sid}")
-    report = pd.DataFrame({column: numbers_of(grades, column) for column in report_columns(settings)})
+            points = _points(raw, criteria[column])
+            if isinstance(points, str):
+                problems.append(f"{manual_csv.name} line {line}: {column} = {points}")
+            else:
+                grades.loc[mine, column] = f"{points:g}"
+        if comments:
+            grades.loc[mine, "report_comments"] = str(record["comments"])
+    report = pd.DataFrame({column: numbers_of(grades, column) for column in criteria})
+    complete = report.notna().all(axis=1)
     kept = numbers_of(grades, "late_factor").fillna(1.0)
-    total = ((numbers_of(grades, "score").fillna(0) + report.fillna(0).sum(axis=1)) * kept).round(4)
-    grades["total"] = total.map(lambda v: f"{v:g}").where(~grades["student_id"].isin(shared), "")
-    grades.loc[grades["status"] == "missing", "total"] = ""
-    return grades, problems
+    ungraded = grades["student_id"].isin(shared) | (grades["status"] == "missing") | ~complete
+    grades["report_total"] = report.sum(axis=1).map(lambda v: f"{v:g}").where(complete, "")
+    total = ((numbers_of(grades, "score").fillna(0) + report.sum(axis=1)) * kept).round(4)
+    grades["total"] = total.map(lambda v: f"{v:g}").where(~ungraded, "")
+    grades["max_total"] = (numbers_of(grades, "max_score").fillna(0) + settings.report.max_points).map(lambda v: f"{v:g}")
+    not_graded = sorted({sid or file for sid, file, done, status in
+                         zip(grades["student_id"], grades["file"], complete, grades["status"])
+                         if not done and status != "missing" and sid not in shared})
+    return Merged(grades, problems, not_graded, codec)
 
 
 def write(table: pd.DataFrame, path: Path) -> None:

@@ -6,8 +6,11 @@ cell is cut, kept on one line and neutralised against formula injection.
 
 from __future__ import annotations
 
+import codecs
+import io
 from pathlib import Path
 
+import charset_normalizer
 import pandas as pd
 
 from grader.batch.rows import Row
@@ -34,7 +37,7 @@ def safe_cell(value: object) -> object:
 
 def report_columns(settings: Settings) -> list[str]:
     """The manual report rubric's columns, from the settings."""
-    return [f"report_{name}" for name in type(settings.report).model_fields]
+    return [f"report_{c.name}" for c in settings.report.criteria]
 
 
 def feedback_text(row: Row, limit: int = FEEDBACK_MAX) -> str:
@@ -116,13 +119,59 @@ class CsvError(ValueError):
     """A sheet that cannot be used (unreadable, or not the one asked for); one line saying why."""
 
 
-def read_text_csv(path: Path) -> pd.DataFrame:
-    """A CSV the grader wrote (or a person saved), every cell as text ("" where empty), so
-    ids keep their leading zeros and spaces exactly."""
+SHEET_BYTES = 64 << 20  # a class's sheet is kilobytes; anything near this is not one
+
+
+def sheet_codec(raw: bytes) -> str:
+    """The text encoding of a sheet a person saved: a byte-order mark first (Excel's "CSV
+    UTF-8", UTF-16 "Unicode text"), then UTF-8, then what the bytes look like (Excel on a
+    zh-TW Windows saves Big5 as cp950, its superset)."""
+    if raw.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raw.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(raw).best()
+    if best is None:
+        raise CsvError("cannot tell the sheet's text encoding; save it as \"CSV UTF-8\"")
+    return {"big5": "cp950"}.get(best.encoding, best.encoding)
+
+
+def read_sheet(path: Path) -> tuple[pd.DataFrame, str]:
+    """A CSV the grader wrote or a person saved, in whatever encoding, every cell as text
+    ("" where empty, so ids keep their leading zeros and spaces exactly), and its codec."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(SHEET_BYTES + 1)
+    except OSError as exc:
+        raise CsvError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(raw) > SHEET_BYTES:
+        raise CsvError(f"{path}: larger than {SHEET_BYTES >> 20} MiB; is it the class's sheet?")
+    try:
+        codec = sheet_codec(raw)
+        text = raw.decode(codec)
+    except CsvError as exc:
+        raise CsvError(f"{path}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise CsvError(f"{path}: not readable as {codec} ({exc.reason}); save it as \"CSV UTF-8\"") from None
+    try:
+        header = text.lstrip("\ufeff").split("\n", 1)[0]
+        tabs = "\t" in header and "," not in header  # Excel's "Unicode text" is UTF-16 with tabs
+        table = pd.read_csv(io.StringIO(text.lstrip("\ufeff")), dtype=str, keep_default_na=False,
+                            sep="\t" if tabs else ",")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise CsvError(f"{path}: cannot read as CSV: {exc}") from None
+    table.columns = [str(c).strip() for c in table.columns]
+    return table, codec
+
+
+def read_text_csv(path: Path) -> pd.DataFrame:
+    """A sheet's cells as text (see read_sheet)."""
+    return read_sheet(path)[0]
 
 
 def text_of(table: pd.DataFrame, column: str) -> pd.Series:

@@ -169,8 +169,7 @@ def test_every_student_is_in_every_output_once_under_the_right_id(tmp_path_facto
 
     manual = base / "manual.csv"
     manual.write_text("student_id,plot\n" + "".join(f"{sid},5\n" for sid in known), encoding="utf-8")
-    table, _ = merge(out / "grades.csv", manual, Settings())
-    write(table, out / "final.csv")
+    write(merge(out / "grades.csv", manual, Settings()).table, out / "final.csv")
     assert sorted(read(out / "final.csv"), key=lambda r: r["student_id"]) and \
         sorted(r["student_id"] for r in read(out / "final.csv")) == sorted(r["student_id"] for r in rows)
     for target, column, assignment in (("csv", "student_id", None), ("moodle", "ID number", None),
@@ -206,8 +205,7 @@ def test_ids_keep_their_text_through_merge_and_every_export(tmp_path, monkeypatc
     out = tmp_path / "out"
     run_batch(tmp_path / "class", out, Settings(), BatchOptions(progress=False, roster=roster, isolation=object()))
     (tmp_path / "manual.csv").write_text("student_id,plot\n0751234,5\n12345,5\n", encoding="utf-8")
-    table, _ = merge(out / "grades.csv", tmp_path / "manual.csv", Settings())
-    write(table, out / "final.csv")
+    write(merge(out / "grades.csv", tmp_path / "manual.csv", Settings()).table, out / "final.csv")
     final = read(out / "final.csv")
     assert sorted(r["student_id"] for r in final) == ["0012345", "0751234"]
     if layout != "files":

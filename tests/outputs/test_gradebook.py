@@ -77,8 +77,7 @@ def test_blackboard_upload_has_username_and_column_id(out: Path) -> None:
 def test_plain_csv_is_the_handout_total_after_merge(out: Path) -> None:
     (out / "manual.csv").write_text("student_id,plot,data_generation,forward,bptt,code\n"
                                     "0756001,10,10,20,20,10\n810002,5,5,10,10,5\n", encoding="utf-8")
-    table, _ = merge(out / "grades.csv", out / "manual.csv", Settings())
-    write(table, out / "final.csv")
+    write(merge(out / "grades.csv", out / "manual.csv", Settings()).table, out / "final.csv")
     done = export(out / "final.csv", "csv", out / "plain.csv")
     rows = {r["student_id"]: r for r in read_back(out / "plain.csv")}
     assert rows["0756001"]["grade"] == "100" and rows["0810002"]["grade"] == "40"  # (15 + 35) x 0.8

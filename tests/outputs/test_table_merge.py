@@ -5,7 +5,7 @@ import pytest
 
 from grader.outputs.merge import MergeError, merge
 from batching import record
-from grader.outputs.table import CELL_MAX, safe_cell, write_csv
+from grader.outputs.table import CELL_MAX, CsvError, safe_cell, write_csv
 from grader.results import CheckResult, GradeResult, SubmissionInfo
 from grader.settings import Settings
 
@@ -64,15 +64,17 @@ def test_merge_totals_and_reports_every_problem(tmp_path):
         "1,0,0,0,0,0\n",
         encoding="utf-8",
     )
-    table, problems = merge(tmp_path / "grades.csv", tmp_path / "manual.csv", settings)
+    merged = merge(tmp_path / "grades.csv", tmp_path / "manual.csv", settings)
+    table = merged.table
     totals = dict(zip(table["student_id"], table["total"]))
-    assert totals == {"1": "100", "2": "30", "3": "0"}  # text, as every cell of final.csv
-    joined = "\n".join(problems)
+    assert totals == {"1": "100", "2": "", "3": ""}  # text, as every cell of final.csv; blank: not graded yet
+    assert merged.not_graded == ["2", "3"] and list(table["max_total"]) == ["100"] * 3
+    joined = "\n".join(merged.problems)
     assert "unknown student id '9'" in joined
     assert "report_data_generation = 'x' is not a number" in joined
     assert "report_forward = 25 is outside 0..20" in joined
     assert "student 1 appears again" in joined
-    assert "no report scores for student 3" in joined
+    assert "report_code" not in joined  # a blank cell is not a problem, it is not graded yet
 
 
 def test_merge_without_report_columns_is_a_clear_error(tmp_path):
@@ -93,9 +95,10 @@ def test_csv_opens_in_a_spreadsheet_and_merge_survives_dropped_leading_zeros(tmp
     assert raw.startswith(b"\xef\xbb\xbf") and "王小明".encode() in raw
     (tmp_path / "manual.csv").write_text("student_id,plot,data_generation,forward,bptt,code\n"
                                         "756001,10,10,20,20,10\n810002,0,0,0,0,0\n", encoding="utf-8")
-    table, problems = merge(tmp_path / "grades.csv", tmp_path / "manual.csv", settings)
-    assert dict(zip(table["student_id"], table["total"])) == {"0756001": "100", "0810002": "20"}
-    assert any("756001 read as 0756001" in p for p in problems) and not any("unknown" in p for p in problems)
+    merged = merge(tmp_path / "grades.csv", tmp_path / "manual.csv", settings)
+    assert dict(zip(merged.table["student_id"], merged.table["total"])) == {"0756001": "100", "0810002": "20"}
+    assert any("756001 read as 0756001" in p for p in merged.problems)
+    assert not any("unknown" in p for p in merged.problems)
 
 
 def test_merge_of_a_sheet_without_the_rubrics_columns_and_ids_as_text(tmp_path):
@@ -103,8 +106,9 @@ def test_merge_of_a_sheet_without_the_rubrics_columns_and_ids_as_text(tmp_path):
     id with a leading zero stays as it was written."""
     (tmp_path / "grades.csv").write_text("student_id,file,lms,lms_id,status,score,max_score,late_factor\n"
                                          "0751234,a.zip,canvas,0751234,graded,30,30,1.0\n", encoding="utf-8")
-    (tmp_path / "manual.csv").write_text("student_id,plot\n0751234,5\n", encoding="utf-8")
-    table, _ = merge(tmp_path / "grades.csv", tmp_path / "manual.csv", Settings())
+    (tmp_path / "manual.csv").write_text("student_id,plot,data_generation,forward,bptt,code\n0751234,5,0,0,0,0\n",
+                                         encoding="utf-8")
+    table = merge(tmp_path / "grades.csv", tmp_path / "manual.csv", Settings()).table
     assert (table.loc[0, "lms_id"], table.loc[0, "total"]) == ("0751234", "35")
     (tmp_path / "other.csv").write_text("id,x\n1,2\n", encoding="utf-8")
     with pytest.raises(MergeError, match="not a grades.csv"):
@@ -115,3 +119,30 @@ def test_invisible_and_line_separating_characters_never_reach_a_cell():
     """A zero-width space makes a name look like another; a line separator starts a line."""
     assert safe_cell("0756\u200b001\u2028=cmd") == "0756001\\n=cmd"
     assert safe_cell("\ufeffAmy\u200d Lin\u2066") == "Amy Lin"
+
+
+@pytest.mark.parametrize("codec,sep,named", [("utf-8-sig", ",", "utf-8-sig"), ("utf-8", ",", "utf-8"),
+                                             ("utf-16", "\t", "utf-16"), ("cp950", ",", "cp950")])
+def test_a_sheet_saved_in_any_spreadsheet_encoding_merges_and_says_which(tmp_path, codec, sep, named):
+    """Excel on a zh-TW Windows saves "CSV" as Big5 (cp950) and "Unicode text" as UTF-16 with tabs."""
+    settings = Settings()
+    write_csv([record(result(i, 30.0), f"{i}.zip", i, settings, []) for i in ("0756001", "0756002")],
+              tmp_path / "grades.csv")
+    lines = [["student_id", "name", "plot", "data_generation", "forward", "bptt", "code", "comments"],
+             ["0756001", "王小明", "10", "10", "20", "20", "10", "圖很清楚"],
+             ["0756002", "陳美玲", "5", "", "10", "10", "5", "BPTT 推導缺少 W 項"]]
+    (tmp_path / "manual.csv").write_bytes(("\n".join(sep.join(line) for line in lines) + "\n").encode(codec))
+    merged = merge(tmp_path / "grades.csv", tmp_path / "manual.csv", settings)
+    assert merged.codec == named and merged.problems == []
+    rows = {r["student_id"]: r for r in merged.table.to_dict("records")}
+    assert (rows["0756001"]["total"], rows["0756001"]["report_total"]) == ("100", "70")
+    assert rows["0756001"]["report_comments"] == "圖很清楚"
+    assert (rows["0756002"]["total"], rows["0756002"]["report_data_generation"]) == ("", "")  # blank: not graded
+    assert merged.not_graded == ["0756002"]
+
+
+def test_a_sheet_in_no_text_encoding_is_refused_with_what_to_do(tmp_path):
+    write_csv([record(result("1", 30.0), "1.zip", "1", Settings(), [])], tmp_path / "grades.csv")
+    (tmp_path / "manual.csv").write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(CsvError, match="CSV UTF-8"):
+        merge(tmp_path / "grades.csv", tmp_path / "manual.csv", Settings())
