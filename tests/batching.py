@@ -8,8 +8,9 @@ from pathlib import Path
 
 from grader.batch.rows import Identity, Lateness, Row, Upload
 from grader.batch.run import BatchOptions, run_batch
+from grader.intake.submission import SubmissionError, open_submission, parse_name
 from grader.outputs.table import row_record
-from grader.results import GradeResult
+from grader.results import GradeResult, SubmissionInfo
 from grader.settings import Settings
 
 
@@ -42,3 +43,21 @@ def row_of(result: GradeResult, file: str = "", sha256: str = "", flags: Iterabl
 def record(result: GradeResult, file: str, sha256: str, settings: Settings, flags: Iterable[str] = ()) -> dict:
     """The grades.csv row of one result."""
     return row_record(row_of(result, file, sha256, flags), settings)
+
+
+def intake_only(todo: list[Upload], settings: Settings, jobs: int, isolation: object, logs: Path,
+                save: object, progress: object) -> None:
+    """Grading replaced by the intake: its status where it refuses, else a score by content."""
+    for upload in todo:
+        named = parse_name(upload.path.name)
+        try:
+            found = open_submission(upload.path, logs)
+        except SubmissionError as exc:
+            result = GradeResult.ungraded(exc.status, exc.message, settings.digest(), str(upload.path),
+                                          student_id=named[0], name=named[1], naming_ok=named[2])
+        else:
+            score = int(found.sha256[:4], 16) % 31
+            result = GradeResult(grader_version="t", settings_hash=settings.digest(), status="graded", score=score,
+                                 max_score=30.0, submission=SubmissionInfo(source=str(upload.path), sha256=found.sha256,
+                                                                           student_id=named[0], name=named[1]))
+        save(upload, result)  # type: ignore[operator]

@@ -60,6 +60,22 @@ class Lateness:
         return self.factor < 1.0
 
 
+@dataclass(frozen=True)
+class ReportFile:
+    """A row's report, copied into OUT: its path there, the name the student gave it, and
+    the other candidates its submission held."""
+
+    path: str  # relative to OUT, e.g. reports/0756001.pdf
+    original: str
+    pages: int | None = None
+    others: tuple[str, ...] = ()
+
+    @property
+    def note(self) -> str:
+        others = f"; also found, not used: {', '.join(self.others[:5])}" if self.others else ""
+        return f"report: {self.original}{others}"
+
+
 @dataclass
 class Row:
     """Everything the class knows about one student's row."""
@@ -70,6 +86,7 @@ class Row:
     upload: Upload | None = None  # None: nothing to grade
     late: Lateness = Lateness()
     flags: dict[Flag, str] = field(default_factory=dict)  # flag -> detail (similar: the partner)
+    report: ReportFile | None = None  # set by reports.collect
 
     @property
     def file(self) -> str:
@@ -87,7 +104,8 @@ class Row:
 
     @property
     def notes(self) -> list[str]:
-        extra = [n for n in (*self.who.notes, *(self.entry.notes if self.entry else ()), self.late.note) if n]
+        extra = [n for n in (*self.who.notes, *(self.entry.notes if self.entry else ()), self.late.note,
+                             self.report.note if self.report else "") if n]
         return list(dict.fromkeys([*self.result.submission.notes, *extra]))
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import __version__
-from grader.batch import class_flags
+from grader.batch import class_flags, reports
 from grader.batch.identity import enrolled_without_row, identify
 from grader.batch.lateness import assess, on_time
 from grader.batch.local import Progress, grade_all
@@ -93,6 +93,7 @@ def run_batch(source: Path, out: Path, settings: Settings, options: BatchOptions
     prepare_out(out)
     download = read(source, out, settings, options)
     rows = identified(download, settings, options.roster)
+    reports.collect(rows, out)
     uploads = list(dict.fromkeys(r.upload for r in rows if r.upload is not None))
     store = Store(out / "results")
     todo, stored = choose(uploads, rows, store, settings, options, out / "settings.toml")

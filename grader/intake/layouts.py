@@ -85,6 +85,7 @@ class Entry:
     key: str = ""  # attempts with one key are one student's (default: the platform's id)
     notes: tuple[str, ...] = ()
     left_out: tuple[str, ...] = ()  # other code files of this submission, not graded
+    folder: Path | None = None  # all of the student's files (their report is looked for here); None: `path`
     refused: tuple[IntakeStatus, str] | None = None  # what the class's archive refused (the status
     # of the row where it left nothing to grade)
 
@@ -299,7 +300,7 @@ def _moodle(folder: Path, staging: Path | None, download: ClassDownload) -> None
         dropped, refused = left_out(_placeholders(box)) if box else ((), None)
         download.entries.append(Entry(path, _display(path, folder, f"{name}_{lms}"), lms_name=name, lms_id=lms,
                                       notes=notes + dropped + (() if box else ("no file submitted",)),
-                                      left_out=_relative(left, folder), refused=refused))
+                                      left_out=_relative(left, folder), refused=refused, folder=box))
 
 
 def _moodle_flat(folder: Path, staging: Path | None, download: ClassDownload) -> None:
@@ -314,10 +315,10 @@ def _moodle_flat(folder: Path, staging: Path | None, download: ClassDownload) ->
         files = [(orig, p) for plugin, orig, p in uploads if plugin == "file" and not orig.endswith(LEFT_OUT)]
         dropped, refused = left_out([p for _, orig, p in uploads if orig.endswith(LEFT_OUT)])
         notes = tuple(f"{plugin} submission noted, not graded" for plugin in sorted({u[0] for u in uploads} - {"file"}))
-        path, left = _gather(files, staging, f"{name}_{lms}")
+        path, left, own = _gather(files, staging, f"{name}_{lms}")
         download.entries.append(Entry(path, _display(path, folder, f"{name}_{lms}"), lms_name=name, lms_id=lms,
                                       notes=notes + dropped + (() if files or dropped else ("no file submitted",)),
-                                      left_out=_relative(left, folder), refused=refused))
+                                      left_out=_relative(left, folder), refused=refused, folder=own))
 
 
 def _canvas(folder: Path, staging: Path | None, download: ClassDownload) -> None:
@@ -341,20 +342,22 @@ def _canvas(folder: Path, staging: Path | None, download: ClassDownload) -> None
                 newest[original] = (int(m["attachment"]), m, p)
         chosen = sorted(newest.values(), key=lambda t: t[0])
         first = (chosen[-1][1] if chosen else all_uploads[0][0])
-        path, left = _gather([(name, p) for name, (_, _, p) in sorted(newest.items())], staging,
-                             f"{first['name']}_{lms}")
+        path, left, own = _gather([(name, p) for name, (_, _, p) in sorted(newest.items())], staging,
+                                  f"{first['name']}_{lms}")
         notes = ((f"{len(uploads) - len(chosen)} earlier upload(s) of the same file left out",)
                  if len(uploads) > len(chosen) else ())
         download.entries.append(Entry(path, _display(path, folder, f"{first['name']}_{lms}"), lms_name=first["name"],
                                       lms_id=lms, late=any(m["late"] for m, _ in all_uploads), notes=notes + dropped,
-                                      left_out=_relative(left, folder), refused=refused))
+                                      left_out=_relative(left, folder), refused=refused, folder=own))
 
 
-def _gather(uploads: list[tuple[str, Path]], staging: Path | None, key: str) -> tuple[Path | None, list[Path]]:
+def _gather(uploads: list[tuple[str, Path]], staging: Path | None,
+            key: str) -> tuple[Path | None, list[Path], Path | None]:
     """A student's uploads of a flat download under their original names, in a staged
-    folder of the student's own (the platform's prefix would hide the handout's name)."""
+    folder of the student's own (the platform's prefix would hide the handout's name):
+    what to grade, the code left out, and that folder."""
     if not uploads:
-        return None, []
+        return None, [], None
     if staging is None:
         raise ValueError("a flat download's files need a staging folder to be gathered in")
     target = staging / _safe(key)
@@ -366,7 +369,7 @@ def _gather(uploads: list[tuple[str, Path]], staging: Path | None, key: str) -> 
         dest = target / _safe(original)
         shutil.copy2(path, dest)  # with its time: the download's, which picks among zips
         staged.append(dest)
-    return pick_code(sorted(staged), target)
+    return *pick_code(sorted(staged), target), target
 
 
 def _gradescope(folder: Path, staging: Path | None, download: ClassDownload) -> None:
@@ -389,7 +392,7 @@ def _gradescope(folder: Path, staging: Path | None, download: ClassDownload) -> 
                 path, _display(path, folder, p.name), lms_name=person.name if person else None, lms_id=m["lms"],
                 student_id=person.sid if person else None, email=person.email if person else None,
                 submitted_at=info.created_at if info else None, notes=notes, key=f"gradescope:{m['lms']}:{n}",
-                left_out=_relative(left, folder), refused=refused))
+                left_out=_relative(left, folder), refused=refused, folder=p))
 
 
 def _receipt_name(path: Path) -> str | None:
@@ -423,13 +426,13 @@ def _blackboard(folder: Path, staging: Path | None, download: ClassDownload) -> 
         dropped, refused = left_out([p for orig, p in uploads if orig is not None and orig.endswith(LEFT_OUT)])
         receipts = [p for orig, p in uploads if orig is None]
         when = datetime.strptime(ts, "%Y-%m-%d-%H-%M-%S")
-        path, left = _gather(files, staging, f"{lms}_{ts}")
+        path, left, own = _gather(files, staging, f"{lms}_{ts}")
         notes = ("the attempt's receipt noted, not graded",) if receipts else \
             (("no receipt for this attempt in the download",) if receipted else ())
         download.entries.append(Entry(path, _display(path, folder, f"{lms}_attempt_{ts}"), lms_id=lms,
                                       lms_name=_receipt_name(receipts[0]) if receipts else None,
                                       submitted_at=when, order=(when,), notes=notes + dropped,
-                                      left_out=_relative(left, folder), refused=refused))
+                                      left_out=_relative(left, folder), refused=refused, folder=own))
 
 
 def _files(folder: Path, staging: Path | None, download: ClassDownload) -> None:

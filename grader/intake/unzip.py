@@ -27,7 +27,7 @@ import unicodedata
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from hashlib import sha256
@@ -673,13 +673,15 @@ def unpack_zip(
     _budget: Budget | None = None,
     _label: str | None = None,
     lenient: bool = False,
+    only: Callable[[str], bool] | None = None,
 ) -> Unpacked:
     """Check `path` completely, then write its useful members under `root`.
 
     `scratch` is a folder of the grader's where an inner zip may be unpacked first
     (a zip holding nothing but one zip is opened, one level deep, on the same budget).
     Raises SubmissionError ("bad_zip" / "unsafe_zip"); `lenient` (a class's archive) leaves
-    out a member that fails a check of its own instead, recording why in `skipped`.
+    out a member that fails a check of its own instead, recording why in `skipped`. `only`
+    writes just the members whose name it accepts (a student's report), after the same checks.
     """
     budget = _budget or Budget()
     label = _label or path.name
@@ -721,6 +723,7 @@ def unpack_zip(
                     _level=1,
                     _budget=budget,
                     _label=f"{label}/{m.display}",
+                    only=only,
                 )
             finally:
                 tmp.unlink(missing_ok=True)
@@ -741,6 +744,8 @@ def unpack_zip(
         strip = out.strip = _single_top(keep)
         names = SafeNames()
         for m in keep:
+            if only is not None and not only(m.parts[-1]):
+                continue
             rel = names.file(m.parts[strip:])
             dest = root.joinpath(*rel)
             try:

@@ -58,7 +58,7 @@ def feedback_text(row: Row, limit: int = FEEDBACK_MAX) -> str:
 
 def row_record(row: Row, settings: Settings, feedback_page: str = "") -> dict:
     """One row of grades.csv: who, when, how it was graded, check and run columns."""
-    result, sub, who, late = row.result, row.result.submission, row.who, row.late
+    result, who, late = row.result, row.who, row.late
     out: dict[str, object] = {
         "student_id": who.student_id or "",
         "name": who.name or "",
@@ -93,8 +93,8 @@ def row_record(row: Row, settings: Settings, feedback_page: str = "") -> dict:
         loss_recognised=result.loss_recognised or "",
         score=result.score,
         max_score=result.max_score,
-        report_pdf=sub.report_pdf or "",
-        report_pages=sub.report_pages,
+        report=row.report.path if row.report else "",
+        report_pages=row.report.pages if row.report and row.report.pages else "",
     )
     for column in report_columns(settings):
         out[column] = None

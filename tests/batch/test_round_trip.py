@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from batching import intake_only
 from downloads import CORRECT, put
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from grader.batch import run as batch_run
 from grader.batch.roster import Roster, Student
-from grader.batch.rows import Upload
 from grader.batch.run import BatchOptions, run_batch
 from grader.intake.submission import SubmissionError, open_submission, parse_name
 from grader.outputs.gradebook import export
@@ -103,24 +103,6 @@ def write_class(root: Path, layout: str, students: list[Student_]) -> None:
             put(root / f"Lab4_u{s.lms_id}_attempt_{stamp}.txt", f"Name: {s.name} (u{s.lms_id})\n")
     if metadata:
         put(root / "submission_metadata.yml", "".join(metadata))
-
-
-def intake_only(todo: list[Upload], settings: Settings, jobs: int, isolation: object, logs: Path,
-                save: object, progress: object) -> None:
-    """Grading replaced by the intake: its status where it refuses, else a score by content."""
-    for upload in todo:
-        named = parse_name(upload.path.name)
-        try:
-            found = open_submission(upload.path, logs)
-        except SubmissionError as exc:
-            result = GradeResult.ungraded(exc.status, exc.message, settings.digest(), str(upload.path),
-                                          student_id=named[0], name=named[1], naming_ok=named[2])
-        else:
-            score = int(found.sha256[:4], 16) % 31
-            result = GradeResult(grader_version="t", settings_hash=settings.digest(), status="graded", score=score,
-                                 max_score=30.0, submission=SubmissionInfo(source=str(upload.path), sha256=found.sha256,
-                                                                           student_id=named[0], name=named[1]))
-        save(upload, result)  # type: ignore[operator]
 
 
 def lms_key(layout: str, s: Student_) -> str:

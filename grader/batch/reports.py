@@ -1,0 +1,99 @@
+"""Each student's report, taken out of their submission into OUT/reports/<student id>.<ext>,
+so a person grading the report's 70% opens one file per student.
+
+The rule, when a submission holds several candidates: a PDF before a Word or OpenDocument
+file, before Markdown, before a notebook; among files of one kind, one whose name says it is
+the report (report, 報告, lab4, ...) first, then the one nearest the top, then by name. A
+template's README.md is never a report. The others are listed on the row. Zips are read by
+the intake's rules (sizes, names, members, nesting), and only the report is written.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from grader.batch.rows import ReportFile, Row
+from grader.intake.layouts import submission_files
+from grader.intake.submission import REPORTISH, count_pdf_pages, display_name
+from grader.intake.unzip import MAX_MEMBER, SubmissionError, unpack_zip
+from grader.safe_files import private_dir
+
+KINDS = (".pdf", ".docx", ".odt", ".doc", ".md", ".ipynb")  # in the order the rule prefers them
+NOT_REPORTS = {"readme.md"}
+REPORTS = "reports"
+
+
+def is_candidate(name: str) -> bool:
+    folded = name.casefold()
+    return folded.endswith(KINDS) and folded not in NOT_REPORTS
+
+
+def _rank(display: str) -> tuple[int, bool, int, str]:
+    base = display.rsplit("/", 1)[-1]
+    kind = next(i for i, k in enumerate(KINDS) if base.casefold().endswith(k))
+    return kind, not REPORTISH.search(base), display.count("/"), display
+
+
+def _candidates(source: Path, scratch: Path) -> list[tuple[str, Path]]:
+    """(display name, where it is now) of every report candidate in a student's files:
+    loose files, and what their zips hold (unpacked under `scratch`)."""
+    if source.is_dir():
+        files, root = submission_files(source)
+    else:
+        files, root = [source], source.parent
+    found: list[tuple[str, Path]] = []
+    for file in files:
+        shown = "/".join(display_name(p) for p in file.relative_to(root).parts)
+        if is_candidate(file.name):
+            if file.stat().st_size <= MAX_MEMBER:  # a zip's member may be no larger
+                found.append((shown, file))
+        elif file.suffix.lower() == ".zip":
+            into = private_dir(scratch / str(len(found)) / "files")
+            try:
+                unpacked = unpack_zip(file, into, into.parent, lenient=True, only=is_candidate)
+            except SubmissionError:
+                continue  # the intake says what is wrong with the zip
+            found += [(f"{shown}/{w.display}", w.path) for w in unpacked.written]
+    return found
+
+
+def _file_name(row: Row, taken: set[str]) -> str:
+    """The report's stem in OUT/reports: the student id where it is a plain one, else the
+    platform's, else the row's file; safe characters only, never twice."""
+    wanted = row.who.student_id or row.who.lms_id or row.file or "report"
+    stem = re.sub(r"[^0-9A-Za-z_-]+", "_", display_name(wanted)).strip("_")[:60] or "report"
+    name, n = stem, 1
+    while name.casefold() in taken:
+        n += 1
+        name = f"{stem}-{n}"
+    taken.add(name.casefold())
+    return name
+
+
+def collect(rows: list[Row], out: Path) -> None:
+    """Copy each row's report into OUT/reports (rebuilt each batch), set `row.report`, and
+    flag `no_report` where a submission holds none."""
+    target, building = out / REPORTS, out / f"{REPORTS}.new"
+    shutil.rmtree(building, ignore_errors=True)
+    private_dir(building)
+    taken: set[str] = set()
+    with tempfile.TemporaryDirectory(dir=private_dir(out / "staging")) as tmp:
+        for n, row in enumerate(rows):
+            source = row.entry.folder or row.entry.path if row.entry else None
+            if source is None:
+                continue
+            found = sorted(_candidates(source, Path(tmp) / str(n)), key=lambda c: _rank(c[0]))
+            if not found:
+                row.flag("no_report")
+                continue
+            (shown, path), others = found[0], tuple(c[0] for c in found[1:])
+            suffix = next(k for k in KINDS if shown.casefold().endswith(k))
+            name = f"{_file_name(row, taken)}{suffix}"
+            shutil.copyfile(path, building / name)
+            pages = count_pdf_pages(building / name) if suffix == ".pdf" else None
+            row.report = ReportFile(f"{REPORTS}/{name}", shown, pages, others)
+    shutil.rmtree(target, ignore_errors=True)
+    building.rename(target)
