@@ -10,12 +10,11 @@ the intake's rules (sizes, names, members, nesting), and only the report is writ
 
 from __future__ import annotations
 
-import re
 import shutil
 import tempfile
 from pathlib import Path
 
-from grader.batch.rows import ReportFile, Row
+from grader.batch.rows import ReportFile, Row, page_names
 from grader.intake.layouts import submission_files
 from grader.intake.submission import REPORTISH, count_pdf_pages, display_name
 from grader.intake.unzip import MAX_MEMBER, SubmissionError, unpack_zip
@@ -60,28 +59,14 @@ def _candidates(source: Path, scratch: Path) -> list[tuple[str, Path]]:
     return found
 
 
-def _file_name(row: Row, taken: set[str]) -> str:
-    """The report's stem in OUT/reports: the student id where it is a plain one, else the
-    platform's, else the row's file; safe characters only, never twice."""
-    wanted = row.who.student_id or row.who.lms_id or row.file or "report"
-    stem = re.sub(r"[^0-9A-Za-z_-]+", "_", display_name(wanted)).strip("_")[:60] or "report"
-    name, n = stem, 1
-    while name.casefold() in taken:
-        n += 1
-        name = f"{stem}-{n}"
-    taken.add(name.casefold())
-    return name
-
-
 def collect(rows: list[Row], out: Path) -> None:
     """Copy each row's report into OUT/reports (rebuilt each batch), set `row.report`, and
     flag `no_report` where a submission holds none."""
     target, building = out / REPORTS, out / f"{REPORTS}.new"
     shutil.rmtree(building, ignore_errors=True)
     private_dir(building)
-    taken: set[str] = set()
     with tempfile.TemporaryDirectory(dir=private_dir(out / "staging")) as tmp:
-        for n, row in enumerate(rows):
+        for n, (row, stem) in enumerate(zip(rows, page_names(rows))):
             source = row.entry.folder or row.entry.path if row.entry else None
             if source is None:
                 continue
@@ -91,7 +76,7 @@ def collect(rows: list[Row], out: Path) -> None:
                 continue
             (shown, path), others = found[0], tuple(c[0] for c in found[1:])
             suffix = next(k for k in KINDS if shown.casefold().endswith(k))
-            name = f"{_file_name(row, taken)}{suffix}"
+            name = f"{stem}{suffix}"
             shutil.copyfile(path, building / name)
             pages = count_pdf_pages(building / name) if suffix == ".pdf" else None
             row.report = ReportFile(f"{REPORTS}/{name}", shown, pages, others)

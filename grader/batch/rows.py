@@ -7,6 +7,7 @@ beside it, so a stored result is the same whatever the roster or the late policy
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -114,3 +115,20 @@ def named_in(entry: Entry) -> tuple[str | None, str | None, bool]:
     named = display_name(entry.path.name) if entry.path is not None else entry.file
     student_id, name, naming_ok, _ = parse_name(named)
     return student_id, name, naming_ok
+
+
+def page_names(rows: list[Row]) -> list[str]:
+    """A file-system safe, unique base name per row (its feedback page, its report): the
+    student id, else the platform's id, else the file's stem. Rows added at the end (the
+    roster's missing students) leave the names before them as they were."""
+    taken: set[str] = set()
+    names = []
+    for row in rows:
+        base = row.who.student_id or (f"{row.who.lms}-{row.who.lms_id}" if row.who.lms_id else Path(row.file).stem)
+        base = re.sub(r"[^\w.-]+", "_", base).strip("._") or "submission"
+        name, n = base, 2
+        while name in taken:
+            name, n = f"{base}-{n}", n + 1
+        taken.add(name)
+        names.append(name)
+    return names

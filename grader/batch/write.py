@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pandas as pd
 
-from grader.batch.rows import Row
+from grader.batch.rows import Row, page_names
 from grader.intake.layouts import ClassDownload
 from grader.outputs.feedback import student_markdown
 from grader.outputs.html_report import write_report
@@ -16,22 +15,6 @@ from grader.outputs.summary import summary_markdown
 from grader.outputs.table import row_record, write_csv, write_safe_csv
 from grader.safe_files import private_dir, write_atomic
 from grader.settings import Settings
-
-
-def page_names(rows: list[Row]) -> list[str]:
-    """A file-system safe, unique base name per row: the student id, else the platform's id,
-    else the file's stem."""
-    taken: set[str] = set()
-    names = []
-    for row in rows:
-        base = row.who.student_id or (f"{row.who.lms}-{row.who.lms_id}" if row.who.lms_id else Path(row.file).stem)
-        base = re.sub(r"[^\w.-]+", "_", base).strip("._") or "submission"
-        name, n = base, 2
-        while name in taken:
-            name, n = f"{base}-{n}", n + 1
-        taken.add(name)
-        names.append(name)
-    return names
 
 
 def write_outputs(rows: list[Row], download: ClassDownload, out: Path, settings: Settings,
