@@ -209,6 +209,62 @@ def cmd_merge(args: argparse.Namespace) -> int:
     return EXIT_FAIL if merged.problems else EXIT_OK
 
 
+def cmd_sheet(args: argparse.Namespace) -> int:
+    """A sheet to grade the report in a spreadsheet: every gradable student, the criteria blank."""
+    from grader.outputs.sheet import blank_sheet
+    from grader.outputs.table import CsvError, write_safe_csv
+    from grader.review.klass import rubric_settings
+
+    out = Path(args.out)
+    if not (out / "grades.csv").is_file():
+        raise UsageError(f"{out}: no grades.csv in it; run bptt-grader batch first")
+    target = Path(args.output) if args.output else out / "sheet.csv"
+    if target.exists() and not args.force:
+        raise UsageError(f"{target} exists (someone may have filled it in); give -o another file, or --force")
+    settings = rubric_settings(out, Path(args.settings) if args.settings else None)
+    try:
+        table, left_out = blank_sheet(out / "grades.csv", settings)
+    except CsvError as exc:
+        raise UsageError(str(exc)) from None
+    write_safe_csv(table, target)
+    rubric = ", ".join(f"{c.name} (0-{c.points:g})" for c in settings.report.criteria)
+    print(f"wrote {target}: {len(table)} students; fill in {rubric}, then run "
+          f"bptt-grader merge {out / 'grades.csv'} {target}")
+    for line in left_out:
+        print(f"not on the sheet: {line}")
+    return EXIT_OK
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    """Serve the TAs' review of the report on this machine (or, with --host, to a course's TAs)."""
+    import secrets
+
+    import uvicorn
+
+    from grader.outputs.table import CsvError
+    from grader.review.app import LOCAL_HOSTS, create_app
+    from grader.review.klass import load_class, rubric_settings
+
+    out = Path(args.out)
+    if not (out / "grades.csv").is_file():
+        raise UsageError(f"{out}: no grades.csv in it; run bptt-grader batch first")
+    settings = rubric_settings(out, Path(args.settings) if args.settings else None)
+    try:
+        klass = load_class(out, settings)
+    except CsvError as exc:
+        raise UsageError(str(exc)) from None
+    local = args.host in ("127.0.0.1", "localhost", "::1")
+    token = None if local else secrets.token_urlsafe(24)
+    app = create_app(klass, token, LOCAL_HOSTS if local else ("*",))
+    shown = "127.0.0.1" if local else args.host
+    print(f"review of {len(klass.students)} students ({len(klass.left_out)} rows cannot be graded here); "
+          f"scores are saved in {out / 'review.sqlite'} and written to {out / 'manual.csv'}")
+    print(f"open http://{shown}:{args.port}/" + (f"?token={token}" if token else "") + "  (Ctrl-C stops; then run "
+          f"bptt-grader merge {out / 'grades.csv'} {out / 'manual.csv'})")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return EXIT_OK
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     """Write the file a platform's gradebook imports, from OUT's final.csv (else grades.csv)."""
     from grader.outputs.gradebook import export
@@ -313,6 +369,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="FILE", help="where to write (default: final.csv beside GRADES_CSV)")
     p.add_argument("--settings", metavar="FILE", help="assignment settings (TOML) with the report rubric")
     p.set_defaults(func=cmd_merge)
+
+    p = sub.add_parser("sheet", help="write a sheet to grade the report in a spreadsheet (then: merge)")
+    p.add_argument("out", metavar="OUT", help="a batch's output folder")
+    p.add_argument("-o", "--output", metavar="FILE", help="where to write (default: OUT/sheet.csv)")
+    p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    p.add_argument("--settings", metavar="FILE", help="settings with the rubric (default: the batch's)")
+    p.set_defaults(func=cmd_sheet)
+
+    p = sub.add_parser("review", help="grade the reports in a browser (writes OUT/manual.csv; then: merge)")
+    p.add_argument("out", metavar="OUT", help="a batch's output folder")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: this machine only); another needs the printed token")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--settings", metavar="FILE", help="settings with the rubric (default: the batch's)")
+    p.set_defaults(func=cmd_review)
 
     p = sub.add_parser("export", help="write the grades as a platform's gradebook imports them")
     p.add_argument("target", choices=["moodle", "canvas", "blackboard", "csv"])

@@ -93,7 +93,7 @@ HANDOUT_RUBRIC = (
     Criterion(name="plot", points=10, describes="a plot of the learning curve over at least 10000 training iterations",
               words=("plot", "curve", "iteration", "accuracy")),
     Criterion(name="data_generation", points=10, describes="how the binary-addition data is generated",
-              words=("binary", "random", "bit", "generat")),
+              words=("binary", "random", "bit", "generate", "generation")),
     Criterion(name="forward", points=20, describes="forward propagation, with its equations",
               words=("forward", "tanh", "sigmoid", "hidden")),
     Criterion(name="bptt", points=20, describes="back-propagation through time, with its equations",
