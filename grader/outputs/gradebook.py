@@ -1,8 +1,8 @@
 """Grades back into the platform: a file each gradebook imports as it is.
 
-The grade is the row's `total` (automatic score plus the merged report, on the handout's
-0-100 scale, times the late factor) where `merge` filled it in, else the automatic score
-times the late factor; a row without one (a `missing` student, an id on two rows) is
+The grade is the row's `total` (automatic score plus the merged report, out of the
+settings' maximum, 100 by the handout, times the late factor) where `merge` filled it
+in, else the automatic score times the late factor; a row without one (a `missing` student, an id on two rows) is
 left blank, which every platform reads as "no grade". Column rules, as each documents:
 
 * Moodle, "Import grades from CSV": an identifier column mapped to the users' ID number
@@ -55,18 +55,27 @@ def _grades(table: pd.DataFrame) -> tuple[pd.Series, str]:
     """The grade of each row and what scale it is on."""
     total = numbers_of(table, "total")
     if total.notna().any():
-        return total.round(2), "total (0-100: the automatic score plus the merged report, times the late factor)"
+        return total.round(2), (f"total (0-{_most(table):g}: the automatic score plus the merged report, times the late "
+                                "factor; a report not graded yet leaves the grade blank)")
     factor = numbers_of(table, "late_factor").fillna(1.0)
     score = numbers_of(table, "score") * factor
     top = numbers_of(table, "max_score").max()
-    return score.round(2), f"the automatic score (0-{top:g}, times the late factor; merge the report first for 0-100)"
+    return score.round(2), f"the automatic score (0-{top:g}, times the late factor; merge the report first for the total)"
+
+
+def _most(table: pd.DataFrame) -> float:
+    """The total's maximum: the settings' rubric plus the automatic part, as merge wrote it
+    (100, the handout's, for a final.csv from before merge wrote it)."""
+    most = numbers_of(table, "max_total").max()
+    return 100.0 if pd.isna(most) else float(most)
 
 
 def _feedback(table: pd.DataFrame) -> pd.Series:
     """The comment each student gets: the total where one was merged, then the grader's line."""
     said = text_of(table, "feedback").where(text_of(table, "feedback") != "", text_of(table, "message"))
     total = numbers_of(table, "total")
-    prefix = total.map(lambda v: "" if pd.isna(v) else f"Total {v:g}/100. ")
+    most = _most(table)
+    prefix = total.map(lambda v: "" if pd.isna(v) else f"Total {v:g}/{most:g}. ")
     return (prefix + said).map(lambda text: one_line(text, FEEDBACK_MAX))
 
 
