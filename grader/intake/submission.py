@@ -264,6 +264,9 @@ def count_pdf_pages(path: Path) -> int | None:
     return n or None
 
 
+MISNAMED = re.compile(r"^rnn(\.py)?\.(txt|rtf|docx?|pages|html?)$|^rnn\.py\.\w+$", re.IGNORECASE)
+RENAME = ("looks like your code under another ending: rename it to rnn.py (on Windows, turn on File name "
+          "extensions in Explorer's View menu to see it)")
 REPORTISH = re.compile(r"report|報告|报告|lab\s*4|dlp", re.IGNORECASE)
 
 
@@ -456,6 +459,8 @@ def _kind(path: Path) -> str:
         raise SubmissionError(
             "bad_zip", f"{path.name} is {what}; submit a .zip, a folder or rnn.py"
         )
+    if MISNAMED.match(path.name):
+        raise SubmissionError("no_module", f"{path.name} {RENAME}")
     raise SubmissionError(
         "no_module",
         f"{path.name} is not a .py file, a notebook, a folder or a .zip; submit rnn.py in a .zip",
@@ -610,6 +615,9 @@ def _choose(
             f"no rnn.py and no .py file with a top-level class RNN; .py files found: {found}",
         )
     others = [w.display for w in written]
+    misnamed = [d for d in others if MISNAMED.match(d.rsplit("/", 1)[-1])]
+    if misnamed:  # an editor or a download added an ending
+        raise SubmissionError("no_module", f"{misnamed[0]} {RENAME}")
     found = f" (files found: {_listing(others)})" if others else " (it holds no files)"
     raise SubmissionError(
         "no_module", f"no rnn.py and no .py files in the submission{found}; include rnn.py"

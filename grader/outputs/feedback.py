@@ -7,13 +7,15 @@ from pathlib import Path
 
 from grader.outputs.markdown import OUTPUT_LINES, image, md_fence, md_table, md_text, number
 from grader.batch.rows import Lateness, Row
-from grader.outputs.terminal import label
+from grader.outputs.terminal import label, nothing_ran
 from grader.results import GradeResult
 
 
 def student_markdown(row: Row, curve_png: str | None) -> str:
     """The feedback file a student gets back: the same facts as the terminal report, as Markdown."""
     result = row.result
+    if nothing_ran(result):
+        return _not_graded(row)
     parts = [
         _header(row),
         "## Checks\n\n" + _checks_table(result),
@@ -29,6 +31,20 @@ def student_markdown(row: Row, curve_png: str | None) -> str:
         title = f"## What your code printed (last {OUTPUT_LINES} lines)"
         parts.append(f"{title}\n\n{md_fence(result.output)}")
     return "\n\n".join(parts) + "\n"
+
+
+def _not_graded(row: Row) -> str:
+    """A few lines where nothing was graded: what happened and what to do (the message
+    says it), what was found, when it came in."""
+    result, who = row.result, row.who
+    lines = [f"# Lab 4 (BPTT) feedback: {md_text(who.student_id or 'unknown student')}", "",
+             f"**Not graded ({md_text(result.status)}):** {md_text(result.message) or 'no file was graded'}", "",
+             f"- **Student ID:** {md_text(who.student_id) or '—'}",
+             f"- **Name:** {md_text(who.name) or '—'}",
+             f"- **Score:** {result.score:g} / {result.max_score:g}",
+             f"- **Submitted:** {md_text(late_text(row.late))}"]
+    lines += [f"- {md_text(n)}" for n in row.notes]
+    return "\n".join(lines) + "\n"
 
 
 def late_text(late: Lateness) -> str:

@@ -21,52 +21,75 @@ def label(c: CheckResult) -> str:
     return WITHHELD if c.withheld else LABEL[c.status]
 
 
+def nothing_ran(result: GradeResult) -> bool:
+    """Not graded, and not one check passed: the submission never reached the code (a zip
+    that could not be read, no module, ...); its reports are a few lines."""
+    return result.status != "graded" and not any(c.status == "passed" for c in result.checks)
+
+
+def headline(result: GradeResult, width: int = 100) -> list[str]:
+    """The lines a student reads first: the score, where the points went, the one thing to
+    fix first (its whole message) or why nothing was graded."""
+    lines = [f"score: {result.score:g} / {result.max_score:g}"]
+    train = next((c for c in result.checks if c.name == "train"), None)
+    if result.accuracy is not None and train is not None and train.max_points:
+        runs = len(result.accuracy_runs)
+        median = f"accuracy {result.accuracy:.3f} ({f'median of {runs} runs' if runs != 1 else 'one run'})"
+        if train.withheld:
+            lines.append(f"  performance 0/{train.max_points:g}: {median}; the points wait for "
+                         f"{' and '.join(train.withheld)} to pass")
+        else:
+            lines.append(f"  performance {train.points:g}/{train.max_points:g} = {train.max_points:g} x {median}")
+    if result.status != "graded":
+        lines += textwrap.wrap(f"not graded ({result.status}): {one_line(result.message)}", width=width,
+                               subsequent_indent="  ")
+    elif (first := result.fix_first()) is not None:
+        lines += textwrap.wrap(f"fix first: {first.name}: {one_line(first.message)}", width=width,
+                               subsequent_indent="  ")
+    return lines
+
+
 def terminal(result: GradeResult, width: int | None = None) -> str:
-    """The report a student can act on: one line per check, then runs and score."""
+    """The report a student can act on: the score and what to fix first, then one line per
+    check, the runs, and where the code ran."""
     width = width or min(shutil.get_terminal_size((100, 20)).columns, 120)
     sub = result.submission
     who = one_line(" ".join(p for p in (sub.student_id, sub.name) if p))
     lines = [f"bptt-grader {result.grader_version}: {one_line(sub.module or sub.source)}" + (f" ({who})" if who else "")]
-    if result.sandbox:  # one plain line; what fell back and why is in --json (sandbox_note)
-        weak = "" if result.sandbox_strong else "  (WEAK: the code ran with your rights)"
-        lines.append(f"sandbox: {result.sandbox}{weak}")
-    for note in sub.notes:
-        lines.append(f"note: {one_line(note)}")
-    lines.append("")
-    name_width = max(len(c.name) for c in result.checks) if result.checks else 10
-    for c in result.checks:
+    lines += headline(result, width)
+    lines += [f"note: {one_line(note)}" for note in sub.notes]
+    shown = [] if nothing_ran(result) else [c for c in result.checks if c.status != "skipped"]
+    skipped = [c.name for c in result.checks if c.status == "skipped"]
+    if shown:
+        lines += ["", "checks:"]
+    name_width = max(len(c.name) for c in shown) if shown else 10
+    for c in shown:
         points = f"{c.points:g}/{c.max_points:g}" if c.max_points else ""
         head = f"  {label(c):<5} {c.name:<{name_width}} {points:>7}  "
         wrapped = textwrap.wrap(c.message, width=max(width - len(head), 30)) or [""]
         lines.append(head + wrapped[0])
         lines.extend(" " * len(head) + more for more in wrapped[1:])
+    if skipped and not nothing_ran(result):
+        lines += textwrap.wrap(f"  {LABEL['skipped']:<5} {len(skipped)} checks run once what they need passes: "
+                               f"{', '.join(skipped)}", width=width, subsequent_indent=" " * 8)
     if result.runs:
-        lines.append("")
-        window = f"{result.accuracy_window} iterations" if result.accuracy_window else "window"
+        window = f"the last {result.accuracy_window} iterations" if result.accuracy_window else "the window"
+        lines += ["", f"runs (accuracy over {window}):"]
         for i, run in enumerate(result.runs, 1):
             extra = "  (did not finish: see train)" if run.error else ""
             per = f" ({run.ms_per_iteration:.2f} ms per iteration)" if run.ms_per_iteration else ""
-            lines.append(
-                f"run {i} (seed {run.seed}): accuracy {run.accuracy:.3f} over the last {window}, "
-                f"{run.iterations_done} iterations in {run.seconds:.1f} s{per}{extra}"
-            )
-    lines.append("")
+            lines.append(f"  run {i} (seed {run.seed}): accuracy {run.accuracy:.3f}, "
+                         f"{run.iterations_done} iterations in {run.seconds:.1f} s{per}{extra}")
     facts = []
-    if result.accuracy is not None:
-        runs = len(result.accuracy_runs)
-        facts.append(f"accuracy ({f'median of {runs} runs' if runs != 1 else 'one run'}): {result.accuracy:.3f}")
     if result.accuracy_exhaustive is not None:
         facts.append(f"all pairs: {result.accuracy_exhaustive:.4f}")
     if result.loss_recognised:
         facts.append(f"loss: {result.loss_recognised}")
     if facts:
         lines.append("   ".join(facts))
-    if result.status != "graded":
-        lines.append(f"status: {result.status}: {one_line(result.message)}")
-    first = result.fix_first()
-    if first is not None:
-        lines.append(f"fix first: {first.name} (above)")
-    lines.append(f"score: {result.score:g} / {result.max_score:g}")
+    if result.sandbox:  # one plain line; what fell back and why is in --json (sandbox_note)
+        weak = "" if result.sandbox_strong else "  (WEAK: the code ran with your rights)"
+        lines += ["", f"sandbox: {result.sandbox}{weak}"]
     if result.output.strip():
         tail = result.output.strip().splitlines()[-5:]
         lines.append("")
