@@ -103,6 +103,11 @@ def cmd_template(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# What `check --json` leaves out: numbers for the class's similarity, meaningless to a
+# student (the batch's stored results keep them).
+INTERNALS = {"submission": {"fingerprint"}}
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     """Grade one submission, print the report; exit 0 if it passes, 1 if not, 2 if unreadable."""
     from grader.checks.pipeline import grade
@@ -123,7 +128,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     text = terminal(result) + (quick_summary(result, full) if args.quick else "")
     print(text, end="", file=sys.stderr if args.json == "-" else sys.stdout)
     if args.json:
-        payload = result.model_dump_json(indent=2)
+        payload = result.model_dump_json(indent=2, exclude=INTERNALS)
         if args.json == "-":
             print(payload)
         else:
