@@ -321,6 +321,31 @@ def cmd_gradescope_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+EXAMPLES = {  # the end of each command's --help
+    "reference": ["bptt-grader reference", "bptt-grader reference --loss mse --seed 7"],
+    "check": ["bptt-grader check rnn.py --quick      # every check and one short run, in seconds",
+              "bptt-grader check DLP_LAB4_0756001_Amy.zip --json result.json"],
+    "batch": ["bptt-grader batch moodle-download.zip -o out --roster roster.csv",
+              "bptt-grader batch class/ -o out --only 0756001 --force   # regrade one student"],
+    "review": ["bptt-grader review out              # then open http://127.0.0.1:8765/",
+               "bptt-grader review out --host 0.0.0.0   # for several TAs; share the address with the token"],
+    "sheet": ["bptt-grader sheet out && libreoffice out/sheet.csv"],
+    "merge": ["bptt-grader merge out/grades.csv out/manual.csv   # writes out/final.csv"],
+    "export": ["bptt-grader export moodle out -o lab4-moodle.csv",
+               "bptt-grader export canvas out -o lab4-canvas.csv --assignment 'Lab 4 (123456)'"],
+    "gradescope": ["bptt-grader gradescope -o autograder.zip --settings lab4.toml"],
+    "gradescope-run": ["bptt-grader gradescope-run --root /tmp/gs   # grades /tmp/gs/submission"],
+    "settings": ["bptt-grader settings > lab4.toml   # edit, then pass --settings lab4.toml"],
+    "template": ["bptt-grader template my-lab4"],
+}
+
+
+def _with_examples(sub: argparse._SubParsersAction) -> None:
+    for name, parser in sub.choices.items():
+        parser.epilog = "examples:\n" + "\n".join(f"  {line}" for line in EXAMPLES[name])
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bptt-grader",
@@ -417,7 +442,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_gradescope_run)
 
     p = sub.add_parser("settings", help="print the assignment settings as TOML")
-    p.add_argument("--dump", action="store_true", help="print the settings (the default action)")
+    p.add_argument("--dump", action="store_true",
+                   help="does what the command does without it (print the settings as TOML); kept for scripts")
     add_settings_flags(p)
     p.set_defaults(func=cmd_settings)
 
@@ -426,6 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite existing files")
     p.set_defaults(func=cmd_template)
 
+    _with_examples(sub)
     return parser
 
 
