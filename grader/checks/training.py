@@ -195,9 +195,9 @@ class Trainer:
             seconds=time.perf_counter() - started,
             ms_per_iteration=round(1000 * loop_seconds / done, 4) if done else None,
             curve_block=CURVE_BLOCK,
-            accuracy_curve=_blocks(curves.correct, CURVE_BLOCK),
-            bit_error_curve=_blocks(curves.bit_errors, CURVE_BLOCK),
-            loss_curve=_blocks(curves.loss, CURVE_BLOCK),
+            accuracy_curve=per_block(curves.correct, CURVE_BLOCK),
+            bit_error_curve=per_block(curves.bit_errors, CURVE_BLOCK),
+            loss_curve=per_block(curves.loss, CURVE_BLOCK),
             error=error,
         )
         self.training.runs.append(result)
@@ -357,7 +357,7 @@ def _diverged_hint(diverged: str | None) -> str:
             "an overflow in backward, and clip each gradient's norm in update")
 
 
-def _blocks(values: np.ndarray, block: int) -> list[float]:
+def per_block(values: np.ndarray, block: int) -> list[float]:
     """Means over consecutive blocks, rounded for a compact JSON."""
     n = len(values) // block * block
     if n == 0:

@@ -11,13 +11,24 @@ import io
 import math
 import re
 import statistics
+import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
+from grader.outputs.terminal import performance_text
 from grader.results import GradeResult
 from grader.safe_files import write_atomic
 
-FIGSIZE = (9, 6)  # inches at DPI: 900 x 600 px
+FIGSIZE = (10, 6)  # inches at DPI: 1000 x 600 px (the legend takes the right)
 DPI = 100
+
+
+@dataclass(frozen=True)
+class ReferenceCurve:
+    """The reference's fraction correct per block, trained as run 1 is (same seed, data)."""
+
+    block: int
+    accuracy: list[float]
 
 
 # Fonts with the CJK glyphs of students' names, most common first (Linux, Windows, macOS).
@@ -63,42 +74,59 @@ def _figure(rows: int = 1):  # noqa: ANN202 - matplotlib types stay lazy
     return fig, fig.subplots(rows, 1, sharex=rows > 1, squeeze=False)[:, 0]
 
 
-def _plain(text: str) -> str:
+def _plain(text: str, limit: int = 80) -> str:
     """Text matplotlib draws as is (a `$` would start mathtext, which can fail to parse)."""
-    return text.replace("$", r"\$")[:80]
+    return text.replace("$", r"\$")[:limit]
 
 
-def learning_curve_png(result: GradeResult, path: Path) -> bool:
-    """Accuracy and bit errors per block for each run, so a student sees how training went;
-    the accuracy window is shaded: the iterations the score comes from."""
+def learning_curve_png(result: GradeResult, path: Path, reference: ReferenceCurve | None = None) -> bool:
+    """The learning curves as a PNG at `path`; False (and no file) where no run has any."""
+    fig = learning_curve_figure(result, reference)
+    return fig is not None and _save(fig, path)
+
+
+def learning_curve_figure(result: GradeResult, reference: ReferenceCurve | None = None):  # noqa: ANN201
+    """Accuracy and bit errors per block for each run, so a student sees how training went:
+    the runs named as the reports name them, the reference's accuracy in grey to compare
+    with, the accuracy window shaded (the iterations the score comes from), the score and
+    any gate that held the points written on the figure, the legend beside the data."""
     runs = [r for r in result.runs if r.accuracy_curve or r.bit_error_curve]
     if not runs:
-        return False
+        return None
     fig, (acc_ax, bit_ax) = _figure(2)
     last = max(max(r.iterations_done, r.curve_block * len(r.accuracy_curve)) for r in runs)
     for ax in (acc_ax, bit_ax):
         ax.axvspan(max(last - (result.accuracy_window or 0), 0), last, color="0.88", zorder=0)
         ax.grid(alpha=0.3)
-    for k, r in enumerate(runs):
-        color = f"C{k % 10}"
-        label = f"seed {r.seed} (accuracy {r.accuracy:.3f})"
-        _curve(acc_ax, r.accuracy_curve, r.curve_block, color, label)
-        _curve(bit_ax, r.bit_error_curve, r.curve_block, color)
+    if reference is not None and reference.accuracy:
+        _curve(acc_ax, reference.accuracy, reference.block, "0.55", "the reference", linestyle="--")
+    for k, r in enumerate(result.runs):
+        if r.accuracy_curve or r.bit_error_curve:
+            color = f"C{k % 10}"
+            stopped = ", stopped" if r.error else ""
+            _curve(acc_ax, r.accuracy_curve, r.curve_block, color, f"run {k + 1}: accuracy {r.accuracy:.3f}{stopped}")
+            _curve(bit_ax, r.bit_error_curve, r.curve_block, color)
     acc_ax.set(ylabel=f"fraction correct\n(per {runs[0].curve_block} iterations)")
     acc_ax.set_ylim(-0.02, 1.02)
-    acc_ax.plot([], [], color="0.88", linewidth=8, label=f"{result.accuracy_window_text} (scored)")
-    acc_ax.legend(loc="lower right", fontsize="small")
+    acc_ax.plot([], [], color="0.88", linewidth=8, label=f"{result.accuracy_window_text}\n(scored)")
+    fig.legend(loc="outside right upper", fontsize="small")
     bit_ax.set(ylabel="wrong bits per answer", xlabel="iteration")
     bit_ax.set_ylim(bottom=0)
     who = result.submission.student_id or result.submission.module or "submission"
     fig.suptitle(_plain(f"Learning curves: {who}"))
-    return _save(fig, path)
+    score = f"score {result.score:g}/{result.max_score:g}" + (f"; {performance}" if (performance :=
+                                                                                   performance_text(result)) else "")
+    held = any(c.withheld for c in result.checks)
+    acc_ax.set_title("\n".join(textwrap.wrap(_plain(score, limit=200), 100)), fontsize="medium",
+                     color="tab:red" if held else "black")
+    return fig
 
 
-def _curve(ax, values: list[float], block: int, color: str, label: str | None = None) -> None:  # noqa: ANN001
+def _curve(ax, values: list[float], block: int, color: str, label: str | None = None,  # noqa: ANN001
+           linestyle: str = "-") -> None:
     """One run's curve, a point at the last iteration of each block (one color in both panels)."""
     xs = [(i + 1) * block for i in range(len(values))]
-    ax.plot(xs, values, linewidth=1.2, color=color, label=label)
+    ax.plot(xs, values, linewidth=1.2, color=color, label=label, linestyle=linestyle)
 
 
 def _save(fig, path: Path) -> bool:  # noqa: ANN001

@@ -27,19 +27,25 @@ def nothing_ran(result: GradeResult) -> bool:
     return result.status != "graded" and not any(c.status == "passed" for c in result.checks)
 
 
+def performance_text(result: GradeResult) -> str | None:
+    """Where the performance points went: accuracy times the points, or held by a gate."""
+    train = result.check("train")
+    if result.accuracy is None or train is None or not train.max_points:
+        return None
+    runs = len(result.accuracy_runs)
+    median = f"accuracy {result.accuracy:.3f} ({f'median of {runs} runs' if runs != 1 else 'one run'})"
+    if train.withheld:
+        return (f"performance 0/{train.max_points:g}: {median}; the points wait for "
+                f"{' and '.join(train.withheld)} to pass")
+    return f"performance {train.points:g}/{train.max_points:g} = {train.max_points:g} x {median}"
+
+
 def headline(result: GradeResult, width: int = 100) -> list[str]:
     """The lines a student reads first: the score, where the points went, the one thing to
     fix first (its whole message) or why nothing was graded."""
     lines = [f"score: {result.score:g} / {result.max_score:g}"]
-    train = next((c for c in result.checks if c.name == "train"), None)
-    if result.accuracy is not None and train is not None and train.max_points:
-        runs = len(result.accuracy_runs)
-        median = f"accuracy {result.accuracy:.3f} ({f'median of {runs} runs' if runs != 1 else 'one run'})"
-        if train.withheld:
-            lines.append(f"  performance 0/{train.max_points:g}: {median}; the points wait for "
-                         f"{' and '.join(train.withheld)} to pass")
-        else:
-            lines.append(f"  performance {train.points:g}/{train.max_points:g} = {train.max_points:g} x {median}")
+    if performance := performance_text(result):
+        lines.append(f"  {performance}")
     if result.status != "graded":
         lines += textwrap.wrap(f"not graded ({result.status}): {one_line(result.message)}", width=width,
                                subsequent_indent="  ")

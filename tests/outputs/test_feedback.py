@@ -329,7 +329,7 @@ def test_score_histogram_png(tmp_path) -> None:
     path = tmp_path / "hist.png"
     assert score_histogram_png(SCORES, 30.0, path) is True
     width, height = _assert_png(path)
-    assert (width, height) == (900, 600)
+    assert (width, height) == (1000, 600)
     assert score_histogram_png([], None, tmp_path / "empty.png") is False
     assert score_histogram_png([math.nan] * 3, 30.0, tmp_path / "nan.png") is False
     assert not (tmp_path / "empty.png").exists()
@@ -350,3 +350,20 @@ def test_a_chinese_name_in_a_title_is_drawn_not_boxes(graded: GradeResult, tmp_p
         assert learning_curve_png(named, tmp_path / "cjk.png") is True
     missing = [str(w.message) for w in caught if "missing from" in str(w.message)]
     assert not missing, missing
+
+
+def test_the_learning_curves_name_the_runs_show_the_reference_the_score_and_the_gate(graded: GradeResult) -> None:
+    from grader.outputs.plots import ReferenceCurve, learning_curve_figure
+
+    held = graded.model_copy(deep=True)
+    train = held.check("train")
+    train.points, train.details = 0.0, {"withheld_by": ["gradient_reference"]}
+    held.score = 0.0
+    fig = learning_curve_figure(held, ReferenceCurve(100, [min(1.0, i / 20) for i in range(200)]))
+    (legend,) = fig.legends  # beside the data, not on it
+    assert all(ax.get_legend() is None for ax in fig.axes)
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert labels[0] == "the reference" and labels[1].startswith("run 1: accuracy") and "run 3" in labels[3]
+    title = fig.axes[0].get_title()
+    assert title.startswith("score 0/30") and "wait for gradient_reference to pass" in " ".join(title.split())
+    assert fig.axes[0].title.get_color() == "tab:red"
