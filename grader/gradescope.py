@@ -10,8 +10,6 @@ The root is settable (`--root`, or BPTT_GRADESCOPE_ROOT) so it runs anywhere for
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
@@ -21,6 +19,7 @@ from grader.intake.layouts import pick_code, submission_files
 from grader.outputs.gradescope_results import refused_json, results_json
 from grader.safe_files import write_atomic
 from grader.settings import Settings
+from grader.wheel import WheelError, grader_wheel
 
 ROOT_ENV = "BPTT_GRADESCOPE_ROOT"
 SETUP = """#!/usr/bin/env bash
@@ -49,15 +48,6 @@ class AutograderError(RuntimeError):
     """The autograder zip cannot be built here; one line saying why."""
 
 
-def project_root() -> Path:
-    """The source tree the grader runs from (a wheel is built from it)."""
-    root = Path(__file__).resolve().parents[1]
-    if not (root / "pyproject.toml").is_file():
-        raise AutograderError("the autograder is built from a clone of the grader's repository (no pyproject.toml "
-                              f"next to {root / 'grader'})")
-    return root
-
-
 def _add(z: zipfile.ZipFile, name: str, data: bytes | str, mode: int = 0o644) -> None:
     info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
     info.external_attr = mode << 16
@@ -69,16 +59,15 @@ def build(output: Path, settings: Settings, allow_weak: bool = False) -> Path:
     """Write the autograder zip: setup.sh, run_autograder, settings.toml and the grader's wheel
     (`allow_weak`: run_autograder grades where the container cannot isolate submissions)."""
     with tempfile.TemporaryDirectory(prefix="bptt-wheel-") as tmp:
-        built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", tmp,
-                                str(project_root())], capture_output=True, text=True, check=False)
-        wheels = sorted(Path(tmp).glob("bptt_grader-*.whl"))
-        if built.returncode != 0 or not wheels:
-            raise AutograderError(f"building the grader's wheel failed: {built.stderr.strip()[-500:]}")
+        try:
+            wheel = grader_wheel(Path(tmp))
+        except WheelError as exc:
+            raise AutograderError(str(exc)) from None
         with zipfile.ZipFile(output, "w") as z:
-            _add(z, "setup.sh", SETUP.format(wheel=wheels[0].name), 0o755)
+            _add(z, "setup.sh", SETUP.format(wheel=wheel.name), 0o755)
             _add(z, "run_autograder", RUN.replace('"$@"', '--allow-weak-sandbox "$@"') if allow_weak else RUN, 0o755)
             _add(z, "settings.toml", settings.to_toml())
-            _add(z, wheels[0].name, wheels[0].read_bytes())
+            _add(z, wheel.name, wheel.read_bytes())
     return output
 
 
