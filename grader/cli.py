@@ -83,7 +83,6 @@ TEMPLATE_FILES = {  # in the package -> in the student's repository
     "README.md": "README.md",
     "STUDENT_API.md": "STUDENT_API.md",
     "github/check.yml": ".github/workflows/check.yml",
-    "github/autograding.json": ".github/classroom/autograding.json",
 }
 
 
@@ -321,6 +320,33 @@ def cmd_gradescope_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_classroom50(args: argparse.Namespace) -> int:
+    """Write the Classroom 50 autograder (autograder.py, the grader's wheel, the settings)."""
+    from grader.classroom50 import build
+    from grader.wheel import WheelError
+
+    out = Path(args.output)
+    try:
+        written = build(out, settings_from_args(args))
+    except WheelError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"wrote {', '.join(p.name for p in written)} in {out}: put them in your classroom repository under "
+          "autograders/<assignment>/ (gh teacher autograder set <org> <classroom> <assignment> --from "
+          f"{out / 'autograder.py'} uploads the script; commit the wheel and settings.toml beside it)")
+    return EXIT_OK
+
+
+def cmd_classroom50_run(args: argparse.Namespace) -> int:
+    """What autograder.py runs: grade the checkout, write result.json, release-body.md and the outputs."""
+    from grader.classroom50 import run
+    from grader.outputs.terminal import terminal
+
+    result = run(Path(args.checkout), settings_from_args(args))
+    # the Actions log: no line may start a workflow command ("::error::", "::add-mask::" ...)
+    print("\n".join(f" {line}" if line.startswith("::") else line for line in terminal(result).splitlines()))
+    return EXIT_OK
+
+
 EXAMPLES = {  # the end of each command's --help
     "reference": ["bptt-grader reference", "bptt-grader reference --loss mse --seed 7"],
     "check": ["bptt-grader check rnn.py --quick      # every check and one short run, in seconds",
@@ -335,6 +361,8 @@ EXAMPLES = {  # the end of each command's --help
                "bptt-grader export canvas out -o lab4-canvas.csv --assignment 'Lab 4 (123456)'"],
     "gradescope": ["bptt-grader gradescope -o autograder.zip --settings lab4.toml"],
     "gradescope-run": ["bptt-grader gradescope-run --root /tmp/gs   # grades /tmp/gs/submission"],
+    "classroom50": ["bptt-grader classroom50 -o autograders/lab4 --settings lab4.toml"],
+    "classroom50-run": ["bptt-grader classroom50-run --checkout .   # what autograder.py runs"],
     "settings": ["bptt-grader settings > lab4.toml   # edit, then pass --settings lab4.toml"],
     "template": ["bptt-grader template my-lab4"],
 }
@@ -440,6 +468,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="grade even where submissions cannot be isolated (the sandbox mode is in extra_data)")
     add_settings_flags(p)
     p.set_defaults(func=cmd_gradescope_run)
+
+    p = sub.add_parser("classroom50", help="write the Classroom 50 autograder (autograder.py, wheel, settings)")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="e.g. autograders/lab4 of the classroom repository")
+    add_settings_flags(p)
+    p.set_defaults(func=cmd_classroom50)
+
+    p = sub.add_parser("classroom50-run", help="grade a checkout as Classroom 50's runner does (autograder.py runs it)")
+    p.add_argument("--checkout", default=".", metavar="DIR", help="the student's checkout (default: here)")
+    add_settings_flags(p)
+    p.set_defaults(func=cmd_classroom50_run)
 
     p = sub.add_parser("settings", help="print the assignment settings as TOML")
     p.add_argument("--dump", action="store_true",

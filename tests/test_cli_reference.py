@@ -133,8 +133,6 @@ def test_template_has_no_machine_paths(name: str) -> None:
 def test_the_github_workflow_is_valid_and_its_check_fails_the_unfilled_template(tmp_path: Path) -> None:
     """The workflow has what GitHub Actions requires; its check step, run as the workflow
     runs it, fails the unfilled template with the not-implemented message."""
-    import json
-
     import yaml
 
     target = tmp_path / "repo"
@@ -151,6 +149,10 @@ def test_the_github_workflow_is_valid_and_its_check_fails_the_unfilled_template(
     assert done.returncode == 1, done.stderr
     assert "not implemented" in (target / "report.txt").read_text(encoding="utf-8")
     assert (target / "check.xml").read_text(encoding="utf-8").startswith("<?xml")
-    classroom = json.loads((target / ".github" / "classroom" / "autograding.json").read_text(encoding="utf-8"))
-    (test,) = classroom["tests"]
-    assert {"name", "setup", "run", "comparison", "timeout", "points"} <= set(test) and "bptt-grader check" in test["run"]
+    assert not (target / ".github" / "classroom").exists()  # GitHub Classroom is gone: see `bptt-grader classroom50`
+    (install,) = [s for s in job["steps"] if "pip install" in s.get("run", "")]
+    assert install["env"] == {"SPEC": "${{ vars.BPTT_GRADER_SPEC }}"}  # the instructor's exact spec, no fallback
+    assert "|| 'bptt-grader'" not in install["run"] and 'pip install "$SPEC"' in install["run"]
+    unset = subprocess.run(["bash", "-c", install["run"]], env={**os.environ, "SPEC": ""}, capture_output=True,
+                           text=True, timeout=30)
+    assert unset.returncode == 1 and "BPTT_GRADER_SPEC is not set" in unset.stdout
