@@ -303,7 +303,7 @@ def cmd_gradescope(args: argparse.Namespace) -> int:
     from grader.gradescope import AutograderError, build
 
     try:
-        out = build(Path(args.output), settings_from_args(args), args.allow_weak_sandbox)
+        out = build(Path(args.output), settings_from_args(args), args.allow_weak_sandbox, args.leaderboard)
     except AutograderError as exc:
         raise UsageError(str(exc)) from None
     print(f"wrote {out}: upload it as the autograder of a Gradescope programming assignment")
@@ -315,7 +315,7 @@ def cmd_gradescope_run(args: argparse.Namespace) -> int:
     from grader.gradescope import ROOT_ENV, run
 
     root = Path(args.root or os.environ.get(ROOT_ENV) or "/autograder")
-    results = run(root, settings_from_args(args), args.allow_weak_sandbox)
+    results = run(root, settings_from_args(args), args.allow_weak_sandbox, args.leaderboard)
     print(f"score {results['score']}: wrote {root / 'results' / 'results.json'}")
     return EXIT_OK
 
@@ -459,6 +459,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-weak-sandbox", action="store_true",
                    help="grade even in a container that cannot isolate submissions (they could then rewrite "
                    "results.json); without it such a container gives every submission 0 and says why")
+    p.add_argument("--leaderboard", action="store_true",
+                   help="results.json carries a leaderboard of audited figures: accuracy, ms per iteration")
     add_settings_flags(p)
     p.set_defaults(func=cmd_gradescope)
 
@@ -466,6 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", metavar="DIR", help="instead of /autograder (or $BPTT_GRADESCOPE_ROOT)")
     p.add_argument("--allow-weak-sandbox", action="store_true",
                    help="grade even where submissions cannot be isolated (the sandbox mode is in extra_data)")
+    p.add_argument("--leaderboard", action="store_true", help="add the leaderboard of audited figures")
     add_settings_flags(p)
     p.set_defaults(func=cmd_gradescope_run)
 

@@ -55,9 +55,10 @@ def _add(z: zipfile.ZipFile, name: str, data: bytes | str, mode: int = 0o644) ->
     z.writestr(info, data)
 
 
-def build(output: Path, settings: Settings, allow_weak: bool = False) -> Path:
+def build(output: Path, settings: Settings, allow_weak: bool = False, leaderboard: bool = False) -> Path:
     """Write the autograder zip: setup.sh, run_autograder, settings.toml and the grader's wheel
-    (`allow_weak`: run_autograder grades where the container cannot isolate submissions)."""
+    (`allow_weak`: run_autograder grades where the container cannot isolate submissions;
+    `leaderboard`: results.json carries the audited accuracy and speed for Gradescope's)."""
     with tempfile.TemporaryDirectory(prefix="bptt-wheel-") as tmp:
         try:
             wheel = grader_wheel(Path(tmp))
@@ -65,13 +66,14 @@ def build(output: Path, settings: Settings, allow_weak: bool = False) -> Path:
             raise AutograderError(str(exc)) from None
         with zipfile.ZipFile(output, "w") as z:
             _add(z, "setup.sh", SETUP.format(wheel=wheel.name), 0o755)
-            _add(z, "run_autograder", RUN.replace('"$@"', '--allow-weak-sandbox "$@"') if allow_weak else RUN, 0o755)
+            flags = " ".join(f for f, on in (("--allow-weak-sandbox", allow_weak), ("--leaderboard", leaderboard)) if on)
+            _add(z, "run_autograder", RUN.replace('"$@"', f'{flags} "$@"') if flags else RUN, 0o755)
             _add(z, "settings.toml", settings.to_toml())
             _add(z, wheel.name, wheel.read_bytes())
     return output
 
 
-def run(root: Path, settings: Settings, allow_weak: bool = False) -> dict[str, object]:
+def run(root: Path, settings: Settings, allow_weak: bool = False, leaderboard: bool = False) -> dict[str, object]:
     """Grade `root/submission` and write `root/results/results.json`; returns what it wrote.
     Where the container cannot isolate a submission (no namespaces, no bubblewrap), nothing
     is graded unless `allow_weak`: a process the submission left could rewrite results.json."""
@@ -86,7 +88,7 @@ def run(root: Path, settings: Settings, allow_weak: bool = False) -> dict[str, o
                                "which lets a submission reach results.json")
     else:
         target = pick_code(*submission_files(submission))[0] if submission.is_dir() else submission
-        results = results_json(grade(target or submission, settings))
+        results = results_json(grade(target or submission, settings), leaderboard)
     (root / "results").mkdir(parents=True, exist_ok=True)
     write_atomic(root / "results" / "results.json", json.dumps(results, indent=2, ensure_ascii=False) + "\n", 0o644)
     return results

@@ -51,7 +51,7 @@ def test_unreadable_submissions_exit_2_with_one_clear_line(tmp_path):
     bad = tmp_path / "DLP_LAB4_1_x.zip"
     bad.write_bytes(b"PK\x03\x04 truncated")
     proc = check(str(bad))
-    assert proc.returncode == 2 and "FAIL  discover" in proc.stdout and "Traceback" not in proc.stdout + proc.stderr
+    assert proc.returncode == 2 and "not graded (bad_zip)" in proc.stdout and "Traceback" not in proc.stdout + proc.stderr
 
 
 def test_quick_self_check_runs_every_check_and_estimates_full_grading(tmp_path):

@@ -48,14 +48,18 @@ def test_results_json_follows_gradescopes_specification(tmp_path):
 
     results = run_autograder(tmp_path / "ok", CORPUS / "correct_bce.py")
     jsonschema.validate(results, SCHEMA)
-    assert set(results) == {"score", "execution_time", "output", "stdout_visibility", "extra_data", "tests"}
-    assert results["extra_data"]["sandbox"].startswith(("namespaces", "bwrap"))
+    assert set(results) == {"score", "execution_time", "output", "output_format", "stdout_visibility", "extra_data",
+                            "tests"}  # no leaderboard unless asked for
+    assert results["output_format"] == "md" and results["output"].startswith("**score:")
+    extra = results["extra_data"]
+    assert extra["sandbox"].startswith(("namespaces", "bwrap"))
+    assert extra["seeds"] == [2026] and extra["settings_hash"] and extra["grader_version"]
     assert results["stdout_visibility"] == "hidden" and isinstance(results["execution_time"], int)
     assert [t["name"] for t in results["tests"]] == list(CHECK_NAMES)
     # points only on the checks worth some (the rest are information, not "0.0 / 0.0")
     assert [t["name"] for t in results["tests"] if "max_score" in t] == ["train"]
     assert all(set(t) - {"score", "max_score"} == {"name", "status", "output", "visibility"} for t in results["tests"])
-    assert all(t["status"] == "passed" for t in results["tests"]) and results["output"].startswith("Every check passed")
+    assert all(t["status"] == "passed" for t in results["tests"]) and "fix first" not in results["output"]
     assert results["score"] == sum(t.get("score", 0) for t in results["tests"]) > 0
 
 
@@ -72,11 +76,38 @@ def test_a_skipped_check_is_neither_passed_nor_failed_on_gradescope():
     assert "status" not in train and (train["score"], train["max_score"]) == (0, 30)
 
 
-def test_a_student_never_sees_which_iterations_were_audited(tmp_path):
+def test_tags_name_the_bug_and_the_leaderboard_holds_audited_figures_only():
+    import jsonschema
+
+    from grader.outputs.gradescope_results import results_json
+    from grader.results import CheckResult, GradeResult, RunResult, SubmissionInfo
+
+    def graded(integrity: str) -> GradeResult:
+        runs = [RunResult(seed=s, iterations_done=600, accuracy=a, seconds=1, ms_per_iteration=ms, curve_block=100,
+                          accuracy_curve=[], bit_error_curve=[], loss_curve=[])
+                for s, a, ms in ((1, 0.9, 0.3), (2, 0.95, 0.1), (3, 0.8, 0.2))]
+        return GradeResult(grader_version="t", settings_hash="h", status="graded", score=0, max_score=30,
+                           accuracy=0.9, runs=runs, submission=SubmissionInfo(source="rnn.py"), checks=[
+                               CheckResult(name="gradient_reference", status="failed", message="W^T missing",
+                                           details={"bug": "the recurrent term ...", "bug_name": "no_recurrent"}),
+                               CheckResult(name="integrity", status=integrity, message="ok")])
+    results = results_json(graded("passed"), leaderboard=True)
+    jsonschema.validate(results, SCHEMA)
+    assert results["tests"][0]["tags"] == ["no_recurrent"] and "tags" not in results["tests"][1]
+    assert results["leaderboard"] == [{"name": "accuracy", "value": 0.9},
+                                      {"name": "ms per iteration", "value": 0.2, "order": "asc"}]
+    assert "leaderboard" not in results_json(graded("failed"), leaderboard=True)  # a forged accuracy never ranks
+    assert "leaderboard" not in results_json(graded("passed"))  # opt-in
+
+
+def test_a_student_never_sees_which_iterations_were_audited_before_the_due_date(tmp_path):
     results = run_autograder(tmp_path / "forged", CORPUS / "forgery_zero_grads_jump.py")
     integrity = next(t for t in results["tests"] if t["name"] == "integrity")
     assert integrity["status"] == "failed" and "an audited iteration" in integrity["output"]
-    assert not re.search(r"iteration \d", integrity["output"]) and results["score"] == 0
+    visible = [t for t in results["tests"] if t["visibility"] == "visible"]
+    assert not re.search(r"iteration \d", json.dumps(visible) + results["output"]) and results["score"] == 0
+    (later,) = [t for t in results["tests"] if t["visibility"] != "visible"]
+    assert later["visibility"] == "after_due_date" and re.search(r"iteration \d", later["output"])
 
 
 def test_a_container_that_cannot_isolate_grades_nothing_unless_allowed(tmp_path):

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from grader.checks.diagnose import bptt, name_the_bug, relative_errors
+from grader.checks.diagnose import Diagnosis, bptt, name_the_bug, relative_errors
 from grader.checks.grading import Grading
 from grader.checks.outcome import Fail, Passed
 from grader.checks.params import flatten, unflatten
@@ -290,17 +290,16 @@ def check_gradient_reference(g: Grading) -> str | Passed:
             return f"equal to the reference BPTT gradients of the {loss} loss (worst {max(worst.values()):.1e})"
     closest = closest_loss(report, rtol)
     wrong = [k for k, e in report[closest].items() if e >= rtol]
-    bug = name_the_bug(student, params, sequences, settings.accepted_losses, rtol)
-    if bug is None and set(wrong) == {"U", "W", "b"}:
-        bug = (
-            "only W, U and b are wrong while V and c are right: the error is in the recurrence "
-            "(the W^T da_(t+1) term of dh_t, or dW built from h_t instead of h_(t-1))"
-        )
+    found = name_the_bug(student, params, sequences, settings.accepted_losses, rtol)
+    if found is None and set(wrong) == {"U", "W", "b"}:
+        found = Diagnosis("recurrence", "only W, U and b are wrong while V and c are right: the error is in the "
+                          "recurrence (the W^T da_(t+1) term of dh_t, or dW built from h_t instead of h_(t-1))")
     raise Fail(
         f"gradients of {', '.join(wrong)} differ from the reference (closest loss: {closest}; "
-        f"relative errors {_fmt_errors(report[closest], rtol)})" + (f". Likely: {bug}" if bug else ""),
+        f"relative errors {_fmt_errors(report[closest], rtol)})" + (f". Likely: {found.sentence}" if found else ""),
         relative_errors=report,
-        bug=bug,
+        bug=found.sentence if found else None,
+        bug_name=found.name if found else None,
     )
 
 

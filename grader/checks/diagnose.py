@@ -7,6 +7,8 @@ of "gradient mismatch". Clipping and a wrong output factor are recognised by the
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from reference.rnn import PARAMS, Loss, output_delta, sigmoid
@@ -20,6 +22,13 @@ BUGS = {
         "with h_t = tanh(a_t)"
     ),
 }
+
+
+class Diagnosis(NamedTuple):
+    """A named bug: a short name (what outputs count and tag) and the sentence a student reads."""
+
+    name: str
+    sentence: str
 
 
 def bptt(
@@ -75,18 +84,18 @@ def name_the_bug(
     sequences: list[tuple[np.ndarray, np.ndarray]],
     losses: tuple[Loss, ...],
     rtol: float,
-) -> str | None:
-    """A sentence naming the classic bug the student's gradients reproduce, if any."""
+) -> Diagnosis | None:
+    """The classic bug the student's gradients reproduce, if any."""
     for bug, sentence in BUGS.items():
         for loss in losses:
             variant = [bptt(params, x, y, loss, bug) for x, y in sequences]
             if all(max(relative_errors(s, v).values()) < rtol for s, v in zip(student, variant)):
-                return sentence
+                return Diagnosis(bug, sentence)
     reference = [bptt(params, x, y, losses[0]) for x, y in sequences]
     return _clipping(student, reference) or _output_factor(student, reference, losses[0])
 
 
-def _clipping(student: list[dict], reference: list[dict]) -> str | None:
+def _clipping(student: list[dict], reference: list[dict]) -> Diagnosis | None:
     """Gradients equal to the true ones except where those are large: clipped in backward.
 
     Every parameter of every sequence must be either right, capped elementwise, or the
@@ -116,13 +125,13 @@ def _clipping(student: list[dict], reference: list[dict]) -> str | None:
                 continue
             return None
     if capped:
-        return (
+        return Diagnosis("clipped_in_backward",
             f"{capped[0]}'s gradient looks clipped to +-{capped[1]:.3g} inside backward; backward "
             "must return the full gradient (clip in update, only gradients with norm above 1)"
         )
     if scaled:
         k, norm_s, norm_r = scaled
-        return (
+        return Diagnosis("clipped_in_backward",
             f"{k}'s gradient points the right way but its norm is cut to {norm_s:.3g} (true norm "
             f"{norm_r:.3g}): it looks clipped inside backward; backward must return the full "
             "gradient and clipping belongs in update"
@@ -130,7 +139,7 @@ def _clipping(student: list[dict], reference: list[dict]) -> str | None:
     return None
 
 
-def _output_factor(student: list[dict], reference: list[dict], loss: Loss) -> str | None:
+def _output_factor(student: list[dict], reference: list[dict], loss: Loss) -> Diagnosis | None:
     """Every gradient off by one common factor: a loss with a different output term."""
     ratios = []
     for k in PARAMS:
@@ -145,14 +154,14 @@ def _output_factor(student: list[dict], reference: list[dict], loss: Loss) -> st
         return None
     factor = ratios[0]
     if abs(factor) < 1e-9:
-        return "backward returns all-zero gradients: it must compute them from the last forward"
+        return Diagnosis("zero_gradients", "backward returns all-zero gradients: it must compute them from the last forward")
     if abs(factor + 1) < 1e-6:
-        return (
+        return Diagnosis("wrong_sign",
             "every gradient has the wrong sign: dL/do_t is yhat_t - y_t (not y_t - yhat_t), "
             "and update subtracts alpha * g"
         )
     term = "yhat_t - y_t" if loss == "bce" else "(yhat_t - y_t) yhat_t (1 - yhat_t)"
-    return (
+    return Diagnosis("scaled_output_term",
         f"every gradient is {factor:.4g} x the {loss} gradient: the output term dL/do is scaled "
         f"(a loss the settings don't accept; for {loss} dL/do_t = {term})"
     )

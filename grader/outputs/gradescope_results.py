@@ -3,15 +3,18 @@ overall output a student reads first (what to fix first). The top-level score is
 grade, so a test carries points only where its check is worth some, and a skipped check
 has no pass or fail mark.
 
-What must stay secret is not shown: which iterations were audited (an integrity message
-says "an audited iteration", not its number) and the details behind a check. What the
-student's code printed goes to the instructor only (`stdout_visibility: hidden`).
+What must stay secret is not shown before the due date: which iterations were audited (an
+integrity message says "an audited iteration", not its number; the numbers are a test of
+their own at `after_due_date`). What the student's code printed goes to the instructor only
+(`stdout_visibility: hidden`).
 """
 
 from __future__ import annotations
 
 import re
 
+from grader.outputs.markdown import md_text
+from grader.outputs.terminal import headline
 from grader.results import CheckResult, GradeResult
 
 AUDITED_ITERATION = re.compile(r"\biteration \d+")
@@ -19,6 +22,19 @@ AUDITED_ITERATION = re.compile(r"\biteration \d+")
 
 def _student_text(name: str, message: str) -> str:
     return AUDITED_ITERATION.sub("an audited iteration", message) if name == "integrity" else message
+
+
+def _leaderboard(result: GradeResult) -> list[dict[str, object]]:
+    """Audited figures only (a passed integrity check vouches for the accuracy; the grader
+    timed the iterations itself): the median accuracy, and the median ms per iteration."""
+    integrity = result.check("integrity")
+    if result.accuracy is None or integrity is None or integrity.status != "passed":
+        return []
+    board: list[dict[str, object]] = [{"name": "accuracy", "value": round(result.accuracy, 4)}]
+    times = sorted(r.ms_per_iteration for r in result.runs if r.ms_per_iteration)
+    if times:
+        board.append({"name": "ms per iteration", "value": round(times[len(times) // 2], 3), "order": "asc"})
+    return board
 
 
 def _test(c: CheckResult) -> dict[str, object]:
@@ -32,29 +48,39 @@ def _test(c: CheckResult) -> dict[str, object]:
     }
     if c.max_points:
         test.update(score=c.points, max_score=c.max_points)
+    if c.details.get("bug_name"):
+        test["tags"] = [str(c.details["bug_name"])]
     if c.status != "skipped":
         test["status"] = "passed" if c.status == "passed" and not c.withheld else "failed"
     return test
 
 
-def results_json(result: GradeResult) -> dict[str, object]:
-    """Gradescope's specification: score, execution_time, output, stdout_visibility, tests."""
-    first = result.fix_first()
-    if result.status != "graded":
-        output = f"Grading stopped ({result.status}): {result.message}"
-    elif first is not None:
-        output = f"What to fix first: {first.name}: {_student_text(first.name, first.message)}"
-    else:
-        output = f"Every check passed. Score {result.score:g} / {result.max_score:g}."
+def results_json(result: GradeResult, leaderboard: bool = False) -> dict[str, object]:
+    """Gradescope's specification: the score, the student's headline as Markdown (the score,
+    where the performance points went, what to fix first), a test per check (tagged with the
+    bug it names), the audit's details once the due date has passed, what the instructor
+    needs to reproduce the grade in `extra_data`, and (opt-in) a leaderboard."""
+    lines = headline(result, width=1 << 20)
+    output = "\n\n".join([f"**{md_text(lines[0])}**", *(md_text(_student_text("integrity", line.strip()))
+                                                        for line in lines[1:])])
     tests = [_test(c) for c in result.checks]
-    return {
+    integrity = result.check("integrity")
+    if integrity is not None and _student_text("integrity", integrity.message) != integrity.message:
+        tests.append({"name": "integrity: the audited iterations", "output": integrity.message,
+                      "visibility": "after_due_date"})
+    results: dict[str, object] = {
         "score": result.score,
         "execution_time": int(round(result.timings.get("total", 0.0))),
         "output": output,
+        "output_format": "md",
         "stdout_visibility": "hidden",
-        "extra_data": {"sandbox": result.sandbox, "status": result.status},  # for the instructor
+        "extra_data": {"status": result.status, "sandbox": result.sandbox, "grader_version": result.grader_version,
+                       "settings_hash": result.settings_hash, "seeds": [r.seed for r in result.runs]},
         "tests": tests,
     }
+    if leaderboard and (board := _leaderboard(result)):
+        results["leaderboard"] = board
+    return results
 
 
 def refused_json(why: str) -> dict[str, object]:
