@@ -320,6 +320,17 @@ def cmd_gradescope_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_prairielearn_run(args: argparse.Namespace) -> int:
+    """PrairieLearn's external grader: grade ROOT/student, write ROOT/results/results.json."""
+    from grader.prairielearn import run
+
+    root = Path(args.root)
+    results = run(root, settings_from_args(args), args.allow_weak_sandbox)
+    said = f"score {results['score']}" if results.get("gradable") else "not gradable"
+    print(f"{said}: wrote {root / 'results' / 'results.json'}")
+    return EXIT_OK
+
+
 def cmd_classroom50(args: argparse.Namespace) -> int:
     """Write the Classroom 50 autograder (autograder.py, the grader's wheel, the settings)."""
     from grader.classroom50 import build
@@ -362,6 +373,7 @@ EXAMPLES = {  # the end of each command's --help
     "gradescope": ["bptt-grader gradescope -o autograder.zip --settings lab4.toml"],
     "gradescope-run": ["bptt-grader gradescope-run --root /tmp/gs   # grades /tmp/gs/submission"],
     "classroom50": ["bptt-grader classroom50 -o autograders/lab4 --settings lab4.toml"],
+    "prairielearn-run": ["bptt-grader prairielearn-run --settings /grade/serverFilesCourse/lab4.toml"],
     "classroom50-run": ["bptt-grader classroom50-run --checkout .   # what autograder.py runs"],
     "settings": ["bptt-grader settings > lab4.toml   # edit, then pass --settings lab4.toml"],
     "template": ["bptt-grader template my-lab4"],
@@ -471,6 +483,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--leaderboard", action="store_true", help="add the leaderboard of audited figures")
     add_settings_flags(p)
     p.set_defaults(func=cmd_gradescope_run)
+
+    p = sub.add_parser("prairielearn-run", help="grade as PrairieLearn's external grader (ROOT/student)")
+    p.add_argument("--root", default="/grade", metavar="DIR", help="instead of /grade")
+    p.add_argument("--allow-weak-sandbox", action="store_true",
+                   help="grade even where submissions cannot be isolated (else: not gradable, and why)")
+    add_settings_flags(p)
+    p.set_defaults(func=cmd_prairielearn_run)
 
     p = sub.add_parser("classroom50", help="write the Classroom 50 autograder (autograder.py, wheel, settings)")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="e.g. autograders/lab4 of the classroom repository")

@@ -10,13 +10,11 @@ from grader.batch.rows import Row, page_names
 from grader.intake.layouts import ClassDownload
 from grader.outputs.feedback import student_markdown
 from grader.outputs.html_report import write_report
-from grader.checks.training import CURVE_BLOCK, per_block
-from grader.outputs.plots import ReferenceCurve, learning_curve_png, score_histogram_png
+from grader.outputs.plots import learning_curve_png, reference_curve, score_histogram_png
 from grader.outputs.summary import summary_markdown
 from grader.outputs.table import row_record, write_csv, write_safe_csv
 from grader.safe_files import private_dir, write_atomic
 from grader.settings import Settings
-from reference.train import train_reference
 
 
 def write_outputs(rows: list[Row], download: ClassDownload, out: Path, settings: Settings,
@@ -43,13 +41,6 @@ def write_outputs(rows: list[Row], download: ClassDownload, out: Path, settings:
                                    max((r.result.max_score for r in scored), default=None), histogram)
     write_atomic(out / "summary.md", summary_markdown(rows, histogram.name if has_hist else None, warnings), 0o644)
     write_report(list(zip(rows, names)), out, histogram.name if has_hist else None)
-
-
-def reference_curve(settings: Settings) -> ReferenceCurve:
-    """The reference trained as each submission's run 1 is (its seed, its data), for the
-    learning curves to compare with."""
-    run = train_reference(settings, settings.run_seeds[0])
-    return ReferenceCurve(CURVE_BLOCK, per_block(run.curves.correct, CURVE_BLOCK))
 
 
 def write_attempts(download: ClassDownload, path: Path) -> None:

@@ -15,9 +15,12 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.checks.training import CURVE_BLOCK, per_block
 from grader.outputs.terminal import performance_text
 from grader.results import GradeResult
 from grader.safe_files import write_atomic
+from grader.settings import Settings
+from reference.train import train_reference
 
 FIGSIZE = (10, 6)  # inches at DPI: 1000 x 600 px (the legend takes the right)
 DPI = 100
@@ -77,6 +80,13 @@ def _figure(rows: int = 1):  # noqa: ANN202 - matplotlib types stay lazy
 def _plain(text: str, limit: int = 80) -> str:
     """Text matplotlib draws as is (a `$` would start mathtext, which can fail to parse)."""
     return text.replace("$", r"\$")[:limit]
+
+
+def reference_curve(settings: Settings) -> ReferenceCurve:
+    """The reference trained as each submission's run 1 is (its seed, its data), for the
+    learning curves to compare with."""
+    run = train_reference(settings, settings.run_seeds[0])
+    return ReferenceCurve(CURVE_BLOCK, per_block(run.curves.correct, CURVE_BLOCK))
 
 
 def learning_curve_png(result: GradeResult, path: Path, reference: ReferenceCurve | None = None) -> bool:

@@ -1,0 +1,79 @@
+"""PrairieLearn's external grader: grade `/grade/student`, write `/grade/results/results.json`.
+
+A submission the grader could not reach (no module, a zip it cannot read, code that does not
+import) is `gradable: false` with the reason in `format_errors`: PrairieLearn then charges no
+attempt, as it does for a syntax error. A graded one gets `score` in [0, 1] (the automatic
+score over its maximum), a test per check, the report as `output`, and the learning curves
+as an image. As on Gradescope, a container that cannot isolate the submission grades nothing
+unless allowed: a process the submission left behind could rewrite results.json.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import tempfile
+from pathlib import Path
+
+from grader.checks.pipeline import grade
+from grader.intake.layouts import pick_code, submission_files
+from grader.outputs.plots import learning_curve_png, reference_curve
+from grader.outputs.terminal import headline, label, nothing_ran, terminal
+from grader.results import GradeResult
+from grader.safe_files import write_atomic
+from grader.settings import Settings
+
+RESULTS_MAX = 1 << 20  # PrairieLearn's limit on results.json
+
+
+def _curves(result: GradeResult, settings: Settings) -> list[dict[str, str]]:
+    with tempfile.TemporaryDirectory(prefix="bptt-pl-") as tmp:
+        png = Path(tmp) / "curves.png"
+        if not learning_curve_png(result, png, reference_curve(settings)):
+            return []
+        data = base64.b64encode(png.read_bytes()).decode()
+    return [{"label": "learning curves", "url": f"data:image/png;base64,{data}"}]
+
+
+def results_json(result: GradeResult, settings: Settings) -> dict[str, object]:
+    """PrairieLearn's results: gradable (and format_errors) or a score in [0, 1], tests,
+    message, output and images."""
+    lines = headline(result, width=1 << 20)
+    if nothing_ran(result) or result.status == "import_failed":
+        return {"gradable": False, "format_errors": [line.strip() for line in lines[1:]] or [result.message]}
+    results: dict[str, object] = {
+        "gradable": True,
+        "score": round(result.score / result.max_score, 6) if result.max_score else 0.0,
+        "message": "\n".join(line.strip() for line in lines),
+        "output": terminal(result, width=100),
+        "tests": [{"name": c.name, "points": c.points, "max_points": c.max_points, "message": c.message,
+                   "output": label(c)} for c in result.checks],
+        "images": _curves(result, settings),
+    }
+    if len(json.dumps(results)) > RESULTS_MAX:  # the picture goes first
+        results["images"] = []
+    return results
+
+
+def refused_json(why: str) -> dict[str, object]:
+    return {"gradable": False, "format_errors": [
+        "Not graded: this autograder cannot run submissions safely on its machine; your instructor has been "
+        "told, and this attempt does not count."], "message": why}
+
+
+def run(root: Path, settings: Settings, allow_weak: bool = False) -> dict[str, object]:
+    """Grade `root/student`, write `root/results/results.json`; returns what it wrote."""
+    from grader.sandbox import isolation
+    from grader.sandbox.probe import FIX
+
+    student = root / "student"
+    found = isolation()
+    if not found.strong and not allow_weak:
+        results = refused_json(f"refused: the container cannot isolate submissions ({found.describe()}: "
+                               f"{found.note}). Fix: {FIX}; or pass --allow-weak-sandbox")
+    else:
+        target = pick_code(*submission_files(student))[0] if student.is_dir() else None
+        results = results_json(grade(target or student, settings), settings)
+    (root / "results").mkdir(parents=True, exist_ok=True)
+    write_atomic(root / "results" / "results.json", json.dumps(results, indent=2, ensure_ascii=False) + "\n", 0o644)
+    return results
