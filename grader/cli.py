@@ -320,6 +320,50 @@ def cmd_gradescope_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_push(args: argparse.Namespace) -> int:
+    """Send each student's grade and comment to the LMS through its API (old -> new first)."""
+    from grader.push.http import Client, LMSError
+    from grader.push.lms import Canvas, Moodle
+    from grader.push.run import PushError, push
+
+    variable = args.token_env or ("CANVAS_TOKEN" if args.lms == "canvas" else "MOODLE_TOKEN")
+    token = os.environ.get(variable, "")
+    if not token:
+        raise UsageError(f"set {variable} to an API token of the course (it is read from the environment only, "
+                         "never written anywhere)")
+    out = Path(args.out)
+    if args.lms == "canvas":
+        lms = Canvas(Client(args.url, {"Authorization": f"Bearer {token}"}, args.pause), args.course, args.assignment)
+    else:
+        lms = Moodle(Client(args.url, pause=args.pause), token, args.course, args.assignment)
+    log = out / f"push-{args.lms}-{args.course}-{args.assignment}.jsonl"
+    try:
+        report = push(out, lms, log, args.dry_run)
+    except (PushError, LMSError) as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        lms.client.close()
+    show = [p for p in report.planned if p.action == "send"]
+    for p in show:
+        old = "-" if p.old is None else f"{p.old:g}"
+        print(f"  {p.student}: {old} -> {p.new:g}" + (" (and the comment)" if p.comment is not None else ""))
+    for action, said in (("not_in_course", "not in the course on the LMS"), ("no_grade", "no grade yet (not sent)"),
+                         ("shared", "several rows claim the id (not sent)")):
+        names = [p.student for p in report.planned if p.action == action]
+        if names:
+            print(f"{said}: {len(names)}: {', '.join(names[:20])}" + (" ..." if len(names) > 20 else ""))
+    if args.dry_run:
+        print(f"dry run: {len(show)} would change, {report.count('unchanged')} unchanged; nothing was sent")
+        return EXIT_OK
+    for p, why in report.failed:
+        print(f"failed: {p.student}: {why}", file=sys.stderr)
+    for p, got in report.mismatched:
+        print(f"read back: {p.student} holds {got} on the LMS, not {p.new:g}", file=sys.stderr)
+    print(f"sent {len(report.sent)}, unchanged {report.count('unchanged')}, failed {len(report.failed)}; "
+          f"read back: {len(report.sent) - len(report.mismatched)} of {len(report.sent)} match; log: {log}")
+    return EXIT_FAIL if report.failed or report.mismatched else EXIT_OK
+
+
 def cmd_prairielearn_run(args: argparse.Namespace) -> int:
     """PrairieLearn's external grader: grade ROOT/student, write ROOT/results/results.json."""
     from grader.prairielearn import run
@@ -373,6 +417,8 @@ EXAMPLES = {  # the end of each command's --help
     "gradescope": ["bptt-grader gradescope -o autograder.zip --settings lab4.toml"],
     "gradescope-run": ["bptt-grader gradescope-run --root /tmp/gs   # grades /tmp/gs/submission"],
     "classroom50": ["bptt-grader classroom50 -o autograders/lab4 --settings lab4.toml"],
+    "push": ["bptt-grader push canvas out --url https://canvas.example.edu --course 42 --assignment 7 --dry-run",
+             "bptt-grader push moodle out --url https://moodle.example.edu --course 5 --assignment 12  # MOODLE_TOKEN"],
     "prairielearn-run": ["bptt-grader prairielearn-run --settings /grade/serverFilesCourse/lab4.toml"],
     "classroom50-run": ["bptt-grader classroom50-run --checkout .   # what autograder.py runs"],
     "settings": ["bptt-grader settings > lab4.toml   # edit, then pass --settings lab4.toml"],
@@ -483,6 +529,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--leaderboard", action="store_true", help="add the leaderboard of audited figures")
     add_settings_flags(p)
     p.set_defaults(func=cmd_gradescope_run)
+
+    p = sub.add_parser("push", help="send the grades and comments to Canvas or Moodle through its API")
+    p.add_argument("lms", choices=["canvas", "moodle"])
+    p.add_argument("out", metavar="OUT", help="a batch's output folder (its final.csv, else grades.csv)")
+    p.add_argument("--url", required=True, help="the LMS's address, e.g. https://canvas.example.edu")
+    p.add_argument("--course", required=True, metavar="ID", help="the course's id on the LMS")
+    p.add_argument("--assignment", required=True, metavar="ID",
+                   help="the assignment's id (Canvas: in its address; Moodle: the assign instance id)")
+    p.add_argument("--dry-run", action="store_true", help="print what would change (old -> new); send nothing")
+    p.add_argument("--token-env", metavar="NAME", help="the variable holding the token (default CANVAS_TOKEN or "
+                   "MOODLE_TOKEN)")
+    p.add_argument("--pause", type=float, default=0.2, metavar="S", help="seconds between calls (default 0.2)")
+    p.set_defaults(func=cmd_push)
 
     p = sub.add_parser("prairielearn-run", help="grade as PrairieLearn's external grader (ROOT/student)")
     p.add_argument("--root", default="/grade", metavar="DIR", help="instead of /grade")

@@ -89,6 +89,29 @@ def _one_per_student(table: pd.DataFrame, by: pd.Series, blank: pd.Series) -> tu
     return table, shared
 
 
+@dataclass(frozen=True)
+class Lines:
+    """A sheet's rows as a gradebook takes them: `table` one line per student (`_grade`,
+    `_feedback`, `_blank`), `every` each row, the keys several rows share, the grade's scale."""
+
+    table: pd.DataFrame
+    every: pd.DataFrame
+    shared: list[str]
+    scale: str
+
+
+def gradebook_lines(table: pd.DataFrame, by_platform_id: bool) -> Lines:
+    """Each student's grade and comment, a line per student: matched by the platform's user
+    id where the platform names users so (`by_platform_id`), else by the student id."""
+    grade, scale = _grades(table)
+    table = table.assign(_grade=grade, _feedback=_feedback(table))
+    lms, sid = text_of(table, "lms_id"), text_of(table, "student_id")
+    key = lms.where(lms != "", sid) if by_platform_id else sid.where(sid != "", "lms:" + lms)
+    blank = table["_grade"].isna() | (text_of(table, "status") == "missing")
+    every, (table, shared) = table, _one_per_student(table, key, blank)
+    return Lines(table, every.assign(_blank=blank | key.isin(shared)), shared, scale)
+
+
 def export(grades_csv: Path, target: Target, output: Path, assignment: str | None = None,
            feedback_files: bool = False) -> Exported:
     """Write the gradebook file(s) for `target` from a grades.csv or final.csv."""
@@ -99,14 +122,8 @@ def export(grades_csv: Path, target: Target, output: Path, assignment: str | Non
         example = "Lab 4 (12345)" if target == "canvas" else "Lab 4 |1234567"
         raise ExportError(f"{target} needs --assignment, the gradebook column's name as the platform shows it "
                           f"(e.g. '{example}')")
-    grade, scale = _grades(table)
-    table = table.assign(_grade=grade, _feedback=_feedback(table))
-    lms, sid = text_of(table, "lms_id"), text_of(table, "student_id")
-    # Who a line is for, as the platform matches it: its user id (Canvas, Blackboard), else the student id.
-    key = lms.where(lms != "", sid) if target in ("canvas", "blackboard") else sid.where(sid != "", "lms:" + lms)
-    blank = table["_grade"].isna() | (text_of(table, "status") == "missing")
-    every, (table, shared) = table, _one_per_student(table, key, blank)
-    every = every.assign(_blank=blank | key.isin(shared))
+    lines = gradebook_lines(table, by_platform_id=target in ("canvas", "blackboard"))
+    every, table, shared, scale = lines.every, lines.table, lines.shared, lines.scale
     sid, name, email, lms = (text_of(table, c) for c in ("student_id", "name", "email", "lms_id"))
     files = [output]
     if target == "moodle":

@@ -1,0 +1,158 @@
+"""The push, in order: the grades of OUT (final.csv after merge, else grades.csv), each
+student matched to an LMS user, what would change (old -> new), sending what changed with a
+line in OUT's push log after each, then reading the LMS back to check it holds every grade.
+
+A rerun after a failure half-way sends only what the LMS does not hold yet; a rerun with
+nothing changed sends nothing (a comment already there is not posted twice). A student the
+LMS does not know, a row without a grade and an id several rows claim are listed, never sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+
+from grader.batch.roster import comparable
+from grader.outputs.gradebook import Lines, gradebook_lines
+from grader.outputs.merge import stale_final
+from grader.outputs.table import CsvError, read_text_csv
+from grader.push.http import LMSError
+from grader.push.lms import LMS, Held, Person
+
+Action = Literal["send", "unchanged", "not_in_course", "no_grade", "shared"]
+SAME = 1e-6  # grades closer than this are the same grade
+
+
+class PushError(CsvError):
+    """Nothing can be pushed (no grades, a stale final.csv); one line saying what to do."""
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One student's line of the push."""
+
+    student: str
+    user: str | None
+    old: float | None
+    new: float | None
+    comment: str | None  # None: the LMS already shows it
+    action: Action
+
+
+@dataclass
+class PushReport:
+    planned: list[Planned]
+    sent: list[Planned] = field(default_factory=list)
+    failed: list[tuple[Planned, str]] = field(default_factory=list)
+    mismatched: list[tuple[Planned, float | None]] = field(default_factory=list)
+
+    def count(self, action: Action) -> int:
+        return sum(p.action == action for p in self.planned)
+
+
+def grades_of(out: Path) -> Lines:
+    """A line per student with `_grade`, `_feedback` and `_blank`, from final.csv (refused if
+    a regrade made it stale) or grades.csv."""
+    grades = out / "grades.csv"
+    if not grades.is_file():
+        raise PushError(f"{out}: no grades.csv in it; run bptt-grader batch first")
+    final = out / "final.csv"
+    if final.is_file() and (stale := stale_final(grades, final)):
+        raise PushError(stale)
+    table = read_text_csv(final if final.is_file() else grades)
+    return gradebook_lines(table, by_platform_id=False)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def read_log(path: Path) -> dict[str, dict]:
+    """The last line sent to each LMS user, from the push log."""
+    sent: dict[str, dict] = {}
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut by a crash
+            if isinstance(record, dict) and "user" in record:
+                sent[str(record["user"])] = record
+    return sent
+
+
+def _match(row: dict, lms_name: str, people: list[Person]) -> str | None:
+    """The LMS user a row is: its platform id where the row came from this LMS, else the
+    student id, else the email."""
+    if row.get("lms") == lms_name and row.get("lms_id"):
+        return next((p.user for p in people if p.user == row["lms_id"]), None)
+    for field_, key in (("student_id", "student_id"), ("email", "email")):
+        wanted = comparable(row.get(field_))
+        if wanted:
+            found = [p.user for p in people if comparable(getattr(p, key)) == wanted]
+            if len(found) == 1:
+                return found[0]
+    return None
+
+
+def plan(table: pd.DataFrame, lms: LMS, log: dict[str, dict], people: list[Person],
+         held: dict[str, Held], shared: set[str]) -> list[Planned]:
+    """What the push would do for each student."""
+    lines = []
+    for row in table.to_dict("records"):
+        student = str(row.get("student_id") or row.get("file") or "")
+        grade = None if pd.isna(row["_grade"]) or row["_blank"] else float(row["_grade"])
+        if student in shared:
+            lines.append(Planned(student, None, None, None, None, "shared"))
+            continue
+        user = _match(row, lms.name, people)
+        if user is None:
+            lines.append(Planned(student, None, None, grade, None, "not_in_course"))
+            continue
+        now = held.get(user, Held())
+        if grade is None:
+            lines.append(Planned(student, user, now.grade, None, None, "no_grade"))
+            continue
+        comment = str(row["_feedback"])
+        shown = comment in now.comments or log.get(user, {}).get("comment_sha256") == _digest(comment)
+        same = now.grade is not None and abs(now.grade - grade) < SAME
+        lines.append(Planned(student, user, now.grade, grade, None if shown else comment,
+                             "unchanged" if same and shown else "send"))
+    return lines
+
+
+def push(out: Path, lms: LMS, log_path: Path, dry_run: bool = False) -> PushReport:
+    """Plan the push; unless `dry_run`, send what changed, logging each, and read back."""
+    lines = grades_of(out)
+    people, held = lms.people(), lms.held()
+    report = PushReport(plan(lines.table, lms, read_log(log_path), people, held, set(lines.shared)))
+    if dry_run:
+        return report
+    for line in report.planned:
+        if line.action != "send" or line.user is None or line.new is None:
+            continue
+        try:
+            lms.send(line.user, line.new, line.comment)
+        except LMSError as exc:
+            report.failed.append((line, str(exc)))
+            continue
+        record = {"user": line.user, "student": line.student, "grade": line.new,
+                  "comment_sha256": _digest(line.comment) if line.comment is not None
+                  else read_log(log_path).get(line.user, {}).get("comment_sha256"),
+                  "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        with open(log_path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+        report.sent.append(line)
+    if report.sent:
+        now = lms.held()
+        for line in report.sent:
+            got = now.get(str(line.user), Held()).grade
+            if got is None or line.new is None or abs(got - line.new) >= SAME:
+                report.mismatched.append((line, got))
+    return report
