@@ -6,11 +6,15 @@ submissions).
 
     python bench/batch.py [--students 40] [--jobs 2] [--iterations 20000] [--runs 3]
                           [--modes none,namespaces,bwrap] [--scheduler local:2 [--repeats 3]]
+                          [--every-run]
 
 With several isolation modes, the same class is graded once in each, one after the other
 in this run, and each mode's throughput is given relative to the first. With
 `--scheduler`, the class is graded on Dask too (`--repeats` pairs of local and Dask,
-alternating which goes first, for the median ratio).
+alternating which goes first, for the median ratio). With `--every-run`, the class is
+graded with every run trained and with the runs a majority makes unneeded skipped
+(settings.stop_when_decided), back to back (`--repeats` pairs, alternating which goes
+first): the wall-time ratio, and whether every CSV score is the same.
 """
 
 from __future__ import annotations
@@ -53,10 +57,15 @@ def main() -> None:
     parser.add_argument("--modes", default="", help="isolation modes to compare (default: the probed one)")
     parser.add_argument("--scheduler", help="also grade on Dask (local:N or an address), next to local mode")
     parser.add_argument("--repeats", type=int, default=1,
-                        help="with --scheduler: pairs of local and Dask gradings, in alternating order")
+                        help="with --scheduler or --every-run: pairs of gradings, in alternating order")
+    parser.add_argument("--every-run", action="store_true",
+                        help="compare training every run with skipping the runs that cannot change the median")
     args = parser.parse_args()
     settings = Settings().with_overrides(runs=args.runs, iterations=args.iterations,
                                          accuracy_window=min(1000, args.iterations))
+    if args.every_run:
+        compare_every_run(args, settings)
+        return
     first = None
     for mode in args.modes.split(",") if args.modes else [""]:
         throughput = grade_once(args, settings, mode)
@@ -79,6 +88,37 @@ def compare_with_dask(args: argparse.Namespace, settings: Settings, local: float
     print(f"throughput on {args.scheduler} relative to local mode: " + ", ".join(f"{r:.3f}" for r in ratios)
           + (f"; median {statistics.median(ratios):.3f}, range {min(ratios):.3f}-{max(ratios):.3f}"
              if len(ratios) > 1 else ""))
+
+
+def compare_every_run(args: argparse.Namespace, settings: Settings) -> None:
+    """Wall time with the unneeded runs skipped relative to every run trained, and the scores."""
+    every = settings.with_overrides(stop_when_decided=False)
+    ratios, same = [], True
+    for i in range(args.repeats):
+        order = (("every", every), ("needed", settings)) if i % 2 == 0 else (("needed", settings), ("every", every))
+        walls, scores = {}, {}
+        for name, chosen in order:
+            print(f"--- {name} run{'s' if name == 'every' else 's only'}")
+            walls[name], scores[name] = grade_class(args, chosen)
+        ratios.append(walls["needed"] / walls["every"])
+        same = same and scores["needed"] == scores["every"]
+    print(f"wall time, needed runs only / every run: " + ", ".join(f"{r:.3f}" for r in ratios)
+          + (f"; median {statistics.median(ratios):.3f}" if len(ratios) > 1 else "")
+          + f"; every CSV score the same: {same}")
+
+
+def grade_class(args: argparse.Namespace, settings: Settings) -> tuple[float, dict[str, float]]:
+    """One grading of the generated class: its wall time and each student's score."""
+    with tempfile.TemporaryDirectory() as tmp:
+        klass, out = Path(tmp) / "class", Path(tmp) / "out"
+        klass.mkdir()
+        make_class(klass, args.students)
+        start = time.perf_counter()
+        report = run_batch(klass, out, settings, BatchOptions(jobs=args.jobs, progress=False))
+        wall = time.perf_counter() - start
+    runs = sum(len(r.result.runs) for r in report.rows)
+    print(f"{len(report.rows)} submissions, {runs} runs trained, wall time {wall:.1f} s")
+    return wall, {r.who.student_id or r.file: r.result.score for r in report.rows}
 
 
 def grade_once(args: argparse.Namespace, settings: Settings, mode: str, scheduler: str | None = None) -> float:

@@ -172,6 +172,17 @@ class GradeResult(_Model):
         """What a run's accuracy counts, in words."""
         return f"last {self.accuracy_window} iterations" if self.accuracy_window else "last iterations"
 
+    @property
+    def runs_text(self) -> str:
+        """Which runs the accuracy is the median of, in words (runs the grader did not need,
+        because a majority already agreed, are said so)."""
+        made = len(self.accuracy_runs)
+        train = self.check("train")
+        skipped = int(train.details.get("runs_not_needed", 0)) if train is not None else 0
+        if skipped:
+            return f"{made} of {made + skipped} runs agree; the median cannot move, so the rest were not needed"
+        return f"median of {made} runs" if made != 1 else "one run"
+
     def fix_first(self) -> CheckResult | None:
         """The failed check to work on first: the earliest that names its bug (gradient_reference
         often does, after gradient_numeric failed vaguely), else the earliest."""

@@ -185,6 +185,9 @@ class Settings(_Strict):
     reference_loss: Loss = "bce"
     clip_norm: float = Field(5.0, gt=0, description="the reference's per-parameter norm clip")
     runs: int = Field(3, ge=1, le=100, description="independent training runs; median scored")
+    stop_when_decided: bool = Field(
+        True, description="stop training runs once a majority give one accuracy: the median cannot move (run 3 "
+        "is not needed when runs 1 and 2 agree); false: every run is trained")
     seed: int = Field(2026, ge=0, description="run i uses seed + i unless `seeds` is given")
     seeds: tuple[Annotated[int, Field(ge=0)], ...] | None = Field(
         None, description="explicit seed of each run"

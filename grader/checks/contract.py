@@ -8,6 +8,7 @@ A check whose prerequisites did not pass is skipped with the reason, never passe
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
@@ -328,6 +329,12 @@ def check_update(g: Grading) -> str | Passed:
     return "p - alpha * g exactly, for alpha = 0.1 and 0.03"
 
 
+def decided(accuracies: list[float], runs: int) -> bool:
+    """Whether the median of `runs` accuracies is known from these first ones: a majority of
+    all the runs already agree, so whatever the others give, the middle value is theirs."""
+    return bool(accuracies) and max(Counter(accuracies).values()) >= runs // 2 + 1
+
+
 @check("train")
 def check_train(g: Grading) -> str | Passed:
     """Trained by the grader on its own data: median last-window accuracy of the runs."""
@@ -338,11 +345,18 @@ def check_train(g: Grading) -> str | Passed:
     facts.training = training = trainer.training
     for seed in settings.run_seeds:
         trainer.run(seed)
+        if settings.stop_when_decided and decided([r.accuracy for r in training.runs], settings.runs):
+            break
     accuracies = [r.accuracy for r in training.runs]
     median = float(np.median(accuracies))
     runs = ", ".join(f"{a:.3f}" for a in accuracies)
     text = (f"median accuracy {median:.3f} over {len(accuracies)} runs ({runs})"
             if len(accuracies) > 1 else f"accuracy {median:.3f} (one run)")
+    details: dict[str, object] = {}
+    if (skipped := settings.runs - len(accuracies)) > 0:
+        details["runs_not_needed"] = skipped
+        text += (f"; run{'s' if skipped > 1 else ''} {', '.join(str(i) for i in range(len(accuracies) + 1, settings.runs + 1))} "
+                 f"not needed: {len(accuracies)} of {settings.runs} runs agree, so the median cannot move")
     unaudited = {run for run, _ in training.audits.failures}  # integrity's to report
     unfinished = [(i, r) for i, r in enumerate(training.runs, 1) if r.error and i not in unaudited]
     if unfinished:  # an exception, the time limit, a bad return value
@@ -352,7 +366,6 @@ def check_train(g: Grading) -> str | Passed:
                    f"{settings.iterations} iterations: {run.error}. Scored as they stand: {text}",
                    unfinished=len(unfinished))
     early = [r.accuracy_first for r in training.runs]
-    details: dict[str, object] = {}
     if max(early) > PRETRAINED:
         text += (
             f". {max(early):.0%} of the answers were already right in the first {EARLY_WINDOW} "

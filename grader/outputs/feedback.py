@@ -62,8 +62,7 @@ def _header(row: Row) -> str:
     """Who, what was graded and the headline numbers, one bullet each."""
     result, sub, who = row.result, row.result.submission, row.who
     status = md_text(result.status) + (f": {md_text(result.message)}" if result.message else "")
-    runs = len(result.accuracy_runs)
-    accuracy = f"Accuracy, {result.accuracy_window_text} " + (f"(median of {runs} runs)" if runs != 1 else "(one run)")
+    accuracy = f"Accuracy, {result.accuracy_window_text} ({result.runs_text})"
     lines = [
         f"# Lab 4 (BPTT) feedback: {md_text(who.student_id or 'unknown student')}",
         "",

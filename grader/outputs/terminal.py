@@ -32,8 +32,7 @@ def performance_text(result: GradeResult) -> str | None:
     train = result.check("train")
     if result.accuracy is None or train is None or not train.max_points:
         return None
-    runs = len(result.accuracy_runs)
-    median = f"accuracy {result.accuracy:.3f} ({f'median of {runs} runs' if runs != 1 else 'one run'})"
+    median = f"accuracy {result.accuracy:.3f} ({result.runs_text})"
     if train.withheld:
         return (f"performance 0/{train.max_points:g}: {median}; the points wait for "
                 f"{' and '.join(train.withheld)} to pass")
