@@ -15,7 +15,9 @@ stable across processes (crc32, not Python's salted hash) so it can live in stor
 from __future__ import annotations
 
 import ast
+import math
 import zlib
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 
 from grader.checks.static import parsed
@@ -62,9 +64,40 @@ def similarity(a: list[int] | set[int], b: list[int] | set[int]) -> float:
 def similar_pairs(fingerprints: dict[str, list[int]], threshold: float,
                   known: dict[str, list[int]] | None = None) -> list[tuple[str, str, float]]:
     """[(a, b, similarity)] at or above `threshold`, most similar first: every pair of the
-    class, and each member against the `known` solutions (the reference among them)."""
+    class, and each member against the `known` solutions (the reference among them).
+
+    Not every pair is compared: a pair whose smaller fingerprint A shares at least
+    threshold x |A| hashes with the other must share one of A's |A| - floor(threshold x |A|)
+    + 1 rarest hashes (else the common ones fit in the rest of A, which is too small). So an
+    inverted index over the hashes, probed with each fingerprint's rarest ones, finds every
+    such pair, and only those candidates are compared: the same pairs as comparing all."""
     names = sorted(fingerprints)
     sets = {n: set(fingerprints[n]) for n in names}
-    pairs = [(a, b, similarity(sets[a], sets[b])) for i, a in enumerate(names) for b in names[i + 1:]]
+    if threshold <= 0:  # every pair qualifies, even those that share nothing
+        candidates = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
+    else:
+        candidates = _candidates(sets, threshold)
+    pairs = [(a, b, similarity(sets[a], sets[b])) for a, b in candidates]
     pairs += [(a, k, similarity(sets[a], v)) for a in names for k, v in (known or {}).items()]
     return sorted(((a, b, round(s, 4)) for a, b, s in pairs if s >= threshold), key=lambda p: (-p[2], p[0], p[1]))
+
+
+def _candidates(sets: dict[str, set[int]], threshold: float) -> list[tuple[str, str]]:
+    """The pairs (in name order) that may reach `threshold`: each found from its smaller
+    member's rarest hashes in an index of every member's hashes."""
+    eligible = {n: s for n, s in sets.items() if len(s) >= MIN_HASHES}  # the rest score 0
+    frequency: Counter[int] = Counter(h for s in eligible.values() for h in s)
+    index: dict[int, list[str]] = defaultdict(list)
+    for name, hashes in eligible.items():
+        for h in hashes:
+            index[h].append(name)
+    size = {n: (len(s), n) for n, s in eligible.items()}
+    found: set[tuple[str, str]] = set()
+    for name, hashes in eligible.items():
+        need = max(1, math.floor(threshold * len(hashes)))  # at most the overlap a match needs
+        rarest = sorted(hashes, key=lambda h: (frequency[h], h))[: len(hashes) - need + 1]
+        for h in rarest:
+            for other in index[h]:
+                if size[other] > size[name]:
+                    found.add((name, other) if name < other else (other, name))
+    return sorted(found)

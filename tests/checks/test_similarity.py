@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from hypothesis import given, settings as hsettings, strategies as st
 
 from grader.checks.similarity import fingerprint, similar_pairs, similarity
 from batching import batch
@@ -100,3 +101,37 @@ def test_batch_writes_similarity_csv_and_flags_the_partners(tmp_path):
     assert "similar:reference" in table.loc["310551104", "flags"]
     assert "similar:known:blog_post" in table.loc["310551105", "flags"]
     assert "similar" not in str(table.loc["310551103", "flags"])
+
+
+def all_pairs(fingerprints: dict[str, list[int]], threshold: float) -> list[tuple[str, str, float]]:
+    """What similar_pairs found before it had an index: every pair compared."""
+    names = sorted(fingerprints)
+    pairs = [(a, b, similarity(fingerprints[a], fingerprints[b])) for i, a in enumerate(names) for b in names[i + 1:]]
+    return sorted(((a, b, round(s, 4)) for a, b, s in pairs if s >= threshold), key=lambda p: (-p[2], p[0], p[1]))
+
+
+@given(st.data())
+@hsettings(max_examples=60, deadline=None)
+def test_the_index_finds_exactly_the_pairs_comparing_every_pair_finds(data) -> None:
+    """Generated classes: a template everyone shares part of, independent solutions, copies
+    with some hashes changed, stubs too small to judge; thresholds around the flag's."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    template = rng.choice(1 << 30, size=60, replace=False)
+    prints: dict[str, list[int]] = {}
+    for i in range(data.draw(st.integers(2, 40))):
+        own = rng.choice(1 << 30, size=int(rng.integers(5, 200)), replace=False)
+        shared = template[: int(rng.integers(0, 60))]
+        prints[f"s{i}"] = sorted(set(own.tolist()) | set(shared.tolist()))
+        if rng.random() < 0.3:  # a copy, partly changed
+            kept = [h for h in prints[f"s{i}"] if rng.random() < rng.uniform(0.3, 1.0)]
+            prints[f"c{i}"] = sorted(set(kept) | set(rng.choice(1 << 30, size=int(rng.integers(0, 50))).tolist()))
+    threshold = data.draw(st.sampled_from([0.0, 0.2, 0.5, 0.5001, 0.8, 1.0]))
+    assert similar_pairs(prints, threshold) == all_pairs(prints, threshold)
+
+
+def test_the_index_finds_the_example_class_s_pairs_as_every_pair_does() -> None:
+    prints = {z.name: fingerprint(zipfile.ZipFile(z).read(next(n for n in zipfile.ZipFile(z).namelist()
+                                                               if n.endswith(".py"))).decode("utf-8", "replace"))
+              for z in sorted((ROOT / "examples" / "class").glob("*.zip"))}
+    for threshold in (0.1, 0.3, SIMILAR_ABOVE):
+        assert similar_pairs(prints, threshold) == all_pairs(prints, threshold)
