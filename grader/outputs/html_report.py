@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from grader.batch.rows import Row
 from grader.outputs.feedback import late_text
+from grader.outputs.misconceptions import class_view, who
 from grader.outputs.terminal import label
 from grader.safe_files import private_dir, write_atomic
 
@@ -150,6 +151,27 @@ def _options(values: list[str], what: str) -> str:
         f'<option value="{_e(v)}">{_e(v)}</option>' for v in sorted(set(values)))
 
 
+def _students(names: tuple[str, ...], pages: dict[str, str]) -> str:
+    return ", ".join(f'<a href="report/{quote(pages[n])}">{_e(n)}</a>' if n in pages else _e(n) for n in names)
+
+
+def _class_view(graded: list[tuple[Row, str | None]]) -> str:
+    """What the class gets wrong: each diagnosed bug and each check's pass rate, with links
+    to the students they count."""
+    view = class_view([g for g, _ in graded])
+    pages = {who(g): page for g, page in graded if page}
+    bugs = "".join(f"<tr><td>{_e(b.name)}</td><td>{_e(b.sentence)}</td><td>{len(b.students)}</td>"
+                   f"<td>{_students(b.students, pages)}</td></tr>" for b in view.bugs)
+    rates = "".join(f"<tr><td>{_e(r.check)}</td><td>{len(r.passed)}</td><td>{len(r.failed)}</td><td>{r.skipped}</td>"
+                    f"<td>{'—' if r.rate is None else f'{r.rate:.0%}'}</td><td>{_students(r.failed, pages)}</td></tr>"
+                    for r in view.rates)
+    return ('<h2>What the class gets wrong</h2>'
+            + ('<table id="bugs"><thead><tr><th>bug</th><th>what it is</th><th>students</th><th>who</th></tr></thead>'
+               f"<tbody>{bugs}</tbody></table>" if bugs else "<p>No diagnosed bug.</p>")
+            + '<h2>Checks</h2><table id="rates"><thead><tr><th>check</th><th>passed</th><th>failed</th>'
+            f"<th>skipped</th><th>pass rate</th><th>failed by</th></tr></thead><tbody>{rates}</tbody></table>\n")
+
+
 def index_html(graded: list[tuple[Row, str | None]], histogram: str | None) -> str:
     heads = "".join(f'<th data-column="{c}" scope="col">{_e(label)}</th>' for c, label in COLUMNS)
     rows = "\n".join(_row(g, page) for g, page in graded)
@@ -160,6 +182,7 @@ def index_html(graded: list[tuple[Row, str | None]], histogram: str | None) -> s
             f'<p><label>status <select id="status">{_options(statuses, "status")}</select></label> '
             f'<label>flag <select id="flag">{_options(flags, "flag")}</select></label></p>\n'
             f'<table id="class"><thead><tr>{heads}</tr></thead><tbody>\n{rows}\n</tbody></table>\n'
+            + _class_view(graded)
             + (f'<h2>Scores</h2><img alt="score histogram" src="{quote(histogram)}">' if histogram else ""))
     return _page("Lab 4: the class", body, SCRIPT)
 

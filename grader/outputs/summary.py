@@ -12,15 +12,16 @@ import numpy as np
 from grader.batch.rows import Row
 from grader.outputs.feedback import late_text
 from grader.outputs.markdown import image, md_table, md_text, number
-from grader.results import CHECK_NAMES, GradeResult
+from grader.outputs.misconceptions import ClassView, class_view, quantiles
+from grader.results import GradeResult
 
-STATUSES = ("passed", "failed", "skipped", "error")
 QUANTILES = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 def summary_markdown(rows: list[Row], histogram_png: str | None, warnings: list[str] | None = None) -> str:
     """The summary page: status, score, accuracy, checks, losses, flags and lateness of the class."""
     results = [r.result for r in rows]
+    view = class_view(rows)
     parts = [f"# Lab 4 (BPTT) grading summary\n\n**Submissions:** {len(results)}"]
     parts += [f"**Warning:** {md_text(w)}" for w in warnings or []]
     if results:
@@ -28,7 +29,9 @@ def summary_markdown(rows: list[Row], histogram_png: str | None, warnings: list[
             "## Status\n\n" + _counts_table([r.status for r in results], "status"),
             "## Score\n\n" + _score_table(results),
             "## Accuracy\n\n" + _accuracy_table(results),
-            "## Checks\n\n" + _checks_summary(results),
+            "## What the class gets wrong\n\n" + _misconceptions(view),
+            "## Checks\n\n" + _checks_summary(view),
+            "## Gradient errors\n\n" + _gradient_errors(view),
             "## Loss recognised\n\n" + _counts_table([r.loss_recognised or "" for r in results], "loss"),
             "## Flagged submissions\n\n" + _flagged(rows),
             "## Late submissions\n\n" + _late(rows),
@@ -71,16 +74,35 @@ def _accuracy_table(results: list[GradeResult]) -> str:
     return md_table(["accuracy", "n", "min", "25%", "median", "75%", "max"], rows)
 
 
-def _checks_summary(results: list[GradeResult]) -> str:
-    """How many submissions passed, failed, skipped or errored each check."""
-    counts: dict[str, Counter[str]] = {}
-    for result in results:
-        for c in result.checks:
-            counts.setdefault(c.name, Counter())[c.status] += 1
-    if not counts:
+def _names(students: tuple[str, ...], most: int = 30) -> str:
+    return ", ".join(students[:most]) + (f" (+{len(students) - most})" if len(students) > most else "")
+
+
+def _misconceptions(view: ClassView) -> str:
+    """How many students have each diagnosed bug, and who."""
+    if not view.bugs:
+        return "No diagnosed bug."
+    return md_table(["bug", "what it is", "students", "who"],
+                    [[b.name, b.sentence, len(b.students), _names(b.students)] for b in view.bugs])
+
+
+def _checks_summary(view: ClassView) -> str:
+    """Each check's pass rate among the submissions it ran on, and who failed it."""
+    if not view.rates:
         return "No check ran."
-    names = [n for n in CHECK_NAMES if n in counts] + [n for n in counts if n not in CHECK_NAMES]
-    return md_table(["check", *STATUSES], [[n, *(counts[n][s] for s in STATUSES)] for n in names])
+    return md_table(["check", "passed", "failed", "skipped", "pass rate", "failed by"],
+                    [[r.check, len(r.passed), len(r.failed), r.skipped, number(r.rate, ".0%"), _names(r.failed, 10)]
+                     for r in view.rates])
+
+
+def _gradient_errors(view: ClassView) -> str:
+    """Each parameter's relative gradient error among the submissions whose gradients differ
+    from the reference (under the loss they are closest to), and the largest's owner."""
+    if not view.gradient_errors:
+        return "None: every gradient that was checked matches the reference."
+    rows = [[p, len(e), *(f"{q:.1e}" for q in quantiles([v for _, v in e])), e[0][0]]
+            for p, e in view.gradient_errors.items()]
+    return md_table(["parameter", "wrong in", "median", "90%", "max", "max: whose"], rows)
 
 
 def _flagged(rows: list[Row]) -> str:

@@ -307,9 +307,9 @@ def test_summary_stats_match_pandas(klass: list) -> None:
         assert _row(md, stat)[1] == f"{value:.2f}", stat
     q = pd.Series(ACCURACY, dtype=float).dropna().quantile([0, 0.25, 0.5, 0.75, 1])
     assert _row(md, "last 1000 iterations, median of runs")[1:] == ["4", *(f"{v:.3f}" for v in q)]
-    assert _row(md, "train") == ["train", "3", "1", "1", "0"]
-    assert _row(md, "import") == ["import", "4", "1", "0", "0"]
-    assert _row(md, "update") == ["update", "3", "0", "1", "1"]
+    assert _row(md, "train") == ["train", "3", "1", "1", "75%", "S2"]  # passed, failed, skipped, rate, who
+    assert _row(md, "import") == ["import", "4", "1", "0", "80%", "S3"]
+    assert _row(md, "update") == ["update", "3", "1", "1", "75%", "S4"]  # an error is the check's failure too
     assert _row(md, "bce")[1] == "2" and _row(md, "none")[1] == "2" and _row(md, "mse")[1] == "1"
     assert "naming, policy" in md and "sandbox" in md
     assert "<S1" not in md and "](http" not in md.replace("\\](http", "")
