@@ -320,6 +320,26 @@ def cmd_gradescope_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    """Each student's old and new score and the checks that flipped between two batches."""
+    from grader.outputs.diff import diff_outputs
+    from grader.outputs.table import CsvError
+
+    try:
+        found = diff_outputs(Path(args.old), Path(args.new))
+    except CsvError as exc:
+        raise UsageError(str(exc)) from None
+    for line in found.settings:
+        print(f"settings: {line}")
+    for change in found.changes:
+        print(change.text())
+    for label, keys in (("only in the old batch", found.only_old), ("only in the new batch", found.only_new)):
+        if keys:
+            print(f"{label}: {len(keys)}: {', '.join(keys[:20])}" + (" ..." if len(keys) > 20 else ""))
+    print(f"{len(found.changes)} changed, {found.same} the same")
+    return EXIT_FAIL if args.exit_code and (found.changes or found.only_old or found.only_new) else EXIT_OK
+
+
 def cmd_push(args: argparse.Namespace) -> int:
     """Send each student's grade and comment to the LMS through its API (old -> new first)."""
     from grader.push.http import Client, LMSError
@@ -417,6 +437,7 @@ EXAMPLES = {  # the end of each command's --help
     "gradescope": ["bptt-grader gradescope -o autograder.zip --settings lab4.toml"],
     "gradescope-run": ["bptt-grader gradescope-run --root /tmp/gs   # grades /tmp/gs/submission"],
     "classroom50": ["bptt-grader classroom50 -o autograders/lab4 --settings lab4.toml"],
+    "diff": ["bptt-grader diff out-before out-after   # after regrading with new settings into out-after"],
     "push": ["bptt-grader push canvas out --url https://canvas.example.edu --course 42 --assignment 7 --dry-run",
              "bptt-grader push moodle out --url https://moodle.example.edu --course 5 --assignment 12  # MOODLE_TOKEN"],
     "prairielearn-run": ["bptt-grader prairielearn-run --settings /grade/serverFilesCourse/lab4.toml"],
@@ -529,6 +550,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--leaderboard", action="store_true", help="add the leaderboard of audited figures")
     add_settings_flags(p)
     p.set_defaults(func=cmd_gradescope_run)
+
+    p = sub.add_parser("diff", help="what a regrade changed: each student's old and new score, checks that flipped")
+    p.add_argument("old", metavar="OUT_OLD", help="the batch's output folder before")
+    p.add_argument("new", metavar="OUT_NEW", help="the batch's output folder after")
+    p.add_argument("--exit-code", action="store_true", help="exit 1 when anything differs")
+    p.set_defaults(func=cmd_diff)
 
     p = sub.add_parser("push", help="send the grades and comments to Canvas or Moodle through its API")
     p.add_argument("lms", choices=["canvas", "moodle"])
