@@ -320,6 +320,30 @@ def cmd_gradescope_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Grade a submission again as a stored result says it was graded; say what differs."""
+    from pydantic import ValidationError
+
+    from grader.replay import ReplayError, replay
+    from grader.results import GradeResult
+
+    try:
+        recorded = GradeResult.model_validate_json(Path(args.result).read_text(encoding="utf-8"))
+    except (OSError, ValidationError, ValueError) as exc:
+        raise UsageError(f"{args.result}: not a result the grader wrote ({str(exc).splitlines()[0][:200]})") from None
+    try:
+        found = replay(recorded, Path(args.submission), settings_from_args(args))
+    except ReplayError as exc:
+        raise UsageError(str(exc)) from None
+    for line in found.machine:
+        print(f"machine: {line}")
+    for line in found.differences:
+        print(f"differs: {line}")
+    print(f"replayed: score {found.again.score:g} / {found.again.max_score:g}; "
+          + ("nothing differs" if not found.differences else f"{len(found.differences)} differences"))
+    return EXIT_FAIL if found.differences else EXIT_OK
+
+
 def cmd_diff(args: argparse.Namespace) -> int:
     """Each student's old and new score and the checks that flipped between two batches."""
     from grader.outputs.diff import diff_outputs
@@ -437,6 +461,7 @@ EXAMPLES = {  # the end of each command's --help
     "gradescope": ["bptt-grader gradescope -o autograder.zip --settings lab4.toml"],
     "gradescope-run": ["bptt-grader gradescope-run --root /tmp/gs   # grades /tmp/gs/submission"],
     "classroom50": ["bptt-grader classroom50 -o autograders/lab4 --settings lab4.toml"],
+    "replay": ["bptt-grader replay out/results/ab12.json DLP_LAB4_0756001_Amy.zip --settings out/settings.toml"],
     "diff": ["bptt-grader diff out-before out-after   # after regrading with new settings into out-after"],
     "push": ["bptt-grader push canvas out --url https://canvas.example.edu --course 42 --assignment 7 --dry-run",
              "bptt-grader push moodle out --url https://moodle.example.edu --course 5 --assignment 12  # MOODLE_TOKEN"],
@@ -550,6 +575,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--leaderboard", action="store_true", help="add the leaderboard of audited figures")
     add_settings_flags(p)
     p.set_defaults(func=cmd_gradescope_run)
+
+    p = sub.add_parser("replay", help="grade a submission again as a stored result says; print what differs")
+    p.add_argument("result", metavar="RESULT_JSON", help="a result: check --json's, or one in OUT/results/")
+    p.add_argument("submission", metavar="SUBMISSION", help="the submission it is the result of")
+    p.add_argument("--settings", metavar="FILE", help="the settings it was graded with (a batch's OUT/settings.toml)")
+    p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("diff", help="what a regrade changed: each student's old and new score, checks that flipped")
     p.add_argument("old", metavar="OUT_OLD", help="the batch's output folder before")

@@ -17,7 +17,8 @@ from grader.intake.unzip import IntakeStatus
 
 CheckStatus = Literal["passed", "failed", "skipped", "error"]
 # 7: who and when (identity, lateness) left the result for the batch's row
-RESULT_SCHEMA = 7  # 2: sandbox guarantees; 3: fingerprint; 4: waiting_for; 5: forward_lengths; 6: accuracy(_window)
+RESULT_SCHEMA = 8  # 2: sandbox guarantees; 3: fingerprint; 4: waiting_for; 5: forward_lengths; 6: accuracy(_window);
+# 8: environment
 STRONG_GUARANTEES = ("files", "user")  # without them a submission can reach others' grades
 
 CHECK_NAMES = registry.CHECK_NAMES  # the order of every output
@@ -134,6 +135,8 @@ class GradeResult(_Model):
     schema_version: int = RESULT_SCHEMA
     grader_version: str
     settings_hash: str
+    environment: dict[str, str] = Field(default_factory=dict, description="python, numpy, blas, cpu, platform: "
+                                        "what a replay elsewhere compares (grader/environment.py)")
     submission: SubmissionInfo
     status: ResultStatus = Field(description="'graded' when the checks ran, else what stopped grading")
     message: Text = ""

@@ -27,6 +27,7 @@ from grader.checks.session import Session
 from grader.checks.similarity import fingerprint
 from grader.checks.static import DISALLOWED, import_advice, missing_module_advice, policy_message, scan_imports
 from grader.checks.suspicions import complex_arithmetic, slow_backward
+from grader.environment import environment
 from grader.intake.submission import Submission, SubmissionError, open_submission, parse_name
 from grader.results import CHECK_NAMES, CheckResult, GradeResult, SubmissionInfo, median_or_none
 from grader.settings import Settings
@@ -212,6 +213,7 @@ def _finish(
         result.loss_recognised = facts.loss_recognised
         result.timings = {name: r.seconds for name, r in results.items() if r.seconds}
     result.accuracy_window = settings.accuracy_window
+    result.environment = environment()
     award(results, settings, accuracy)
     result.checks = [results[name] for name in CHECK_NAMES if name in results]
     result.score, result.max_score = total(results)
