@@ -181,9 +181,12 @@ class GradeResult(_Model):
         because a majority already agreed, are said so)."""
         made = len(self.accuracy_runs)
         train = self.check("train")
-        skipped = int(train.details.get("runs_not_needed", 0)) if train is not None else 0
-        if skipped:
+        details = train.details if train is not None else {}
+        if skipped := int(details.get("runs_not_needed", 0)):
             return f"{made} of {made + skipped} runs agree; the median cannot move, so the rest were not needed"
+        if added := int(details.get("runs_added", 0)):
+            return (f"median of {made} runs: the first {made - added} straddled, so {added} more were trained; "
+                    f"the runs span {float(details.get('spread', 0)):.3f}")
         return f"median of {made} runs" if made != 1 else "one run"
 
     def fix_first(self) -> CheckResult | None:

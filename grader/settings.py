@@ -185,6 +185,10 @@ class Settings(_Strict):
     reference_loss: Loss = "bce"
     clip_norm: float = Field(5.0, gt=0, description="the reference's per-parameter norm clip")
     runs: int = Field(3, ge=1, le=100, description="independent training runs; median scored")
+    straddle: float = Field(
+        0.1, ge=0, le=1, description="runs whose accuracies span more than this straddle (a rerun could give "
+        "another grade): more seeds are trained, up to max_runs, where the performance points count")
+    max_runs: int = Field(7, ge=1, le=100, description="the most runs a straddling submission gets")
     stop_when_decided: bool = Field(
         True, description="stop training runs once a majority give one accuracy: the median cannot move (run 3 "
         "is not needed when runs 1 and 2 agree); false: every run is trained")
@@ -235,6 +239,10 @@ class Settings(_Strict):
     def run_seeds(self) -> tuple[int, ...]:
         """The seed of each training run (model init and data stream)."""
         return self.seeds if self.seeds is not None else tuple(self.seed + i for i in range(self.runs))
+
+    def extra_seed(self, k: int) -> int:
+        """The seed of the k-th run added to a straddling submission (after every planned one)."""
+        return max(self.run_seeds) + 1 + k
 
     @property
     def run_seconds(self) -> float:

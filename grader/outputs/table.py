@@ -84,8 +84,10 @@ def row_record(row: Row, settings: Settings, feedback_page: str = "") -> dict:
         c = checks.get(name)
         out[f"{name}_status"] = c.status if c else ""
         out[f"{name}_points"] = c.points if c else 0.0
-    for i in range(settings.runs):
+    for i in range(max(settings.runs, settings.max_runs)):  # a straddling submission's added runs too
         out[f"accuracy_run{i + 1}"] = result.accuracy_runs[i] if i < len(result.accuracy_runs) else None
+    out["accuracy_spread"] = (round(max(result.accuracy_runs) - min(result.accuracy_runs), 4)
+                              if result.accuracy_runs else None)
     out.update(
         accuracy=result.accuracy,
         accuracy_window=result.accuracy_window,

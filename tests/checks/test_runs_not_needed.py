@@ -38,3 +38,21 @@ def test_the_grade_is_the_same_with_every_run_trained(module: str) -> None:
     assert len(needed.runs) <= len(every.runs) == 3
     if len(needed.runs) < 3:
         assert "not needed" in needed.check("train").message
+
+
+@pytest.mark.slow
+def test_a_straddling_submission_gets_more_runs_where_its_points_count() -> None:
+    """Runs that disagree by more than `straddle` (an unclipped bce diverges in some) mean a
+    rerun could grade otherwise: more seeds are trained, up to max_runs, and the result says
+    so; where a gate holds the points anyway (a wrong BPTT), nothing is added."""
+    quick = Settings().with_overrides(runs=3, iterations=3000, accuracy_window=500)
+    unstable = grade(CORPUS / "update_no_clip_bce.py", quick)
+    train = unstable.check("train")
+    assert len(unstable.runs) == quick.max_runs == 7 and train.details["runs_added"] == 4
+    assert [r.seed for r in unstable.runs] == [2026, 2027, 2028, 2029, 2030, 2031, 2032]
+    assert "straddled" in train.message and "4 more were trained" in unstable.runs_text
+    assert unstable.score == round(30 * statistics.median(unstable.accuracy_runs), 4)
+    held = grade(CORPUS / "bptt_no_recurrent.py", quick)
+    assert len(held.runs) == 3 and held.check("train").details["spread"] > quick.straddle
+    capped = grade(CORPUS / "update_no_clip_bce.py", quick.with_overrides(max_runs=3))
+    assert len(capped.runs) == 3
