@@ -352,7 +352,8 @@ def check_train(g: Grading) -> str | Passed:
             break
     planned = [r.accuracy for r in training.runs]
     gated = [gate for gate in settings.gates if gate in g.results and not g.passed(gate)]
-    if max(planned) - min(planned) > settings.straddle and not gated:  # a rerun could grade otherwise
+    finished = not any(r.error for r in training.runs)  # an unfinished run fails the check anyway
+    if max(planned) - min(planned) > settings.straddle and finished and not gated:  # a rerun could differ
         longest = max(r.seconds for r in training.runs)
         # only while the submission's time limit leaves room for another run and the checks after
         while len(training.runs) < settings.max_runs and g.client.remaining() > 2 * longest + EXTRA_RUN_MARGIN:
