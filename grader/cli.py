@@ -609,7 +609,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_prairielearn_run)
 
     p = sub.add_parser("classroom50", help="write the Classroom 50 autograder (autograder.py, wheel, settings)")
-    p.add_argument("-o", "--output", required=True, metavar="DIR", help="e.g. autograders/lab4 of the classroom repository")
+    p.add_argument("-o", "--output", required=True, metavar="DIR",
+                   help="e.g. autograders/lab4 of the classroom repository")
     add_settings_flags(p)
     p.set_defaults(func=cmd_classroom50)
 

@@ -66,7 +66,8 @@ def build(output: Path, settings: Settings, allow_weak: bool = False, leaderboar
             raise AutograderError(str(exc)) from None
         with zipfile.ZipFile(output, "w") as z:
             _add(z, "setup.sh", SETUP.format(wheel=wheel.name), 0o755)
-            flags = " ".join(f for f, on in (("--allow-weak-sandbox", allow_weak), ("--leaderboard", leaderboard)) if on)
+            chosen = (("--allow-weak-sandbox", allow_weak), ("--leaderboard", leaderboard))
+            flags = " ".join(flag for flag, on in chosen if on)
             _add(z, "run_autograder", RUN.replace('"$@"', f'{flags} "$@"') if flags else RUN, 0o755)
             _add(z, "settings.toml", settings.to_toml())
             _add(z, wheel.name, wheel.read_bytes())

@@ -28,8 +28,9 @@ class Replay:
 
 def replay(recorded: GradeResult, submission: Path, settings: Settings) -> Replay:
     if settings.digest() != recorded.settings_hash:
-        raise ReplayError(f"these settings hash {settings.digest()}, the result was made with {recorded.settings_hash}: "
-                          "give the settings it was graded with (--settings; a batch keeps them in OUT/settings.toml)")
+        raise ReplayError(f"these settings hash {settings.digest()}, the result was made with "
+                          f"{recorded.settings_hash}: give the settings it was graded with (--settings; a batch "
+                          "keeps them in OUT/settings.toml)")
     try:
         digest = content_hash(submission)
     except OSError as exc:

@@ -370,8 +370,9 @@ def check_train(g: Grading) -> str | Passed:
                  f"{settings.straddle:g} apart), so {added} more were trained and the median is of {len(accuracies)}")
     if (skipped := settings.runs - len(accuracies)) > 0:
         details["runs_not_needed"] = skipped
-        text += (f"; run{'s' if skipped > 1 else ''} {', '.join(str(i) for i in range(len(accuracies) + 1, settings.runs + 1))} "
-                 f"not needed: {len(accuracies)} of {settings.runs} runs agree, so the median cannot move")
+        later = ", ".join(str(i) for i in range(len(accuracies) + 1, settings.runs + 1))
+        text += (f"; run{'s' if skipped > 1 else ''} {later} not needed: {len(accuracies)} of {settings.runs} runs "
+                 "agree, so the median cannot move")
     unaudited = {run for run, _ in training.audits.failures}  # integrity's to report
     unfinished = [(i, r) for i, r in enumerate(training.runs, 1) if r.error and i not in unaudited]
     if unfinished:  # an exception, the time limit, a bad return value

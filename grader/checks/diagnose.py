@@ -154,7 +154,8 @@ def _output_factor(student: list[dict], reference: list[dict], loss: Loss) -> Di
         return None
     factor = ratios[0]
     if abs(factor) < 1e-9:
-        return Diagnosis("zero_gradients", "backward returns all-zero gradients: it must compute them from the last forward")
+        return Diagnosis("zero_gradients",
+                         "backward returns all-zero gradients: it must compute them from the last forward")
     if abs(factor + 1) < 1e-6:
         return Diagnosis("wrong_sign",
             "every gradient has the wrong sign: dL/do_t is yhat_t - y_t (not y_t - yhat_t), "

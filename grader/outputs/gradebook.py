@@ -55,12 +55,13 @@ def _grades(table: pd.DataFrame) -> tuple[pd.Series, str]:
     """The grade of each row and what scale it is on."""
     total = numbers_of(table, "total")
     if total.notna().any():
-        return total.round(2), (f"total (0-{_most(table):g}: the automatic score plus the merged report, times the late "
-                                "factor; a report not graded yet leaves the grade blank)")
+        return total.round(2), (f"total (0-{_most(table):g}: the automatic score plus the merged report, times "
+                                "the late factor; a report not graded yet leaves the grade blank)")
     factor = numbers_of(table, "late_factor").fillna(1.0)
     score = numbers_of(table, "score") * factor
     top = numbers_of(table, "max_score").max()
-    return score.round(2), f"the automatic score (0-{top:g}, times the late factor; merge the report first for the total)"
+    return score.round(2), (f"the automatic score (0-{top:g}, times the late factor; merge the report first for "
+                            "the total)")
 
 
 def _most(table: pd.DataFrame) -> float:
