@@ -192,13 +192,15 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 def cmd_merge(args: argparse.Namespace) -> int:
     """Add the manually scored report columns to grades.csv and write final.csv."""
-    from grader.outputs.merge import merge, write
+    from grader.outputs.merge import keep_higher, merge, write
     from grader.outputs.table import CsvError
 
     settings = settings_from_args(args)
     grades = Path(args.grades)
     try:
         merged = merge(grades, Path(args.manual), settings)
+        if args.keep_higher:
+            merged = keep_higher(merged, Path(args.keep_higher))
     except CsvError as exc:
         raise UsageError(str(exc)) from None
     out = Path(args.output) if args.output else grades.with_name("final.csv")
@@ -208,6 +210,8 @@ def cmd_merge(args: argparse.Namespace) -> int:
     if merged.not_graded:
         shown = ", ".join(merged.not_graded[:20]) + (" ..." if len(merged.not_graded) > 20 else "")
         print(f"not graded yet (a blank report cell; their total is left blank): {len(merged.not_graded)}: {shown}")
+    if merged.kept_higher:
+        print(f"kept the higher earlier total of {len(merged.kept_higher)}: {', '.join(merged.kept_higher[:20])}")
     print(f"read {args.manual} as {merged.codec}; wrote {out} ({len(merged.table)} students, "
           f"{len(merged.problems)} problems)")
     return EXIT_FAIL if merged.problems else EXIT_OK
@@ -530,6 +534,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("manual", metavar="MANUAL_CSV", help="student_id plus report columns")
     p.add_argument("-o", "--output", metavar="FILE", help="where to write (default: final.csv beside GRADES_CSV)")
     p.add_argument("--settings", metavar="FILE", help="assignment settings (TOML) with the report rubric")
+    p.add_argument("--keep-higher", metavar="EARLIER_FINAL_CSV",
+                   help="never lower a published grade: keep a student's higher total from this earlier final.csv")
     p.set_defaults(func=cmd_merge)
 
     p = sub.add_parser("sheet", help="write a sheet to grade the report in a spreadsheet (then: merge)")

@@ -10,12 +10,12 @@ numbers are parsed only where a total is computed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from grader.outputs.table import CsvError, numbers_of, read_sheet, read_text_csv, write_safe_csv
+from grader.outputs.table import CsvError, numbers_of, read_sheet, read_text_csv, text_of, write_safe_csv
 from grader.settings import Criterion, Settings
 
 
@@ -40,6 +40,7 @@ class Merged:
     problems: list[str]
     not_graded: list[str]
     codec: str
+    kept_higher: list[str] = field(default_factory=list)  # students whose earlier, higher total was kept
 
 
 def _points(raw: str, criterion: Criterion) -> float | str:
@@ -126,6 +127,26 @@ def merge(grades_csv: Path, manual_csv: Path, settings: Settings) -> Merged:
                          zip(grades["student_id"], grades["file"], complete, grades["status"])
                          if not done and status != "missing" and sid not in shared})
     return Merged(grades, problems, not_graded, codec)
+
+
+def keep_higher(merged: Merged, earlier_csv: Path) -> Merged:
+    """Never lower a published grade: where an earlier final.csv gave a student a higher
+    total, that total is kept (and the student listed); a total not graded yet stays blank."""
+    earlier = read_text_csv(earlier_csv)
+    if not {"student_id", "total"} <= set(earlier.columns):
+        raise MergeError(f"{earlier_csv}: not a final.csv (no student_id and total columns)")
+    before = dict(zip(text_of(earlier, "student_id"), numbers_of(earlier, "total")))
+    table = merged.table
+    now = numbers_of(table, "total")
+    kept = []
+    for i, sid in zip(table.index, text_of(table, "student_id")):
+        old = before.get(sid)
+        if sid and old is not None and not pd.isna(old) and not pd.isna(now[i]) and old > now[i]:
+            table.loc[i, "total"] = f"{old:g}"
+            kept.append(sid)
+    table["total_kept_from"] = text_of(table, "student_id").map(lambda sid: earlier_csv.name if sid in kept else "")
+    merged.kept_higher = sorted(kept)
+    return merged
 
 
 def write(table: pd.DataFrame, path: Path) -> None:

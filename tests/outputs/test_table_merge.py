@@ -146,3 +146,23 @@ def test_a_sheet_in_no_text_encoding_is_refused_with_what_to_do(tmp_path):
     (tmp_path / "manual.csv").write_bytes(bytes(range(256)) * 8)
     with pytest.raises(CsvError, match="CSV UTF-8"):
         merge(tmp_path / "grades.csv", tmp_path / "manual.csv", Settings())
+
+
+def test_merge_can_keep_a_published_higher_total(tmp_path, capsys):
+    """A regrade (a fixed grader, new settings) never lowers what students were given: with
+    --keep-higher, a student's earlier, higher total stays, and is named."""
+    from grader.cli import EXIT_OK, main
+
+    write_csv([record(result(i, s), f"{i}.zip", i, Settings(), []) for i, s in (("1", 20.0), ("2", 30.0), ("3", 5.0))],
+              tmp_path / "grades.csv")
+    (tmp_path / "manual.csv").write_text("student_id,plot,data_generation,forward,bptt,code\n"
+                                         "1,10,10,20,20,10\n2,10,10,20,20,10\n3,,,,,\n", encoding="utf-8")
+    (tmp_path / "earlier.csv").write_text("student_id,total\n1,95\n2,90\n3,50\n", encoding="utf-8")
+    assert main(["merge", str(tmp_path / "grades.csv"), str(tmp_path / "manual.csv"),
+                 "--keep-higher", str(tmp_path / "earlier.csv")]) == EXIT_OK
+    assert "kept the higher earlier total of 1: 1" in capsys.readouterr().out
+    final = pd.read_csv(tmp_path / "final.csv", dtype=str, keep_default_na=False)
+    rows = {r["student_id"]: r for r in final.to_dict("records")}
+    assert (rows["1"]["total"], rows["1"]["total_kept_from"]) == ("95", "earlier.csv")  # 90 now, 95 before
+    assert (rows["2"]["total"], rows["2"]["total_kept_from"]) == ("100", "")
+    assert rows["3"]["total"] == ""  # not graded yet stays blank, whatever was published
