@@ -102,7 +102,7 @@ def compare_every_run(args: argparse.Namespace, settings: Settings) -> None:
             walls[name], scores[name] = grade_class(args, chosen)
         ratios.append(walls["needed"] / walls["every"])
         same = same and scores["needed"] == scores["every"]
-    print(f"wall time, needed runs only / every run: " + ", ".join(f"{r:.3f}" for r in ratios)
+    print("wall time, needed runs only / every run: " + ", ".join(f"{r:.3f}" for r in ratios)
           + (f"; median {statistics.median(ratios):.3f}" if len(ratios) > 1 else "")
           + f"; every CSV score the same: {same}")
 

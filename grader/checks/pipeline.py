@@ -8,7 +8,6 @@ gets a status naming why.
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 import tempfile
 import time

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from grader.outputs.table import CsvError, numbers_of, read_text_csv, text_of
+from grader.outputs.table import CsvError, id_counts, numbers_of, read_text_csv, text_of
 from grader.results import CHECK_NAMES
 from grader.settings import SettingsError, load_settings
 
@@ -47,7 +47,7 @@ class Diff:
 def _keyed(table: pd.DataFrame) -> dict[str, dict[str, str]]:
     """Each row under its student id (its file where the id is missing or on several rows)."""
     ids, files = text_of(table, "student_id"), text_of(table, "file")
-    counts = ids[ids != ""].value_counts()
+    counts = id_counts(ids)
     keys = [sid if sid and counts[sid] == 1 else f"file:{file}" for sid, file in zip(ids, files)]
     table = table.assign(_score=numbers_of(table, "score"))
     return {key: record for key, record in zip(keys, table.to_dict("records"))}

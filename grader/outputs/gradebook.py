@@ -31,7 +31,7 @@ from typing import Literal
 
 import pandas as pd
 
-from grader.outputs.table import FEEDBACK_MAX, CsvError, numbers_of, read_text_csv, text_of, write_safe_csv
+from grader.outputs.table import FEEDBACK_MAX, CsvError, id_counts, numbers_of, read_text_csv, text_of, write_safe_csv
 from grader.results import one_line
 
 Target = Literal["moodle", "canvas", "blackboard", "csv"]
@@ -83,7 +83,7 @@ def _feedback(table: pd.DataFrame) -> pd.Series:
 def _one_per_student(table: pd.DataFrame, by: pd.Series, blank: pd.Series) -> tuple[pd.DataFrame, list[str]]:
     """One line per student key: several rows under one key (`shared_id`) become one line
     with no grade, named in the returned list for a person."""
-    counts = by[by != ""].value_counts()
+    counts = id_counts(by)
     shared = sorted(counts[counts > 1].index)
     keep = ~by.duplicated() | (by == "")
     table = table.assign(_blank=blank | by.isin(shared))[keep]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from grader.outputs.table import CsvError, numbers_of, read_sheet, read_text_csv, text_of, write_safe_csv
+from grader.outputs.table import CsvError, id_counts, numbers_of, read_sheet, read_text_csv, text_of, write_safe_csv
 from grader.settings import Criterion, Settings
 
 
@@ -73,9 +73,8 @@ def merge(grades_csv: Path, manual_csv: Path, settings: Settings) -> Merged:
         raise MergeError(f"{manual_csv}: no report columns; expected some of {', '.join(criteria)} "
                          "(`bptt-grader sheet OUT` writes a sheet with all of them)")
     problems: list[str] = []
-    named = grades["student_id"][grades["student_id"] != ""]
-    known = set(named)
-    counts = named.value_counts()
+    counts = id_counts(grades["student_id"])
+    known = set(counts.index)
     shared = set(counts[counts > 1].index)  # one id on several rows: whose report is it?
     for sid in sorted(shared):
         files = ", ".join(grades.loc[grades["student_id"] == sid, "file"].astype(str))

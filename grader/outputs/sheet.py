@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from grader.outputs.table import read_text_csv, text_of, write_safe_csv
+from grader.outputs.table import id_counts, read_text_csv, text_of
 from grader.settings import Settings
 
 
@@ -29,7 +29,7 @@ def gradable(grades_csv: Path) -> Gradable:
     """The rows of grades.csv a report score can be given to."""
     grades = read_text_csv(grades_csv)
     ids = text_of(grades, "student_id")
-    counts = ids[ids != ""].value_counts()
+    counts = id_counts(ids)
     left_out = [f"{file or '(no file)'}: no student id (give batch a --roster to name it)"
                 for file, sid in zip(text_of(grades, "file"), ids) if not sid]
     left_out += [f"{file}: student id {sid} is on {counts[sid]} rows (flag shared_id)"

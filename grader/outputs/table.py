@@ -183,6 +183,12 @@ def text_of(table: pd.DataFrame, column: str) -> pd.Series:
     return table[column].fillna("").astype(str).str.strip()
 
 
+def id_counts(ids: pd.Series) -> pd.Series:
+    """How many rows carry each non-empty id; above 1, several uploads claim it (`shared_id`),
+    and no sheet, merge or export can say whose grade it is."""
+    return ids[ids != ""].value_counts()
+
+
 def numbers_of(table: pd.DataFrame, column: str) -> pd.Series:
     """A column as numbers, NaN where a cell is empty, not a number, or the column is missing."""
     return pd.to_numeric(text_of(table, column).replace("", None), errors="coerce")

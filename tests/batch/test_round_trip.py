@@ -25,10 +25,8 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from grader.batch import run as batch_run
 from grader.batch.roster import Roster, Student
 from grader.batch.run import BatchOptions, run_batch
-from grader.intake.submission import SubmissionError, open_submission, parse_name
 from grader.outputs.gradebook import export
 from grader.outputs.merge import merge, write
-from grader.results import GradeResult, SubmissionInfo
 from grader.settings import Settings
 
 LAYOUTS = ("files", "moodle", "moodle_flat", "canvas", "gradescope", "blackboard")

@@ -56,7 +56,7 @@ def write_out(out: Path) -> Path:
     (out / "reports").mkdir(parents=True)
     (out / "feedback").mkdir()
     lines = [HEADER,
-             f'0756001,王小明,A,a.zip,graded,30,30,ok,"fix first: nothing",,,1,reports/0756001.pdf,'
+             '0756001,王小明,A,a.zip,graded,30,30,ok,"fix first: nothing",,,1,reports/0756001.pdf,'
              'feedback/0756001.md,passed',
              f'0756002,"{HOSTILE}",B,b.zip,graded,12,30,ok,,similar:0756001,late,0.8,reports/0756002.html,'
              'feedback/0756002.md,failed',
