@@ -276,20 +276,11 @@ def cmd_review(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     """Write the file a platform's gradebook imports, from OUT's final.csv (else grades.csv)."""
     from grader.outputs.gradebook import export
-    from grader.outputs.merge import stale_final
+    from grader.outputs.merge import graded_sheet
     from grader.outputs.table import CsvError
 
-    out = Path(args.out)
-    if not (out / "grades.csv").is_file():
-        raise UsageError(f"{out}: no grades.csv in it; run bptt-grader batch first")
-    grades = out / "final.csv" if (out / "final.csv").is_file() else out / "grades.csv"
     try:
-        stale = stale_final(out / "grades.csv", grades) if grades.name == "final.csv" else None
-    except CsvError as exc:
-        raise UsageError(str(exc)) from None
-    if stale:
-        raise UsageError(stale)
-    try:
+        grades = graded_sheet(Path(args.out))
         done = export(grades, args.target, Path(args.output), args.assignment, args.feedback_files)
     except CsvError as exc:
         raise UsageError(str(exc)) from None
@@ -372,7 +363,8 @@ def cmd_push(args: argparse.Namespace) -> int:
     """Send each student's grade and comment to the LMS through its API (old -> new first)."""
     from grader.push.http import Client, LMSError
     from grader.push.lms import Canvas, Moodle
-    from grader.push.run import PushError, push
+    from grader.outputs.table import CsvError
+    from grader.push.run import push
 
     variable = args.token_env or ("CANVAS_TOKEN" if args.lms == "canvas" else "MOODLE_TOKEN")
     token = os.environ.get(variable, "")
@@ -387,7 +379,7 @@ def cmd_push(args: argparse.Namespace) -> int:
     log = out / f"push-{args.lms}-{args.course}-{args.assignment}.jsonl"
     try:
         report = push(out, lms, log, args.dry_run)
-    except (PushError, LMSError) as exc:
+    except (CsvError, LMSError) as exc:
         raise UsageError(str(exc)) from None
     finally:
         lms.client.close()

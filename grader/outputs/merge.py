@@ -155,6 +155,19 @@ def write(table: pd.DataFrame, path: Path) -> None:
 STALE_KEYS = ("student_id", "file", "status", "score", "late_factor")
 
 
+def graded_sheet(out: Path) -> Path:
+    """The sheet a gradebook gets its grades from: OUT/final.csv after merge (refused when a
+    regrade since made it stale), else OUT/grades.csv; CsvError saying what to run."""
+    grades, final = out / "grades.csv", out / "final.csv"
+    if not grades.is_file():
+        raise CsvError(f"{out}: no grades.csv in it; run bptt-grader batch first")
+    if final.is_file():
+        if stale := stale_final(grades, final):
+            raise CsvError(stale)
+        return final
+    return grades
+
+
 def stale_final(grades_csv: Path, final_csv: Path) -> str | None:
     """Why final.csv no longer matches the grades.csv beside it (a regrade since `merge`),
     or None: the rows' identity, status, score and late factor must be the same."""

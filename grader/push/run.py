@@ -20,17 +20,13 @@ import pandas as pd
 
 from grader.batch.roster import comparable
 from grader.outputs.gradebook import Lines, gradebook_lines
-from grader.outputs.merge import stale_final
-from grader.outputs.table import CsvError, read_text_csv
+from grader.outputs.merge import graded_sheet
+from grader.outputs.table import read_text_csv
 from grader.push.http import LMSError
 from grader.push.lms import LMS, Held, Person
 
 Action = Literal["send", "unchanged", "not_in_course", "no_grade", "shared"]
 SAME = 1e-6  # grades closer than this are the same grade
-
-
-class PushError(CsvError):
-    """Nothing can be pushed (no grades, a stale final.csv); one line saying what to do."""
 
 
 @dataclass(frozen=True)
@@ -59,14 +55,7 @@ class PushReport:
 def grades_of(out: Path) -> Lines:
     """A line per student with `_grade`, `_feedback` and `_blank`, from final.csv (refused if
     a regrade made it stale) or grades.csv."""
-    grades = out / "grades.csv"
-    if not grades.is_file():
-        raise PushError(f"{out}: no grades.csv in it; run bptt-grader batch first")
-    final = out / "final.csv"
-    if final.is_file() and (stale := stale_final(grades, final)):
-        raise PushError(stale)
-    table = read_text_csv(final if final.is_file() else grades)
-    return gradebook_lines(table, by_platform_id=False)
+    return gradebook_lines(read_text_csv(graded_sheet(out)), by_platform_id=False)
 
 
 def _digest(text: str) -> str:

@@ -12,7 +12,7 @@ from batching import record
 from fake_lms import TOKEN, Faults, Student, canvas, moodle, serve
 
 from grader.cli import EXIT_FAIL, EXIT_OK, EXIT_USAGE, main
-from grader.outputs.table import write_csv
+from grader.outputs.table import read_text_csv, write_csv, write_safe_csv
 from grader.results import CheckResult, GradeResult, SubmissionInfo
 from grader.settings import Settings
 
@@ -113,3 +113,13 @@ def test_a_wrong_token_is_one_clear_line(out: Path, monkeypatch, capsys) -> None
         assert push("moodle", url, out) == EXIT_USAGE
     err = capsys.readouterr().err
     assert "invalidtoken" in err and "wrong" not in err and "Traceback" not in err
+
+
+def test_a_final_csv_a_regrade_made_stale_is_never_pushed(out: Path, capsys) -> None:
+    final = read_text_csv(out / "grades.csv")
+    final.loc[final["student_id"] == "0756001", "score"] = "29.0"  # merged before a regrade gave 30
+    write_safe_csv(final, out / "final.csv")
+    students, faults = class_on_lms(), Faults()
+    with serve(canvas(students, faults)) as url:
+        assert push("canvas", url, out) == EXIT_USAGE
+    assert "is older than grades.csv" in capsys.readouterr().err and faults.calls == []
