@@ -9,15 +9,12 @@ The root is settable (`--root`, or BPTT_GRADESCOPE_ROOT) so it runs anywhere for
 
 from __future__ import annotations
 
-import json
 import tempfile
 import zipfile
 from pathlib import Path
 
-from grader.checks.pipeline import grade
-from grader.intake.layouts import pick_code, submission_files
+from grader.hosted import grade_submitted, write_results
 from grader.outputs.gradescope_results import refused_json, results_json
-from grader.safe_files import write_atomic
 from grader.settings import Settings
 from grader.wheel import WheelError, grader_wheel
 
@@ -78,18 +75,8 @@ def run(root: Path, settings: Settings, allow_weak: bool = False, leaderboard: b
     """Grade `root/submission` and write `root/results/results.json`; returns what it wrote.
     Where the container cannot isolate a submission (no namespaces, no bubblewrap), nothing
     is graded unless `allow_weak`: a process the submission left could rewrite results.json."""
-    from grader.sandbox import isolation
-    from grader.sandbox.probe import FIX
-
-    submission = root / "submission"
-    found = isolation()
-    if not found.strong and not allow_weak:
-        results = refused_json(f"refused: the container cannot isolate submissions ({found.describe()}: "
-                               f"{found.note}). Fix: {FIX}; or build the autograder with --allow-weak-sandbox, "
-                               "which lets a submission reach results.json")
-    else:
-        target = pick_code(*submission_files(submission))[0] if submission.is_dir() else submission
-        results = results_json(grade(target or submission, settings), leaderboard)
-    (root / "results").mkdir(parents=True, exist_ok=True)
-    write_atomic(root / "results" / "results.json", json.dumps(results, indent=2, ensure_ascii=False) + "\n", 0o644)
+    graded = grade_submitted(root / "submission", settings, allow_weak, "build the autograder with "
+                             "--allow-weak-sandbox, which lets a submission reach results.json")
+    results = refused_json(graded) if isinstance(graded, str) else results_json(graded, leaderboard)
+    write_results(root, results)
     return results

@@ -15,12 +15,10 @@ import json
 import tempfile
 from pathlib import Path
 
-from grader.checks.pipeline import grade
-from grader.intake.layouts import pick_code, submission_files
+from grader.hosted import grade_submitted, write_results
 from grader.outputs.plots import learning_curve_png, reference_curve
 from grader.outputs.terminal import headline, label, nothing_ran, terminal
 from grader.results import GradeResult
-from grader.safe_files import write_atomic
 from grader.settings import Settings
 
 RESULTS_MAX = 1 << 20  # PrairieLearn's limit on results.json
@@ -63,17 +61,7 @@ def refused_json(why: str) -> dict[str, object]:
 
 def run(root: Path, settings: Settings, allow_weak: bool = False) -> dict[str, object]:
     """Grade `root/student`, write `root/results/results.json`; returns what it wrote."""
-    from grader.sandbox import isolation
-    from grader.sandbox.probe import FIX
-
-    student = root / "student"
-    found = isolation()
-    if not found.strong and not allow_weak:
-        results = refused_json(f"refused: the container cannot isolate submissions ({found.describe()}: "
-                               f"{found.note}). Fix: {FIX}; or pass --allow-weak-sandbox")
-    else:
-        target = pick_code(*submission_files(student))[0] if student.is_dir() else None
-        results = results_json(grade(target or student, settings), settings)
-    (root / "results").mkdir(parents=True, exist_ok=True)
-    write_atomic(root / "results" / "results.json", json.dumps(results, indent=2, ensure_ascii=False) + "\n", 0o644)
+    graded = grade_submitted(root / "student", settings, allow_weak, "pass --allow-weak-sandbox")
+    results = refused_json(graded) if isinstance(graded, str) else results_json(graded, settings)
+    write_results(root, results)
     return results
