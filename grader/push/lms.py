@@ -29,7 +29,9 @@ class Held:
 class LMS(Protocol):
     name: str
 
-    def people(self) -> list[Person]: ...
+    def snapshot(self) -> tuple[list[Person], dict[str, Held]]:
+        """Who is in the course, and what the LMS holds for each (one read where it can)."""
+        ...
 
     def held(self) -> dict[str, Held]: ...
 
@@ -65,15 +67,24 @@ class Canvas:
             url = response.links.get("next", {}).get("url")
         return found
 
-    def people(self) -> list[Person]:
-        return [Person(str(s["user_id"]), str((s.get("user") or {}).get("sis_user_id") or ""),
-                       str((s.get("user") or {}).get("login_id") or (s.get("user") or {}).get("email") or ""))
-                for s in self._pages()]
+    def snapshot(self) -> tuple[list[Person], dict[str, Held]]:
+        pages = self._pages()  # each submission names its user: one paged read gives both
+        return [self._person(s) for s in pages], self._held(pages)
 
     def held(self) -> dict[str, Held]:
+        return self._held(self._pages())
+
+    @staticmethod
+    def _person(submission: dict) -> Person:
+        user = submission.get("user") or {}
+        return Person(str(submission["user_id"]), str(user.get("sis_user_id") or ""),
+                      str(user.get("login_id") or user.get("email") or ""))
+
+    @staticmethod
+    def _held(pages: list[dict]) -> dict[str, Held]:
         return {str(s["user_id"]): Held(_number(s.get("score")),
                                         tuple(str(c.get("comment", "")) for c in s.get("submission_comments") or ()))
-                for s in self._pages()}
+                for s in pages}
 
     def send(self, user: str, grade: float, comment: str | None) -> None:
         data = {"submission[posted_grade]": f"{grade:g}"}
@@ -101,10 +112,11 @@ class Moodle:
             raise LMSError(f"{function}: {answer.get('errorcode', '')}: {str(answer.get('message', ''))[:200]}")
         return answer
 
-    def people(self) -> list[Person]:
+    def snapshot(self) -> tuple[list[Person], dict[str, Held]]:
         users = self._call("core_enrol_get_enrolled_users", courseid=self.course)
-        return [Person(str(u["id"]), str(u.get("idnumber") or ""), str(u.get("email") or ""))
-                for u in users if isinstance(u, dict)]  # type: ignore[union-attr]
+        people = [Person(str(u["id"]), str(u.get("idnumber") or ""), str(u.get("email") or ""))
+                  for u in users if isinstance(u, dict)]  # type: ignore[union-attr]
+        return people, self.held()
 
     def held(self) -> dict[str, Held]:
         answer = self._call("mod_assign_get_grades", **{"assignmentids[0]": self.assignment})

@@ -119,8 +119,9 @@ def plan(table: pd.DataFrame, lms: LMS, log: dict[str, dict], people: list[Perso
 def push(out: Path, lms: LMS, log_path: Path, dry_run: bool = False) -> PushReport:
     """Plan the push; unless `dry_run`, send what changed, logging each, and read back."""
     lines = grades_of(out)
-    people, held = lms.people(), lms.held()
-    report = PushReport(plan(lines.table, lms, read_log(log_path), people, held, set(lines.shared)))
+    people, held = lms.snapshot()
+    log = read_log(log_path)
+    report = PushReport(plan(lines.table, lms, log, people, held, set(lines.shared)))
     if dry_run:
         return report
     for line in report.planned:
@@ -133,10 +134,11 @@ def push(out: Path, lms: LMS, log_path: Path, dry_run: bool = False) -> PushRepo
             continue
         record = {"user": line.user, "student": line.student, "grade": line.new,
                   "comment_sha256": _digest(line.comment) if line.comment is not None
-                  else read_log(log_path).get(line.user, {}).get("comment_sha256"),
+                  else log.get(line.user, {}).get("comment_sha256"),
                   "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         with open(log_path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
+        log[line.user] = record
         report.sent.append(line)
     if report.sent:
         now = lms.held()

@@ -60,6 +60,7 @@ def test_a_dry_run_shows_old_and_new_and_sends_nothing(out: Path, capsys) -> Non
     assert "0756002: 10 -> 15 (and the comment)" in said and "0756001: - -> 30" in said
     assert "not in the course on the LMS: 1: 0756009" in said and "nothing was sent" in said
     assert not [c for c in faults.calls if c.startswith("PUT")] and all(s.comments == [] for s in students)
+    assert faults.calls == ["GET submissions"] * 2  # one paged read (two pages) gives the people and the grades
 
 
 def test_canvas_through_rate_limits_and_a_failure_half_way_then_a_rerun_that_changes_nothing(out: Path,
