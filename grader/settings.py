@@ -88,6 +88,10 @@ class Criterion(_Strict):
     words: tuple[str, ...] = Field(
         (), description="words whose presence in the report's text hints the subject is covered (a hint only)")
 
+    def refuses(self, points: float) -> str | None:
+        """Why these points cannot be given (outside 0..points; NaN and infinities too), or None."""
+        return None if 0 <= points <= self.points else f"{points:g} is outside 0..{self.points:g}"
+
 
 HANDOUT_RUBRIC = (
     Criterion(name="plot", points=10, describes="a plot of the learning curve over at least 10000 training iterations",

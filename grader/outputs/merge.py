@@ -49,9 +49,7 @@ def _points(raw: str, criterion: Criterion) -> float | str:
         value = float(raw)
     except ValueError:
         return f"{raw!r} is not a number"
-    if not 0 <= value <= criterion.points:
-        return f"{value:g} is outside 0..{criterion.points:g}"
-    return value
+    return criterion.refuses(value) or value
 
 
 def merge(grades_csv: Path, manual_csv: Path, settings: Settings) -> Merged:

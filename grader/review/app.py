@@ -10,7 +10,6 @@ key, never by a path from the request.
 from __future__ import annotations
 
 import hmac
-import math
 import threading
 from pathlib import Path
 from urllib.parse import quote
@@ -232,13 +231,13 @@ def create_app(klass: Klass, token: str | None = None, allowed_hosts: tuple[str,
 
 def _problem(change: Change, klass: Klass) -> str | None:
     """Why a change cannot be saved: an unknown criterion, points outside 0..max, a long comment."""
-    maxima = {c.name: c.points for c in klass.settings.report.criteria}
+    criteria = {c.name: c for c in klass.settings.report.criteria}
     for name in [*change.points, *change.comments]:
-        if name not in maxima:
+        if name not in criteria:
             return f"{name!r} is not a criterion of the rubric"
     for name, value in change.points.items():
-        if value is not None and not (math.isfinite(value) and 0 <= value <= maxima[name]):
-            return f"{name}: {value:g} is outside 0..{maxima[name]:g}"
+        if value is not None and (why := criteria[name].refuses(value)):
+            return f"{name}: {why}"
     for name, text in change.comments.items():
         if len(text) > COMMENT_MAX:
             return f"{name}: the comment is longer than {COMMENT_MAX} characters"

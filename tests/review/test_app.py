@@ -182,6 +182,14 @@ def test_a_save_outside_the_rubric_is_refused_and_changes_nothing(out: Path, bod
     assert ReviewDB(out / "review.sqlite").get("0756001").version == 0
 
 
+def test_infinite_or_undefined_points_are_refused(out: Path) -> None:
+    app = client(out)
+    for raw in (b'{"version": 0, "points": {"plot": Infinity}}', b'{"version": 0, "points": {"plot": NaN}}'):
+        answer = app.put("/api/grades/0756001", headers=SAVE, content=raw)
+        assert answer.status_code == 422 and "outside 0..10" in answer.json()["error"], answer.text
+    assert ReviewDB(out / "review.sqlite").get("0756001").version == 0
+
+
 def test_a_save_another_site_could_send_is_refused(out: Path) -> None:
     """A form or a simple request from another page has no X-Review header (adding one needs
     a CORS preflight the app never grants)."""
