@@ -43,6 +43,11 @@ class Merged:
     kept_higher: list[str] = field(default_factory=list)  # students whose earlier, higher total was kept
 
 
+def total_of(score, report, late_factor):  # noqa: ANN001, ANN201 - numbers or pandas Series alike
+    """The lab's total: (automatic score + report) x the late factor, to 4 decimals."""
+    return round((score + report) * late_factor, 4)
+
+
 def _points(raw: str, criterion: Criterion) -> float | str:
     """A cell's points, or why they cannot be used."""
     try:
@@ -117,7 +122,7 @@ def merge(grades_csv: Path, manual_csv: Path, settings: Settings) -> Merged:
     kept = numbers_of(grades, "late_factor").fillna(1.0)
     ungraded = grades["student_id"].isin(shared) | (grades["status"] == "missing") | ~complete
     grades["report_total"] = report.sum(axis=1).map(lambda v: f"{v:g}").where(complete, "")
-    total = ((numbers_of(grades, "score").fillna(0) + report.sum(axis=1)) * kept).round(4)
+    total = total_of(numbers_of(grades, "score").fillna(0), report.sum(axis=1), kept)
     grades["total"] = total.map(lambda v: f"{v:g}").where(~ungraded, "")
     grades["max_total"] = (numbers_of(grades, "max_score").fillna(0) + settings.report.max_points).map(lambda v: f"{v:g}")
     not_graded = sorted({sid or file for sid, file, done, status in

@@ -15,6 +15,7 @@ from collections import Counter
 from html import escape
 from urllib.parse import quote
 
+from grader.outputs.merge import total_of
 from grader.results import neutralise
 from grader.review.db import Grade
 from grader.review.klass import Klass, Student
@@ -66,7 +67,7 @@ def total(student: Student, grade: Grade, klass: Klass) -> float | None:
     score, factor = _number(student.score), _number(student.late_factor)
     if not complete(grade, klass) or score is None:
         return None
-    return round((score + report_points(grade)) * (factor if factor is not None else 1.0), 4)
+    return total_of(score, report_points(grade), factor if factor is not None else 1.0)
 
 
 def state(grade: Grade, klass: Klass) -> str:
