@@ -7,27 +7,18 @@ class's files, not scores."""
 from __future__ import annotations
 
 import csv
-import io
-import zipfile
 from pathlib import Path
 
 import pytest
 from batching import intake_only
 from downloads import CORRECT, put
+from zipfactory import zip_bytes
 
 from grader.batch import run as batch_run
 from grader.batch.run import BatchOptions, run_batch
 from grader.settings import Settings
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Page >> endobj\n2 0 obj << /Type /Page >> endobj\n%%EOF\n"
-
-
-def zip_of(members: dict[str, bytes | str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as z:
-        for name, data in members.items():
-            z.writestr(name, data)
-    return buffer.getvalue()
 
 
 def graded(klass: Path, out: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, dict[str, str]]:
@@ -40,9 +31,9 @@ def graded(klass: Path, out: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str,
 def test_reports_come_out_of_zips_and_loose_uploads_by_the_rule(tmp_path, monkeypatch):
     klass = tmp_path / "class"
     # a zip with the report, another PDF and the template's README: the report's name wins
-    put(klass / "DLP_LAB4_0756001_王小明.zip", zip_of({
+    put(klass / "DLP_LAB4_0756001_王小明.zip", zip_bytes({
         "DLP_LAB4_0756001_王小明/rnn.py": CORRECT, "DLP_LAB4_0756001_王小明/README.md": "# template",
-        "DLP_LAB4_0756001_王小明/figures.pdf": PDF, "DLP_LAB4_0756001_王小明/DLP_LAB4_報告.pdf": PDF}))
+        "DLP_LAB4_0756001_王小明/figures.pdf": PDF, "DLP_LAB4_0756001_王小明/DLP_LAB4_報告.pdf": PDF}.items()))
     # a folder with code and a Word report only
     put(klass / "DLP_LAB4_0756002_Amy" / "rnn.py", CORRECT)
     put(klass / "DLP_LAB4_0756002_Amy" / "lab4.docx", b"PK\x03\x04 not really")
@@ -66,7 +57,7 @@ def test_a_report_uploaded_beside_the_code_zip_is_found(tmp_path, monkeypatch):
     """Canvas keeps each upload as a file of its own: the zip is graded, the PDF beside it is
     the report (it used to be lost: the row pointed into the zip only)."""
     klass = tmp_path / "class"
-    put(klass / "wangxiaoming_501_9001_code.zip", zip_of({"rnn.py": CORRECT}))
+    put(klass / "wangxiaoming_501_9001_code.zip", zip_bytes({"rnn.py": CORRECT}.items()))
     put(klass / "wangxiaoming_501_9002_DLP_LAB4_0756001_report.pdf", PDF)
     out = tmp_path / "out"
     (row,) = graded(klass, out, monkeypatch).values()
@@ -75,12 +66,12 @@ def test_a_report_uploaded_beside_the_code_zip_is_found(tmp_path, monkeypatch):
 
 def test_hostile_names_and_zips_never_write_outside_the_reports_folder(tmp_path, monkeypatch):
     klass = tmp_path / "class"
-    put(klass / "DLP_LAB4_0756001_Eve.zip", zip_of({"rnn.py": CORRECT, "../../../escaped.pdf": PDF}))
+    put(klass / "DLP_LAB4_0756001_Eve.zip", zip_bytes({"rnn.py": CORRECT, "../../../escaped.pdf": PDF}.items()))
     put(klass / "DLP_LAB4_0756002_Mal" / "rnn.py", CORRECT)
     put(klass / "DLP_LAB4_0756002_Mal" / "=cmd|' /C calc'!A0\u202egpj.pdf", PDF)
     # two uploads claim one id: each keeps a report of its own
-    put(klass / "DLP_LAB4_0756003_A.zip", zip_of({"rnn.py": CORRECT, "report.pdf": PDF + b"A"}))
-    put(klass / "DLP_LAB4_0756003_B.zip", zip_of({"rnn.py": CORRECT, "report.pdf": PDF + b"B"}))
+    put(klass / "DLP_LAB4_0756003_A.zip", zip_bytes({"rnn.py": CORRECT, "report.pdf": PDF + b"A"}.items()))
+    put(klass / "DLP_LAB4_0756003_B.zip", zip_bytes({"rnn.py": CORRECT, "report.pdf": PDF + b"B"}.items()))
     out = tmp_path / "out"
     rows = graded(klass, out, monkeypatch)
     assert not list(tmp_path.rglob("escaped.pdf"))  # the traversing member was refused by the zip rules

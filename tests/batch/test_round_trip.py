@@ -11,9 +11,7 @@ batch's stages, and the suite grades real classes elsewhere.
 from __future__ import annotations
 
 import csv
-import io
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import pytest
 from batching import intake_only
 from downloads import CORRECT, put
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from zipfactory import zip_bytes
 
 from grader.batch import run as batch_run
 from grader.batch.roster import Roster, Student
@@ -43,14 +42,6 @@ class Student_:
     resubmitted: bool
 
 
-def zip_bytes(members: dict[str, str | bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as z:
-        for name, data in members.items():
-            z.writestr(name, data)
-    return buffer.getvalue()
-
-
 def submission(s: Student_, marker: str = "") -> tuple[str, bytes]:
     """(file name, bytes) of one student's upload of this kind."""
     top = f"DLP_LAB4_{s.sid}_{s.name}"
@@ -58,14 +49,14 @@ def submission(s: Student_, marker: str = "") -> tuple[str, bytes]:
     if s.kind == "bad_zip":
         return f"{top}.zip", b"PK\x03\x04 truncated"
     if s.kind == "no_py":
-        return f"{top}.zip", zip_bytes({f"{top}/report.pdf": b"%PDF-1.4\n"})
+        return f"{top}.zip", zip_bytes({f"{top}/report.pdf": b"%PDF-1.4\n"}.items())
     if s.kind == "two_rnn":
-        return f"{top}.zip", zip_bytes({f"{top}/a/rnn.py": source, f"{top}/b/rnn.py": source})
+        return f"{top}.zip", zip_bytes({f"{top}/a/rnn.py": source, f"{top}/b/rnn.py": source}.items())
     if s.kind == "nested":
-        return f"{top}.zip", zip_bytes({f"{top}/src/deep/rnn.py": source, f"{top}/report.pdf": b"%PDF"})
+        return f"{top}.zip", zip_bytes([(f"{top}/src/deep/rnn.py", source), (f"{top}/report.pdf", b"%PDF")])
     if s.kind == "empty_zip":
-        return f"{top}.zip", zip_bytes({})
-    return f"{top}.zip", zip_bytes({f"{top}/rnn.py": source})
+        return f"{top}.zip", zip_bytes({}.items())
+    return f"{top}.zip", zip_bytes({f"{top}/rnn.py": source}.items())
 
 
 def write_class(root: Path, layout: str, students: list[Student_]) -> None:
