@@ -299,6 +299,7 @@ def check_gradient_reference(g: Grading) -> str | Passed:
         f"gradients of {', '.join(wrong)} differ from the reference (closest loss: {closest}; "
         f"relative errors {_fmt_errors(report[closest], rtol)})" + (f". Likely: {found.sentence}" if found else ""),
         relative_errors=report,
+        closest_loss=closest,
         bug=found.sentence if found else None,
         bug_name=found.name if found else None,
     )

@@ -46,12 +46,11 @@ def who(row: Row) -> str:
     return row.who.student_id or row.file or "?"
 
 
-def _closest(report: object) -> dict[str, float] | None:
-    """The relative errors under the loss the student's gradients are closest to."""
-    if not isinstance(report, dict) or not report:
-        return None
-    losses = [v for v in report.values() if isinstance(v, dict) and v]
-    return min(losses, key=lambda errors: max(errors.values())) if losses else None
+def _closest(details: dict) -> dict[str, float]:
+    """The relative errors under the loss the check named closest (its message's)."""
+    report, loss = details.get("relative_errors"), details.get("closest_loss")
+    errors = report.get(loss) if isinstance(report, dict) else None
+    return errors if isinstance(errors, dict) else {}
 
 
 def class_view(rows: list[Row]) -> ClassView:
@@ -64,7 +63,7 @@ def class_view(rows: list[Row]) -> ClassView:
             continue
         if name := reference.details.get("bug_name"):
             bugs.setdefault(str(name), (str(reference.details.get("bug", "")), []))[1].append(who(row))
-        for param, error in (_closest(reference.details.get("relative_errors")) or {}).items():
+        for param, error in _closest(reference.details).items():
             if param in errors:
                 errors[param].append((who(row), float(error)))
     rates = []

@@ -95,6 +95,7 @@ def test_a_backward_that_is_not_bptt_earns_no_performance_points(graded):
     assert steering.check("train").points == 0 and "gradient_reference did not pass" in steering.check("train").message
     truncated = graded["bptt_no_recurrent.py"]
     assert truncated.check("gradient_reference").details.get("bug") and truncated.score == 0
+    assert truncated.check("gradient_reference").details["closest_loss"] == "bce"  # what the class view reads
 
 
 def test_points_a_gate_withheld_never_read_as_a_pass(graded):

@@ -16,7 +16,8 @@ NO_RECURRENT = "the recurrent term W^T da_{t+1} is missing from dh_t (BPTT trunc
 def student(sid: str, bug: str | None, errors: dict[str, float] | None = None) -> GradeResult:
     reference = (CheckResult(name="gradient_reference", status="failed", message="differ",
                              details={"bug_name": bug, "bug": NO_RECURRENT if bug == "no_recurrent" else "dW from h_t",
-                                      "relative_errors": {"bce": errors or {}, "mse": {k: 1.0 for k in errors or {}}}})
+                                      "relative_errors": {"bce": errors or {}, "mse": {k: 1.0 for k in errors or {}}},
+                                      "closest_loss": "bce"})
                  if errors is not None else CheckResult(name="gradient_reference", status="passed", message="ok"))
     return GradeResult(grader_version="t", settings_hash="t", status="graded", score=0, max_score=30,
                        checks=[CheckResult(name="api", status="passed"), reference],
