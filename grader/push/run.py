@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -76,23 +77,35 @@ def read_log(path: Path) -> dict[str, dict]:
     return sent
 
 
-def _match(row: dict, lms_name: str, people: list[Person]) -> str | None:
+MATCHED_BY = ("student_id", "email")
+
+
+def _index(people: list[Person]) -> dict[str, dict[str, list[str]]]:
+    """The LMS users under each student id and email, compared as the roster compares them."""
+    index: dict[str, dict[str, list[str]]] = {key: defaultdict(list) for key in MATCHED_BY}
+    for p in people:
+        for key in MATCHED_BY:
+            if value := comparable(getattr(p, key)):
+                index[key][value].append(p.user)
+    return index
+
+
+def _match(row: dict, lms_name: str, users: set[str], index: dict[str, dict[str, list[str]]]) -> str | None:
     """The LMS user a row is: its platform id where the row came from this LMS, else the
-    student id, else the email."""
+    student id, else the email (each only where it names one user)."""
     if row.get("lms") == lms_name and row.get("lms_id"):
-        return next((p.user for p in people if p.user == row["lms_id"]), None)
-    for field_, key in (("student_id", "student_id"), ("email", "email")):
-        wanted = comparable(row.get(field_))
-        if wanted:
-            found = [p.user for p in people if comparable(getattr(p, key)) == wanted]
-            if len(found) == 1:
-                return found[0]
+        return row["lms_id"] if row["lms_id"] in users else None
+    for key in MATCHED_BY:
+        found = index[key].get(comparable(row.get(key)), []) if row.get(key) else []
+        if len(found) == 1:
+            return found[0]
     return None
 
 
 def plan(table: pd.DataFrame, lms: LMS, log: dict[str, dict], people: list[Person],
          held: dict[str, Held], shared: set[str]) -> list[Planned]:
     """What the push would do for each student."""
+    users, index = {p.user for p in people}, _index(people)
     lines = []
     for row in table.to_dict("records"):
         student = str(row.get("student_id") or row.get("file") or "")
@@ -100,7 +113,7 @@ def plan(table: pd.DataFrame, lms: LMS, log: dict[str, dict], people: list[Perso
         if student in shared:
             lines.append(Planned(student, None, None, None, None, "shared"))
             continue
-        user = _match(row, lms.name, people)
+        user = _match(row, lms.name, users, index)
         if user is None:
             lines.append(Planned(student, None, None, grade, None, "not_in_course"))
             continue

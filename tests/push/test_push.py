@@ -124,3 +124,17 @@ def test_a_final_csv_a_regrade_made_stale_is_never_pushed(out: Path, capsys) -> 
     with serve(canvas(students, faults)) as url:
         assert push("canvas", url, out) == EXIT_USAGE
     assert "is older than grades.csv" in capsys.readouterr().err and faults.calls == []
+
+
+def test_a_row_is_matched_by_platform_id_then_student_id_then_email_and_only_to_one_user() -> None:
+    from grader.push.lms import Person
+    from grader.push.run import _index, _match
+
+    people = [Person("101", "0756001", "a@x.edu"), Person("102", "", "B@X.edu"), Person("103", "", "dup@x.edu"),
+              Person("104", "", "dup@x.edu")]
+    users, index = {p.user for p in people}, _index(people)
+    assert _match({"lms": "canvas", "lms_id": "102"}, "canvas", users, index) == "102"
+    assert _match({"lms": "canvas", "lms_id": "999", "student_id": "0756001"}, "canvas", users, index) is None
+    assert _match({"lms": "moodle", "lms_id": "102", "student_id": "０７５６００１"}, "canvas", users, index) == "101"
+    assert _match({"student_id": "0756009", "email": " b@x.EDU"}, "canvas", users, index) == "102"
+    assert _match({"email": "dup@x.edu"}, "canvas", users, index) is None  # two users: a person decides
