@@ -139,6 +139,8 @@ class GradeResult(_Model):
                                         "what a replay elsewhere compares (grader/environment.py)")
     submission: SubmissionInfo
     status: ResultStatus = Field(description="'graded' when the checks ran, else what stopped grading")
+    self_check: bool = Field(False, description="graded by the student kit (shipped numbers, no audit): "
+                             "proves nothing to the grader")
     message: Text = ""
     sandbox: str = Field("", description="isolation used for the student's code: 'mode: guarantee, ...'")
     sandbox_note: Text = ""

@@ -40,12 +40,11 @@ closures that hold every buffer as a local variable -- no measurable gain.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
 
-Loss = Literal["bce", "mse"]
-PARAMS = ("U", "W", "V", "b", "c")
+from reference.loss import PARAMS, Loss, sequence_loss
+
+__all__ = ["PARAMS", "RNN", "Loss", "forward_batch", "output_delta", "sequence_loss", "sigmoid"]
 # The initial weights are small: with alpha = 0.1 large ones make the recurrence explode
 # early, and the small scales converged most often in a sweep of init scales.
 INIT_STD = {"U": 0.5, "W": 0.1, "V": 0.5}
@@ -71,16 +70,6 @@ def output_delta(yhat: np.ndarray, y: np.ndarray, loss: Loss) -> np.ndarray:
         return yhat - y
     if loss == "mse":
         return (yhat - y) * yhat * (1.0 - yhat)
-    raise ValueError(f"unknown loss {loss!r}; expected 'bce' or 'mse'")
-
-
-def sequence_loss(yhat: np.ndarray, y: np.ndarray, loss: Loss) -> np.ndarray:
-    """L summed over the last two axes (time, output), for any leading batch shape."""
-    if loss == "bce":
-        p = np.clip(yhat, 1e-12, 1.0 - 1e-12)
-        return -(y * np.log(p) + (1.0 - y) * np.log1p(-p)).sum(axis=(-2, -1))
-    if loss == "mse":
-        return 0.5 * ((yhat - y) ** 2).sum(axis=(-2, -1))
     raise ValueError(f"unknown loss {loss!r}; expected 'bce' or 'mse'")
 
 

@@ -15,7 +15,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from reference.data import sample_stream
-from reference.rnn import RNN, Loss, sequence_loss
+from reference.curves import Curves
+from reference.rnn import RNN, Loss
 from grader.settings import Settings
 
 
@@ -23,27 +24,6 @@ class Model(Protocol):
     def forward(self, x: np.ndarray) -> np.ndarray: ...
     def backward(self, y: np.ndarray) -> dict[str, np.ndarray]: ...
     def update(self, grads: dict[str, np.ndarray], alpha: float) -> None: ...
-
-
-class Curves(BaseModel):
-    """Per-iteration record of one run (arrays of length `iterations`)."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
-
-    correct: np.ndarray = Field(description="bool: all bits of C right")
-    bit_errors: np.ndarray = Field(description="int: wrong bits of C")
-    loss: np.ndarray = Field(description="float: summed loss of the prediction")
-
-    @classmethod
-    def from_predictions(cls, yhat: np.ndarray, y: np.ndarray, loss: Loss) -> Curves:
-        """Score predictions (N, T, O) against targets: a bit is predicted 1 when yhat >= 0.5."""
-        wrong = (yhat >= 0.5) != (y >= 0.5)
-        bit_errors = wrong.sum(axis=(1, 2))
-        return cls(correct=bit_errors == 0, bit_errors=bit_errors, loss=sequence_loss(yhat, y, loss))
-
-    def accuracy(self, window: int) -> float:
-        """Correct answers in the last `window` iterations / window."""
-        return float(self.correct[-window:].mean())
 
 
 class TrainResult(BaseModel):

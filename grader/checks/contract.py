@@ -13,20 +13,25 @@ from collections.abc import Callable
 
 import numpy as np
 
-from grader.checks.diagnose import Diagnosis, bptt, name_the_bug, relative_errors
+from grader.checks.diagnose import Diagnosis, name_the_bug, relative_errors
 from grader.checks.grading import Grading
+from grader.checks.oracle import ProbeRequest, grader_params, random_sequence
 from grader.checks.outcome import Fail, Passed
 from grader.checks.params import flatten, unflatten
 from grader.checks.registry import CHECKS, SPECS, CheckSpec
 from grader.checks.training import EARLY_WINDOW, Trainer
 from reference.data import all_pairs
-from reference.rnn import PARAMS, forward_batch, sequence_loss
+from reference.loss import PARAMS, sequence_loss
 from grader.settings import Settings
 
 # A fresh RNN cannot add: the reference, 20 seeds x 2 losses, was right on at most 8% of
 # its first 200 answers; far more than that means the weights were trained before grading.
 PRETRAINED = 0.5
 SPOT_CHECKS = 16  # operand pairs on which generalize compares the student's forward
+FORWARD_TRIES = 3  # parameter sets forward_values compares under
+OTHER_LENGTHS = (1, 3, 12)  # forward_lengths' sequence lengths besides the assignment's
+GRADIENT_SEQUENCES = 3  # sequences gradient_reference compares at one parameter set
+FORWARD_SCALE, GRADIENT_SCALE = 0.5, 0.1  # the probes' parameter scales (small for BPTT: no saturation)
 
 Run = Callable[[Grading], "str | Passed"]
 _RUNNERS: dict[str, Run] = {}
@@ -57,17 +62,11 @@ def contract_checks() -> list[tuple[CheckSpec, Run]]:
 # ---------------------------------------------------------------- helpers
 
 
-def grader_params(settings: Settings, rng: np.random.Generator, scale: float) -> dict[str, np.ndarray]:
-    """Random parameters chosen by the grader, never by the submission."""
-    return {
-        name: rng.normal(0.0, scale, size=shape) for name, shape in settings.param_shapes().items()
-    }
-
-
-def random_sequence(settings: Settings, rng: np.random.Generator, steps: int) -> tuple[np.ndarray, np.ndarray]:
-    x = rng.integers(0, 2, size=(steps, settings.input_dim)).astype(np.float64)
-    y = rng.integers(0, 2, size=(steps, settings.output_dim)).astype(np.float64)
-    return x, y
+def probe_requests(settings: Settings) -> list[ProbeRequest]:
+    """Every probe the checks ask the oracle for, in order: what a student kit ships."""
+    forward = ProbeRequest(settings.bits, 1, FORWARD_SCALE)
+    return [*[forward] * FORWARD_TRIES, *(ProbeRequest(steps, 1, FORWARD_SCALE) for steps in OTHER_LENGTHS),
+            ProbeRequest(settings.bits, GRADIENT_SEQUENCES, GRADIENT_SCALE)]
 
 
 def closest_loss(report: dict[str, dict[str, float]], rtol: float) -> str:
@@ -145,12 +144,11 @@ def check_forward_values(g: Grading) -> str | Passed:
     """With parameters set by the grader, forward matches the reference model."""
     atol = g.settings.tolerances.forward_atol
     steps = g.settings.bits
-    for _ in range(3):
-        params = grader_params(g.settings, g.rng, 0.5)
-        x, _ = random_sequence(g.settings, g.rng, steps)
-        g.client.set_params(params)
+    for _ in range(FORWARD_TRIES):
+        probe = g.oracle.probe(g.settings, g.rng, ProbeRequest(steps, 1, FORWARD_SCALE))
+        (x, _), want = probe.sequences[0], probe.yhat()[0]
+        g.client.set_params(probe.params)
         got = g.client.forward(x)
-        want = forward_batch(params, x[None])[0]
         diff = np.abs(got - want).max(axis=1)
         if diff.max() > atol:
             first = int(np.argmax(diff > atol))
@@ -165,7 +163,7 @@ def check_forward_values(g: Grading) -> str | Passed:
                 f"{where}. forward must compute from the public U, W, V, b, c",
                 max_abs_diff=float(diff.max()),
             )
-    return f"matches the reference to {atol:g} for T = {steps}, under three sets of parameters"
+    return f"matches the reference to {atol:g} for T = {steps}, under {FORWARD_TRIES} sets of parameters"
 
 
 @check("forward_stateless")
@@ -190,22 +188,21 @@ def check_forward_lengths(g: Grading) -> str | Passed:
     """forward works for any T, not only the assignment's (the contract: any T >= 1); it
     gates nothing by default, so a length hard-coded in the model costs only this check."""
     atol = g.settings.tolerances.forward_atol
-    lengths = (1, 3, 12)
-    for steps in lengths:
-        params = grader_params(g.settings, g.rng, 0.5)
-        x, _ = random_sequence(g.settings, g.rng, steps)
-        g.client.set_params(params)
+    for steps in OTHER_LENGTHS:
+        probe = g.oracle.probe(g.settings, g.rng, ProbeRequest(steps, 1, FORWARD_SCALE))
+        (x, _), want = probe.sequences[0], probe.yhat()[0]
+        g.client.set_params(probe.params)
         try:
             got = g.client.forward(x)
         except Fail as exc:
             raise Fail(f"forward works for T = {g.settings.bits} but not for T = {steps} ({exc.message}): "
                        f"is a length hard-coded (a reshape to ({g.settings.bits}, ...) or range({g.settings.bits}))? "
                        "use len(x)") from None
-        diff = float(np.abs(got - forward_batch(params, x[None])[0]).max())
+        diff = float(np.abs(got - want).max())
         if diff > atol:
             raise Fail(f"forward differs from the reference by up to {diff:.2e} for T = {steps} "
                        f"(it matches for T = {g.settings.bits}): is a length hard-coded? use len(x)")
-    return f"matches the reference for T = {', '.join(map(str, lengths))} too"
+    return f"matches the reference for T = {', '.join(map(str, OTHER_LENGTHS))} too"
 
 
 @check("backward_shape")
@@ -274,16 +271,15 @@ def check_gradient_numeric(g: Grading) -> str | Passed:
 def check_gradient_reference(g: Grading) -> str | Passed:
     """Gradients equal the reference BPTT gradients for one of the accepted losses."""
     settings, rtol = g.settings, g.settings.tolerances.gradient_rtol
-    params = grader_params(settings, g.rng, 0.1)
-    sequences = [random_sequence(settings, g.rng, settings.bits) for _ in range(3)]
-    g.client.set_params(params)
+    probe = g.oracle.probe(settings, g.rng, ProbeRequest(settings.bits, GRADIENT_SEQUENCES, GRADIENT_SCALE))
+    g.client.set_params(probe.params)
     student = []
-    for x, y in sequences:
+    for x, y in probe.sequences:
         g.client.forward(x)
         student.append(g.client.backward(y))
     report = {}
     for loss in settings.accepted_losses:
-        errors = [relative_errors(g, bptt(params, x, y, loss)) for g, (x, y) in zip(student, sequences)]
+        errors = [relative_errors(s, want) for s, want in zip(student, probe.gradients(loss))]
         worst = {k: max(e[k] for e in errors) for k in PARAMS}
         report[loss] = worst
         if max(worst.values()) < rtol:
@@ -291,7 +287,7 @@ def check_gradient_reference(g: Grading) -> str | Passed:
             return f"equal to the reference BPTT gradients of the {loss} loss (worst {max(worst.values()):.1e})"
     closest = closest_loss(report, rtol)
     wrong = [k for k, e in report[closest].items() if e >= rtol]
-    found = name_the_bug(student, params, sequences, settings.accepted_losses, rtol)
+    found = name_the_bug(student, probe, settings.accepted_losses, rtol)
     if found is None and set(wrong) == {"U", "W", "b"}:
         found = Diagnosis("recurrence", "only W, U and b are wrong while V and c are right: the error is in the "
                           "recurrence (the W^T da_(t+1) term of dh_t, or dW built from h_t instead of h_(t-1))")
@@ -343,7 +339,7 @@ def decided(accuracies: list[float], runs: int) -> bool:
 def check_train(g: Grading) -> str | Passed:
     """Trained by the grader on its own data: median last-window accuracy of the runs."""
     settings, facts = g.settings, g.facts
-    trainer = Trainer(g.client, settings, g.audit_rng,
+    trainer = Trainer(g.client, settings, g.audit_rng, g.oracle.model,
                       gradient_loss=facts.loss_recognised if g.passed("gradient_reference") else None,
                       curve_loss=facts.loss_recognised or settings.reference_loss)
     facts.training = training = trainer.training
@@ -451,7 +447,9 @@ def check_generalize(g: Grading) -> str | Passed:
     settings = g.settings
     final = g.facts.training.final_params_of_median_run()
     ab, x, y = all_pairs(settings)
-    yhat = forward_batch(final, x)
+    model = g.oracle.model
+    assert model is not None, "generalize needs the reference model (registry: reference_only)"
+    yhat = model.forward_batch(final, x)
     correct = ~((yhat >= 0.5) != (y >= 0.5)).any(axis=(1, 2))
     g.facts.accuracy_exhaustive = exhaustive = float(correct.mean())
     pick = g.rng.choice(len(x), size=SPOT_CHECKS, replace=False)

@@ -1,17 +1,22 @@
-"""Name the classic BPTT bug behind wrong gradients by reproducing it.
+"""Name the classic BPTT bug behind wrong gradients by comparing them with the bug's own.
 
-Each classic mistake is a switch in a plain per-step BPTT; when a submission's gradients
-match one of the switched versions, the message can say exactly what went wrong instead
-of "gradient mismatch". Clipping and a wrong output factor are recognised by their shape.
+Each classic mistake is a switch in a plain per-step BPTT (bptt_variants.py); the oracle
+knows each switched version's gradients at the probe (computed, or shipped as numbers in
+the student kit), and when a submission's gradients match one, the message can say exactly
+what went wrong instead of "gradient mismatch". Clipping and a wrong output factor are
+recognised by their shape, from the true gradients alone.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from reference.rnn import PARAMS, Loss, output_delta, sigmoid
+from reference.loss import PARAMS, Loss
+
+if TYPE_CHECKING:  # the oracle reads BUGS from here
+    from grader.checks.oracle import Probe
 
 BUGS = {
     "no_recurrent": "the recurrent term W^T da_{t+1} is missing from dh_t (BPTT truncated to one step)",
@@ -31,39 +36,6 @@ class Diagnosis(NamedTuple):
     sentence: str
 
 
-def bptt(
-    params: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray, loss: Loss, bug: str | None = None
-) -> dict[str, np.ndarray]:
-    """Gradients of one sequence by the textbook loops, optionally with one classic bug."""
-    U, W, V, b, c = (params[k] for k in PARAMS)
-    steps = len(x)
-    h = np.zeros((steps + 1, W.shape[0]))  # h[t + 1] is h_t; h[0] is h_{-1} = 0
-    a = np.zeros((steps, W.shape[0]))
-    for t in range(steps):
-        a[t] = b + W @ h[t] + U @ x[t]
-        h[t + 1] = np.tanh(a[t])
-    yhat = sigmoid(h[1:] @ V.T + c)
-    do = output_delta(yhat, y, loss)
-    grads = {k: np.zeros_like(params[k]) for k in PARAMS}
-    da_next = np.zeros(W.shape[0])
-    for t in reversed(range(steps)):
-        if bug == "no_recurrent":
-            dh = V.T @ do[t]
-        elif bug == "w_not_transposed":
-            dh = V.T @ do[t] + W @ da_next
-        else:
-            dh = V.T @ do[t] + W.T @ da_next
-        slope = 1.0 - a[t] ** 2 if bug == "tanh_on_preactivation" else 1.0 - h[t + 1] ** 2
-        da = dh * slope
-        grads["V"] += np.outer(do[t], h[t + 1])
-        grads["c"] += do[t]
-        grads["W"] += np.outer(da, h[t + 1] if bug == "dw_from_h_t" else h[t])
-        grads["U"] += np.outer(da, x[t])
-        grads["b"] += da
-        da_next = da
-    return grads
-
-
 def relative_errors(got: dict[str, np.ndarray], want: dict[str, np.ndarray]) -> dict[str, float]:
     """Per parameter: |got - want| / max(|got|, |want|, 1e-8), in the Frobenius norm."""
     errors = {}
@@ -79,19 +51,15 @@ def _concat(grads: list[dict[str, np.ndarray]], name: str) -> np.ndarray:
 
 
 def name_the_bug(
-    student: list[dict[str, np.ndarray]],
-    params: dict[str, np.ndarray],
-    sequences: list[tuple[np.ndarray, np.ndarray]],
-    losses: tuple[Loss, ...],
-    rtol: float,
+    student: list[dict[str, np.ndarray]], probe: Probe, losses: tuple[Loss, ...], rtol: float
 ) -> Diagnosis | None:
-    """The classic bug the student's gradients reproduce, if any."""
+    """The classic bug the student's gradients (one per sequence of the probe) reproduce, if any."""
     for bug, sentence in BUGS.items():
         for loss in losses:
-            variant = [bptt(params, x, y, loss, bug) for x, y in sequences]
+            variant = probe.gradients(loss, bug)
             if all(max(relative_errors(s, v).values()) < rtol for s, v in zip(student, variant)):
                 return Diagnosis(bug, sentence)
-    reference = [bptt(params, x, y, losses[0]) for x, y in sequences]
+    reference = probe.gradients(losses[0])
     return _clipping(student, reference) or _output_factor(student, reference, losses[0])
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from grader.checks.oracle import Oracle, current_oracle
 from grader.checks.session import Session
 from grader.checks.training import Training
 from grader.results import CheckResult
@@ -31,6 +32,7 @@ class Grading:
     audit_rng: np.random.Generator  # which iterations are audited: secret, fresh every grading
     results: dict[str, CheckResult] = field(default_factory=dict)
     facts: Facts = field(default_factory=Facts)
+    oracle: Oracle = field(default_factory=current_oracle)  # the reference's answers, or the kit's numbers
 
     def passed(self, name: str) -> bool:
         result = self.results.get(name)

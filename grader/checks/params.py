@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference.rnn import PARAMS
+from reference.loss import PARAMS
 from grader.settings import Settings
 
 

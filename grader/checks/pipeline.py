@@ -19,6 +19,7 @@ import numpy as np
 from grader import __version__
 from grader.checks.contract import Run, contract_checks
 from grader.checks.grading import Facts, Grading
+from grader.checks.oracle import Oracle, current_oracle
 from grader.checks.outcome import Fail, Passed, TimedOut
 from grader.checks.registry import CheckSpec
 from grader.checks.rubric import award, total
@@ -49,8 +50,14 @@ def _read_sources(root: Path) -> dict[str, str]:
     return sources
 
 
+NOT_IN_KIT = ("not run by the self-check: it computes with the reference model, which only the grader holds; "
+              "the grading runs it")
+
+
 def _run_check(g: Grading, spec: CheckSpec, func: Run) -> CheckResult:
     name = spec.name
+    if spec.reference_only and g.oracle.model is None:
+        return CheckResult(name=name, status="skipped", message=NOT_IN_KIT, details={"self_check": True})
     missing = [n for n in spec.needs if not g.passed(n)]
     if missing:
         return CheckResult(name=name, status="skipped", waiting_for=missing,
@@ -73,8 +80,10 @@ def _run_check(g: Grading, spec: CheckSpec, func: Run) -> CheckResult:
     return result
 
 
-def grade(path: Path, settings: Settings, workdir: Path | None = None) -> GradeResult:
-    """Run every check on the submission at `path` (a .py, a folder or a .zip)."""
+def grade(path: Path, settings: Settings, workdir: Path | None = None, oracle: Oracle | None = None) -> GradeResult:
+    """Run every check on the submission at `path` (a .py, a folder or a .zip), against the
+    reference's answers (or, in the student kit, its shipped numbers: oracle.current_oracle)."""
+    oracle = oracle or current_oracle()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bptt-grader-", dir=workdir) as scratch:
         # Private while graded (0700, the default): only the grader reads the intake's copy;
@@ -84,6 +93,7 @@ def grade(path: Path, settings: Settings, workdir: Path | None = None) -> GradeR
             settings_hash=settings.digest(),
             submission=SubmissionInfo(source=str(path)),
             status="graded",
+            self_check=oracle.model is None,
         )
         results: dict[str, CheckResult] = {}
         try:
@@ -98,7 +108,7 @@ def grade(path: Path, settings: Settings, workdir: Path | None = None) -> GradeR
         client = Session(submission.module_path, settings)
         client.launch()  # the child imports NumPy while the grader reads the sources
         g = Grading(client, settings, rng=np.random.default_rng([settings.seed, 7]),
-                    audit_rng=np.random.default_rng(secrets.randbits(64)), results=results)
+                    audit_rng=np.random.default_rng(secrets.randbits(64)), results=results, oracle=oracle)
         try:
             result.submission = _info(submission)
             results["discover"] = CheckResult(

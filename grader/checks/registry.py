@@ -17,7 +17,8 @@ class CheckSpec:
     them); `points` is the field of the settings' Points that prices it (None: it earns no
     points); `gate`: the settings may make the performance points wait for it; `flag`: its
     failure is flagged for the instructor; `pipeline`: run by the pipeline itself, before
-    (or, for policy, around) the contract's checks."""
+    (or, for policy, around) the contract's checks; `reference_only`: it computes with the
+    reference model itself, which the student kit does not hold, so only the grader runs it."""
 
     name: str
     needs: tuple[str, ...] = ()
@@ -25,6 +26,7 @@ class CheckSpec:
     gate: bool = True
     flag: bool = False
     pipeline: bool = False
+    reference_only: bool = False
 
 
 def _check(name: str, *needs: str, **kind: object) -> CheckSpec:
@@ -46,8 +48,8 @@ CHECKS: tuple[CheckSpec, ...] = (
     _check("gradient_reference", "backward_shape"),
     _check("update", "api"),
     _check("train", "forward_shape", "backward_shape", "update", points="performance", gate=False),
-    _check("integrity", "train", "forward_values", flag=True),
-    _check("generalize", "train"),
+    _check("integrity", "train", "forward_values", flag=True, reference_only=True),
+    _check("generalize", "train", reference_only=True),
 )
 
 

@@ -26,7 +26,7 @@ from grader.sandbox import (
     SandboxTimeout,
     StudentError,
 )
-from reference.rnn import PARAMS
+from reference.loss import PARAMS
 from grader.settings import Settings
 
 TRAIN_CHUNK = 2000  # iterations per round trip to the child (a run's first is shorter)

@@ -18,16 +18,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from grader.checks.oracle import ReferenceModel
 from grader.checks.outcome import Fail, Malformed, TimedOut
 from grader.checks.params import segments
 from grader.checks.session import TRAIN_CHUNK, Session
-from grader.checks.stepwise import forward_and_gradients, forward_each
 from grader.checks.trajectory import REL, unexplained_steps
 from grader.results import RunResult
 from grader.sandbox import Pending
 from reference.data import sample_stream
 from grader.settings import Loss, Settings
-from reference.train import Curves
+from reference.curves import Curves
 
 FIRST_CHUNK = 100  # a run's first round trip: short, so a model's speed is known early
 HOPELESS = 2.0  # a run predicted to need this many times its limit is stopped at once
@@ -111,21 +111,23 @@ def _non_finite_rows(rows: np.ndarray | None) -> np.ndarray | None:
 
 
 class Trainer:
-    """Drives runs through the client into one Training. `gradient_loss`: the loss whose
-    reference BPTT backward is known to equal (gradient_reference passed), so the audit
+    """Drives runs through the client into one Training. `model`: the reference the audit
+    computes with (None in the student kit, which audits nothing); `gradient_loss`: the loss
+    whose reference BPTT backward is known to equal (gradient_reference passed), so the audit
     can compare with it instead of asking the auditor sandbox; `curve_loss`: the loss the
     learning curves are computed with."""
 
     def __init__(self, client: Session, settings: Settings, audit_rng: np.random.Generator,
-                 gradient_loss: Loss | None, curve_loss: Loss) -> None:
-        self.client, self.settings, self.audit_rng = client, settings, audit_rng
+                 model: ReferenceModel | None, gradient_loss: Loss | None, curve_loss: Loss) -> None:
+        self.client, self.settings, self.audit_rng, self.model = client, settings, audit_rng, model
         self.gradient_loss, self.curve_loss = gradient_loss, curve_loss
         self.training = Training(audits=Audits(every_step=gradient_loss is not None))
 
     @property
     def record_grads(self) -> bool:
-        """Whether the child records backward's gradients: not where the grader computes them."""
-        return self.gradient_loss is None
+        """Whether the child records backward's gradients: for the secret audits, where the
+        grader does not compute them itself."""
+        return self.gradient_loss is None and self.model is not None
 
     def run(self, seed: int) -> RunResult:
         """One run of the contract: the grader's stream, predictions audited at random, within
@@ -284,7 +286,7 @@ class Trainer:
         every prediction is checked too), else the g backward returned, checked at the secret
         iterations against backward in a fresh sandbox that never trained."""
         k = len(x)
-        if k == 0:
+        if k == 0 or self.model is None:  # the student kit: nothing to audit with
             return
         params, grads = record
         n = self.settings.n_params
@@ -311,7 +313,8 @@ class Trainer:
                     run: int) -> np.ndarray:
         """Every prediction against the reference forward of its parameters; returns the
         reference's BPTT gradient at every step's parameters."""
-        want, grads = forward_and_gradients(params, x, y, self.settings, self.gradient_loss)
+        assert self.model is not None and self.gradient_loss is not None
+        want, grads = self.model.forward_and_gradients(params, x, y, self.settings, self.gradient_loss)
         audits = self.training.audits
         for i, diff in self._prediction_gaps(want, yhat):
             audits.mismatches.append((offset + i, run, diff))
@@ -327,7 +330,8 @@ class Trainer:
         chosen = audit_at[(audit_at >= offset) & (audit_at < offset + k)] - offset
         if not len(chosen):
             return
-        want = forward_each(params[chosen], x[chosen], self.settings)
+        assert self.model is not None
+        want = self.model.forward_each(params[chosen], x[chosen], self.settings)
         for i, diff in self._prediction_gaps(want, yhat[chosen]):
             audits.mismatches.append((int(offset + chosen[i]), run, diff))
         audits.checked += len(chosen)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.checks.diagnose import bptt
+from grader.checks.bptt_variants import bptt
 from grader.checks.params import flatten, unflatten
 from grader.checks.stepwise import BLOCK, forward_and_gradients, forward_each
 from reference.rnn import forward_batch
