@@ -1,7 +1,9 @@
 """Classroom 50 (GitHub Classroom's successor): the autograder a classroom repository holds
 at `autograders/<assignment>/`, and what it runs for each submission.
 
-`bptt-grader classroom50 -o DIR` writes DIR/autograder.py, the grader's wheel and the
+`bptt-grader classroom50 -o DIR` writes DIR/autograder.py, the student kit's wheel
+(grader/kit.py: the checks without the reference solution, since the runner works in a
+repository the student controls and could print anything installed there) and the
 settings. The runner executes autograder.py in the student's checkout with CLASSROOM,
 ASSIGNMENT, SUBMISSION_TAG, COMMIT_URL, RELEASE_URL (...) set; it installs the grader from
 the wheel beside it (the file itself: no package-index name someone else could register)
@@ -29,7 +31,7 @@ from grader.outputs.terminal import headline, terminal
 from grader.results import GradeResult, ResultStatus, one_line
 from grader.safe_files import write_atomic
 from grader.settings import Settings
-from grader.wheel import grader_wheel
+from grader.kit import kit_wheel
 
 SCHEMA = "classroom50/result/v1"
 GRADER_FAULTS: tuple[ResultStatus, ...] = ("grader_error", "worker_lost", "version_mismatch")
@@ -38,7 +40,8 @@ PYTHON_ENV = "BPTT_GRADER_PYTHON"  # an interpreter that already has this grader
 AUTOGRADER = '''#!/usr/bin/env python3
 """The BPTT lab's Classroom 50 autograder, written by `bptt-grader classroom50`.
 
-It installs bptt-grader from {wheel} beside it (set {python_env} to an
+It installs bptt-grader's student kit (the checks without the reference solution) from
+{wheel} beside it (set {python_env} to an
 interpreter that already has this grader to skip the install), then grades the student's
 checkout (the working directory): result.json, release-body.md, $GITHUB_OUTPUT. It exits 0
 for any grade, non-zero only when the grader cannot be installed or run.
@@ -76,12 +79,12 @@ sys.exit(subprocess.run([python(), "-m", "grader", "classroom50-run", "--checkou
 
 
 def build(out: Path, settings: Settings) -> list[Path]:
-    """Write autograder.py, the grader's wheel and settings.toml into `out`."""
+    """Write autograder.py, the student kit's wheel and settings.toml into `out`."""
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("bptt_grader-*.whl"):
         old.unlink()
     with tempfile.TemporaryDirectory(prefix="bptt-wheel-") as tmp:
-        built = grader_wheel(Path(tmp))
+        built = kit_wheel(Path(tmp), settings)
         wheel = out / built.name
         wheel.write_bytes(built.read_bytes())
     script = out / "autograder.py"
@@ -96,10 +99,12 @@ def _points(value: float) -> int | float:
 
 
 def status_of(result: GradeResult) -> str:
-    """success: every check passed; error: the grader failed; failure: anything else."""
+    """success: every check passed (but those the student kit leaves to the grader); error: the
+    grader failed; failure: anything else."""
     if result.status in GRADER_FAULTS:
         return "error"
-    if result.status == "graded" and all(c.status == "passed" and not c.withheld for c in result.checks):
+    if result.status == "graded" and all(c.status == "passed" and not c.withheld
+                                         for c in result.checks if not c.grader_only):
         return "success"
     return "failure"
 
@@ -122,7 +127,8 @@ def result_json(result: GradeResult, env: Mapping[str, str]) -> dict[str, object
         "score": _points(result.score),
         "max-score": _points(result.max_score),
         "tests": [{"test-name": c.name, "passed": c.status == "passed" and not c.withheld,
-                   "score": _points(c.points), "max-score": _points(c.max_points)} for c in result.checks],
+                   "score": _points(c.points), "max-score": _points(c.max_points)}
+                  for c in result.checks if not c.grader_only],  # the kit's: the grader runs those
     }
 
 

@@ -416,7 +416,7 @@ def cmd_prairielearn_run(args: argparse.Namespace) -> int:
 
 
 def cmd_classroom50(args: argparse.Namespace) -> int:
-    """Write the Classroom 50 autograder (autograder.py, the grader's wheel, the settings)."""
+    """Write the Classroom 50 autograder (autograder.py, the student kit's wheel, the settings)."""
     from grader.classroom50 import build
     from grader.wheel import WheelError
 
@@ -428,6 +428,22 @@ def cmd_classroom50(args: argparse.Namespace) -> int:
     print(f"wrote {', '.join(p.name for p in written)} in {out}: put them in your classroom repository under "
           "autograders/<assignment>/ (gh teacher autograder set <org> <classroom> <assignment> --from "
           f"{out / 'autograder.py'} uploads the script; commit the wheel and settings.toml beside it)")
+    return EXIT_OK
+
+
+def cmd_student_kit(args: argparse.Namespace) -> int:
+    """Build the student kit: the self-check as a wheel without the reference solution."""
+    from grader.kit import kit_wheel
+    from grader.wheel import WheelError
+
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        wheel = kit_wheel(out, settings_from_args(args))
+    except WheelError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"wrote {wheel}: the student kit (no forward, no BPTT; its checks use numbers computed now at public "
+          "parameters, and grading uses others). Students install it with: pip install " + wheel.name)
     return EXIT_OK
 
 
@@ -457,6 +473,7 @@ EXAMPLES = {  # the end of each command's --help
     "gradescope": ["bptt-grader gradescope -o autograder.zip --settings lab4.toml"],
     "gradescope-run": ["bptt-grader gradescope-run --root /tmp/gs   # grades /tmp/gs/submission"],
     "classroom50": ["bptt-grader classroom50 -o autograders/lab4 --settings lab4.toml"],
+    "student-kit": ["bptt-grader student-kit -o kit --settings lab4.toml   # then publish kit/*.whl to the class"],
     "replay": ["bptt-grader replay out/results/ab12.json DLP_LAB4_0756001_Amy.zip --settings out/settings.toml"],
     "diff": ["bptt-grader diff out-before out-after   # after regrading with new settings into out-after"],
     "push": ["bptt-grader push canvas out --url https://canvas.example.edu --course 42 --assignment 7 --dry-run",
@@ -612,6 +629,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_settings_flags(p)
     p.set_defaults(func=cmd_classroom50)
 
+    p = sub.add_parser("student-kit", help="build the students' self-check wheel, without the reference solution")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for the wheel")
+    add_settings_flags(p, runs=False)
+    p.set_defaults(func=cmd_student_kit)
+
     p = sub.add_parser("classroom50-run", help="grade a checkout as Classroom 50's runner does (autograder.py runs it)")
     p.add_argument("--checkout", default=".", metavar="DIR", help="the student's checkout (default: here)")
     add_settings_flags(p)
@@ -635,6 +657,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from grader.kit import KIT_COMMANDS, is_kit
+
+    if is_kit() and args.command not in KIT_COMMANDS:
+        print(f"bptt-grader: error: this is the student kit, which runs {', '.join(KIT_COMMANDS)}; "
+              f"`{args.command}` is the instructor's (install the full bptt-grader)", file=sys.stderr)
+        return EXIT_USAGE
     try:
         return int(args.func(args))
     except (SettingsError, UsageError) as exc:

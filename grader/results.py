@@ -96,6 +96,11 @@ class CheckResult(_Model):
         gates = self.details.get("withheld_by")
         return [str(g) for g in gates] if isinstance(gates, list) else []
 
+    @property
+    def grader_only(self) -> bool:
+        """Not run by the student kit, which lacks the reference model: the grader decides it."""
+        return self.status == "skipped" and self.details.get("self_check") is True
+
 
 class RunResult(_Model):
     """One training run driven by the grader."""

@@ -39,7 +39,7 @@ def _from_source(root: Path, into: Path) -> Path:
     return wheels[0]
 
 
-def _record_line(name: str, data: bytes) -> str:
+def record_line(name: str, data: bytes) -> str:
     digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
     return f"{name},sha256={digest},{len(data)}"
 
@@ -63,7 +63,7 @@ def _from_install(into: Path) -> Path:
                 continue
             data = Path(str(f.locate())).read_bytes()
             z.writestr(f.as_posix(), data)
-            records.append(_record_line(f.as_posix(), data))
+            records.append(record_line(f.as_posix(), data))
         records.append(f"{info}/RECORD,,")
         z.writestr(f"{info}/RECORD", "\n".join(records) + "\n")
     return wheel

@@ -14,7 +14,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from grader.classroom50 import build, summary
+from grader.classroom50 import build, result_json, status_of, summary
 from grader.results import CHECK_NAMES, CheckResult, GradeResult, SubmissionInfo
 from grader.settings import Settings
 
@@ -35,6 +35,15 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     written = build(out, QUICK)
     assert [p.name for p in written][0] == "autograder.py" and written[1].suffix == ".whl"
     return out
+
+
+def test_the_bundle_carries_the_student_kit_not_the_solution(bundle: Path) -> None:
+    import zipfile
+
+    (wheel,) = bundle.glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "+kit" in wheel.name and "grader/checks/kit_probes.npz" in names
+    assert "reference/rnn.py" not in names and "grader/checks/bptt_variants.py" not in names
 
 
 def run(bundle: Path, checkout: Path, python: str = sys.executable) -> tuple[subprocess.CompletedProcess[str], str]:
@@ -103,3 +112,15 @@ def test_the_summary_is_one_line_whatever_the_messages_hold() -> None:
                          submission=SubmissionInfo(source="rnn.py"))
     line = summary(result)
     assert "\n" not in line and "\r" not in line and line.startswith("bptt-grader 0/30: fix first: api:")
+
+
+def test_a_kit_graded_checkout_passes_without_the_checks_it_leaves_to_the_grader() -> None:
+    checks = [CheckResult(name=n, status="passed") for n in CHECK_NAMES if n not in ("integrity", "generalize")]
+    checks += [CheckResult(name=n, status="skipped", details={"self_check": True}) for n in ("integrity", "generalize")]
+    result = GradeResult(grader_version="t+kit", settings_hash="t", status="graded", score=30, max_score=30,
+                         checks=checks, submission=SubmissionInfo(source="rnn.py"), self_check=True)
+    assert status_of(result) == "success"
+    tests = result_json(result, RUNNER)["tests"]
+    assert [t["test-name"] for t in tests] == [n for n in CHECK_NAMES if n not in ("integrity", "generalize")]
+    failing = result.model_copy(update={"checks": [*checks[:-1], CheckResult(name="generalize", status="skipped")]})
+    assert status_of(failing) == "failure"  # skipped for want of a check, not left to the grader

@@ -28,10 +28,12 @@ def test_a_wheel_rebuilt_from_an_installed_wheel_holds_the_same_files(tmp_path: 
     done = subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(site)!r}); "
                            "from pathlib import Path; import grader.wheel as w; "
                            f"assert not w.__file__.startswith({str(ROOT)!r}), w.__file__; "
-                           f"print(w.grader_wheel(Path({str(again)!r})))"],
+                           f"print(w.grader_wheel(Path({str(again)!r}))); "
+                           "from grader.kit import kit_wheel; from grader.settings import Settings; "
+                           f"print(kit_wheel(Path({str(again)!r}), Settings()))"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    rebuilt = Path(done.stdout.strip())
+    rebuilt, kit = map(Path, done.stdout.split())
     assert rebuilt.name == first.name
     with zipfile.ZipFile(rebuilt) as z:
         assert z.testzip() is None
@@ -39,3 +41,7 @@ def test_a_wheel_rebuilt_from_an_installed_wheel_holds_the_same_files(tmp_path: 
         record = z.read(next(n for n in z.namelist() if n.endswith("/RECORD"))).decode()
     assert copy == original  # every module, the static files and the metadata; not pip's INSTALLER
     assert all(name in record for name in original)
+    with zipfile.ZipFile(kit) as z:  # the student kit, from the installed wheel too
+        names = set(z.namelist())
+    assert "grader/checks/kit_probes.npz" in names and "grader/checks/contract.py" in names
+    assert "reference/rnn.py" not in names and "reference/rnn.py" in original

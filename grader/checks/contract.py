@@ -62,11 +62,20 @@ def contract_checks() -> list[tuple[CheckSpec, Run]]:
 # ---------------------------------------------------------------- helpers
 
 
+def forward_request(steps: int) -> ProbeRequest:
+    """The probe of a forward check: one sequence of `steps` steps."""
+    return ProbeRequest(steps, 1, FORWARD_SCALE)
+
+
+def gradient_request(settings: Settings) -> ProbeRequest:
+    """The probe of gradient_reference: GRADIENT_SEQUENCES sequences at small parameters."""
+    return ProbeRequest(settings.bits, GRADIENT_SEQUENCES, GRADIENT_SCALE, gradients=True)
+
+
 def probe_requests(settings: Settings) -> list[ProbeRequest]:
     """Every probe the checks ask the oracle for, in order: what a student kit ships."""
-    forward = ProbeRequest(settings.bits, 1, FORWARD_SCALE)
-    return [*[forward] * FORWARD_TRIES, *(ProbeRequest(steps, 1, FORWARD_SCALE) for steps in OTHER_LENGTHS),
-            ProbeRequest(settings.bits, GRADIENT_SEQUENCES, GRADIENT_SCALE)]
+    return [*[forward_request(settings.bits)] * FORWARD_TRIES, *map(forward_request, OTHER_LENGTHS),
+            gradient_request(settings)]
 
 
 def closest_loss(report: dict[str, dict[str, float]], rtol: float) -> str:
@@ -145,7 +154,7 @@ def check_forward_values(g: Grading) -> str | Passed:
     atol = g.settings.tolerances.forward_atol
     steps = g.settings.bits
     for _ in range(FORWARD_TRIES):
-        probe = g.oracle.probe(g.settings, g.rng, ProbeRequest(steps, 1, FORWARD_SCALE))
+        probe = g.oracle.probe(g.settings, g.rng, forward_request(steps))
         (x, _), want = probe.sequences[0], probe.yhat()[0]
         g.client.set_params(probe.params)
         got = g.client.forward(x)
@@ -189,7 +198,7 @@ def check_forward_lengths(g: Grading) -> str | Passed:
     gates nothing by default, so a length hard-coded in the model costs only this check."""
     atol = g.settings.tolerances.forward_atol
     for steps in OTHER_LENGTHS:
-        probe = g.oracle.probe(g.settings, g.rng, ProbeRequest(steps, 1, FORWARD_SCALE))
+        probe = g.oracle.probe(g.settings, g.rng, forward_request(steps))
         (x, _), want = probe.sequences[0], probe.yhat()[0]
         g.client.set_params(probe.params)
         try:
@@ -271,7 +280,7 @@ def check_gradient_numeric(g: Grading) -> str | Passed:
 def check_gradient_reference(g: Grading) -> str | Passed:
     """Gradients equal the reference BPTT gradients for one of the accepted losses."""
     settings, rtol = g.settings, g.settings.tolerances.gradient_rtol
-    probe = g.oracle.probe(settings, g.rng, ProbeRequest(settings.bits, GRADIENT_SEQUENCES, GRADIENT_SCALE))
+    probe = g.oracle.probe(settings, g.rng, gradient_request(settings))
     g.client.set_params(probe.params)
     student = []
     for x, y in probe.sequences:

@@ -34,11 +34,13 @@ KIT_PROBES = Path(__file__).with_name("kit_probes.npz")  # present only in a stu
 
 
 class ProbeRequest(NamedTuple):
-    """What a check asks for: `count` sequences of `steps` steps at parameters of scale `scale`."""
+    """What a check asks for: `count` sequences of `steps` steps at parameters of scale
+    `scale`; `gradients`: it compares gradients too (a kit ships them only then)."""
 
     steps: int
     count: int
     scale: float
+    gradients: bool = False
 
     @property
     def key(self) -> str:
@@ -155,8 +157,11 @@ def _lookup(answers: dict[str, list]) -> Callable[[str], list]:
     return answer
 
 
-def answer_keys() -> list[str]:
-    """Every answer a kit ships per probe: yhat, and each loss's gradients, right and with each bug."""
+def answer_keys(request: ProbeRequest) -> list[str]:
+    """What a kit ships for a request: yhat, and for a gradient check each loss's gradients,
+    right and with each classic bug."""
+    if not request.gradients:
+        return [answer_key()]
     return [answer_key(), *(answer_key(loss, bug) for loss in LOSSES for bug in (None, *BUGS))]
 
 
@@ -164,8 +169,8 @@ def probes_file(probes: list[tuple[ProbeRequest, Probe]], settings: Settings) ->
     """The bytes of a kit's probes file: every answer of every probe, as arrays (no pickle)."""
     arrays: dict[str, np.ndarray] = {}
     entries = []
-    keys = answer_keys()
     for i, (request, probe) in enumerate(probes):
+        keys = answer_keys(request)
         entries.append({"key": request.key, "count": request.count, "answers": keys})
         for k in PARAMS:
             arrays[f"{i}/params/{k}"] = probe.params[k]

@@ -32,7 +32,7 @@ def award(results: dict[str, CheckResult], settings: Settings, accuracy: float |
     if train is None or train.status != "passed" or accuracy is None:
         return
     blocked = [g for g in settings.gates if g in results and results[g].status != "passed"
-               and not results[g].details.get("self_check")]  # the student kit cannot run it: the grader decides
+               and not results[g].grader_only]  # the student kit cannot run it: the grader decides
     if blocked:
         train.points = 0.0
         train.details = {**train.details, "withheld_by": blocked}

@@ -54,6 +54,11 @@ def headline(result: GradeResult, width: int = 100) -> list[str]:
     return lines
 
 
+SELF_CHECK = ("self-check (student kit): it compares your code with numbers shipped in the kit and audits "
+              "nothing, so it proves nothing to the grader, which uses other, secret parameters and audits "
+              "every training step. Passing here means your code follows the contract.")
+
+
 def terminal(result: GradeResult, width: int | None = None) -> str:
     """The report a student can act on: the score and what to fix first, then one line per
     check, the runs, and where the code ran."""
@@ -64,7 +69,8 @@ def terminal(result: GradeResult, width: int | None = None) -> str:
     lines += headline(result, width)
     lines += [f"note: {one_line(note)}" for note in sub.notes]
     shown = [] if nothing_ran(result) else [c for c in result.checks if c.status != "skipped"]
-    skipped = [c.name for c in result.checks if c.status == "skipped"]
+    skipped = [c.name for c in result.checks if c.status == "skipped" and not c.grader_only]
+    grader_only = [c.name for c in result.checks if c.grader_only]
     if shown:
         lines += ["", "checks:"]
     name_width = max(len(c.name) for c in shown) if shown else 10
@@ -77,6 +83,9 @@ def terminal(result: GradeResult, width: int | None = None) -> str:
     if skipped and not nothing_ran(result):
         lines += textwrap.wrap(f"  {LABEL['skipped']:<5} {len(skipped)} checks run once what they need passes: "
                                f"{', '.join(skipped)}", width=width, subsequent_indent=" " * 8)
+    if grader_only and not nothing_ran(result):
+        lines += textwrap.wrap(f"  {LABEL['skipped']:<5} {', '.join(grader_only)}: the grader's only (they need the "
+                               "reference model)", width=width, subsequent_indent=" " * 8)
     if result.runs:
         window = f"the last {result.accuracy_window} iterations" if result.accuracy_window else "the window"
         lines += ["", f"runs (accuracy over {window}):"]
@@ -92,6 +101,8 @@ def terminal(result: GradeResult, width: int | None = None) -> str:
         facts.append(f"loss: {result.loss_recognised}")
     if facts:
         lines.append("   ".join(facts))
+    if result.self_check:
+        lines += ["", *textwrap.wrap(SELF_CHECK, width=width)]
     if result.sandbox:  # one plain line; what fell back and why is in --json (sandbox_note)
         weak = "" if result.sandbox_strong else "  (WEAK: the code ran with your rights)"
         lines += ["", f"sandbox: {result.sandbox}{weak}"]

@@ -9,49 +9,14 @@ only after 15000 calls, is graded with full-length training in its own test.
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from corpus import CASES, CORPUS, LONG, SHORT, also_allowed
 from grader.checks.pipeline import grade
-from grader.results import CHECK_NAMES, GradeResult
+from grader.results import CHECK_NAMES
 from grader.settings import Settings
-
-CORPUS = Path(__file__).parents[1] / "submissions"
-EXPECT = re.compile(r'^"""EXPECT: (?P<check>\w+)(?:: (?P<phrase>.+))?$', re.M)
-ALSO = re.compile(r"^ALSO: (?P<checks>.+)$", re.M)
-LONG = {"dishonest_mid_training.py", "trains_at_import.py"}
-SHORT = Settings().with_overrides(runs=1, iterations=1500, accuracy_window=500).model_copy(
-    update={"limits": Settings().limits.model_copy(update={"import_seconds": 5.0, "total_seconds": 120.0})}
-)
-
-
-def expectations() -> list[tuple[str, str, str]]:
-    cases = []
-    for path in sorted(CORPUS.glob("*.py")):
-        match = EXPECT.search(path.read_text(encoding="utf-8", errors="replace"))
-        assert match, f"{path.name} has no EXPECT line"
-        cases.append((path.name, match["check"], (match["phrase"] or "").strip()))
-    return cases
-
-
-def also_allowed(name: str) -> set[str]:
-    """The checks an entry's ALSO line lets fail besides its EXPECT check (README.md)."""
-    head = (CORPUS / name).read_text(encoding="utf-8", errors="replace").split('"""')[1]
-    match = ALSO.search(head)
-    return {c.strip() for c in match["checks"].split(",")} if match else set()
-
-
-CASES = expectations()
-
-
-@pytest.fixture(scope="module")
-def graded() -> dict[str, GradeResult]:
-    names = [name for name, _, _ in CASES if name not in LONG]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        results = pool.map(lambda n: grade(CORPUS / n, SHORT), names)
-        return dict(zip(names, results))
 
 
 @pytest.mark.parametrize("name,check,phrase", [c for c in CASES if c[0] not in LONG])
