@@ -110,6 +110,7 @@ INTERNALS = {"submission": {"fingerprint"}}
 def cmd_check(args: argparse.Namespace) -> int:
     """Grade one submission, print the report; exit 0 if it passes, 1 if not, 2 if unreadable."""
     from grader.checks.pipeline import grade
+    from grader.checks.run_pool import run_workers
     from grader.outputs.terminal import junit_xml, quick_settings, quick_summary, terminal
     from grader.sandbox import isolation
     from grader.sandbox.probe import FIX
@@ -123,7 +124,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not found.strong and found.mode != "portable":  # a student checking their own code may go on
         print(f"warning: weak sandbox ({found.describe()}): the code runs with your own rights; {FIX}",
               file=sys.stderr)
-    result = grade(path, settings)
+    result = grade(path, settings, run_workers=run_workers(settings))
     text = terminal(result) + (quick_summary(result, full) if args.quick else "")
     print(text, end="", file=sys.stderr if args.json == "-" else sys.stdout)
     if args.json:

@@ -36,7 +36,8 @@ ResultStatus = Literal[
 # four after them; the batch raises the rest, about the class (similar:<partner> names one).
 Flag = Literal[registry.FLAGGED + (  # type: ignore[valid-type]
     "pretrained", "naming", "sandbox", "numeric_gradients",
-    "duplicate", "shared_id", "similar", "id_mismatch", "odd_id", "late?", "layout?", "no_report")]
+    "duplicate", "shared_id", "similar", "same_wrong_numbers", "id_mismatch", "odd_id", "late?", "layout?",
+    "no_report")]
 
 
 # Characters that make a terminal, an XML parser or a spreadsheet do something other than

@@ -40,11 +40,14 @@ closures that hold every buffer as a local variable -- no measurable gain.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
-from reference.loss import PARAMS, Loss, sequence_loss
-
-__all__ = ["PARAMS", "RNN", "Loss", "forward_batch", "output_delta", "sequence_loss", "sigmoid"]
+# As reference/loss.py defines them (a test holds them equal): this file is also graded as a
+# submission (benchmarks, sandbox tests), and a submission may import NumPy only.
+Loss = Literal["bce", "mse"]
+PARAMS = ("U", "W", "V", "b", "c")
 # The initial weights are small: with alpha = 0.1 large ones make the recurrence explode
 # early, and the small scales converged most often in a sweep of init scales.
 INIT_STD = {"U": 0.5, "W": 0.1, "V": 0.5}

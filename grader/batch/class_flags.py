@@ -1,6 +1,8 @@
 """What only the class as a whole shows, as flags on its rows: identical files
 (`duplicate`), one student id on several rows (`shared_id`), one program under other names
-(`similar:<partner>`), and a download where most rows failed the same way (`layout?`)."""
+(`similar:<partner>`), one bug no classic mistake explains giving the same wrong gradients
+(`same_wrong_numbers:<partner>`), and a download where most rows failed the same way
+(`layout?`)."""
 
 from __future__ import annotations
 
@@ -65,6 +67,25 @@ def flag_similar(rows: list[Row], csv: Path, threshold: float) -> None:
     table = pd.DataFrame([{"file_a": a, "student_a": who(a), "file_b": b, "student_b": who(b), "similarity": s}
                           for a, b, s in pairs], columns=["file_a", "student_a", "file_b", "student_b", "similarity"])
     write_safe_csv(table, csv)
+
+
+def flag_same_wrong_numbers(rows: list[Row]) -> None:
+    """`same_wrong_numbers:<partner>`: the submission's backward returned the same wrong
+    gradients as another's at the grader's probe, to 7 digits, and no classic bug explains them
+    (contract.gradient_reference's `wrong_numbers`). Renaming, reordering or rewriting code
+    cannot hide it; a right answer, or a classic bug many make alike, is never counted."""
+    groups: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        check = row.result.check("gradient_reference")
+        digest = check.details.get("wrong_numbers") if check is not None and check.status == "failed" else None
+        if row.upload is not None and isinstance(digest, str):
+            groups[digest].append(row)
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        for row in members:
+            others = [m.who.student_id or m.file for m in members if m is not row]
+            row.flag("same_wrong_numbers", others[0] + (f"+{len(others) - 1}" if len(others) > 1 else ""))
 
 
 def layout_warning(rows: list[Row]) -> str | None:

@@ -105,6 +105,7 @@ def run_batch(source: Path, out: Path, settings: Settings, options: BatchOptions
     warnings = [w for w in (class_flags.layout_warning(rows),) if w]
     class_flags.flag_duplicates(rows)
     class_flags.flag_similar(rows, out / "similarity.csv", options.similar_above)
+    class_flags.flag_same_wrong_numbers(rows)
     write_outputs(rows, download, out, settings, warnings)
     unmatched = sorted(w for w in options.only if not any(_matches(r, w) for r in rows))
     return BatchReport(rows, len(results) - len(stored), len(stored), time.perf_counter() - started, unmatched,

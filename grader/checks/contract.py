@@ -8,6 +8,7 @@ A check whose prerequisites did not pass is skipped with the reason, never passe
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable
 
@@ -19,6 +20,9 @@ from grader.checks.oracle import ProbeRequest, grader_params, random_sequence
 from grader.checks.outcome import Fail, Passed
 from grader.checks.params import flatten, unflatten
 from grader.checks.registry import CHECKS, SPECS, CheckSpec
+from grader.checks.run_pool import train_at_once
+from grader.checks.similarity import numbers_digest
+from grader.checks.session import Session
 from grader.checks.training import EARLY_WINDOW, Trainer
 from reference.data import all_pairs
 from reference.loss import PARAMS, sequence_loss
@@ -300,6 +304,7 @@ def check_gradient_reference(g: Grading) -> str | Passed:
     if found is None and set(wrong) == {"U", "W", "b"}:
         found = Diagnosis("recurrence", "only W, U and b are wrong while V and c are right: the error is in the "
                           "recurrence (the W^T da_(t+1) term of dh_t, or dW built from h_t instead of h_(t-1))")
+    idiosyncratic = found is None or found.name == "recurrence"  # no classic bug explains the numbers
     raise Fail(
         f"gradients of {', '.join(wrong)} differ from the reference (closest loss: {closest}; "
         f"relative errors {_fmt_errors(report[closest], rtol)})" + (f". Likely: {found.sentence}" if found else ""),
@@ -307,6 +312,7 @@ def check_gradient_reference(g: Grading) -> str | Passed:
         closest_loss=closest,
         bug=found.sentence if found else None,
         bug_name=found.name if found else None,
+        wrong_numbers=numbers_digest(student) if idiosyncratic else None,
     )
 
 
@@ -344,18 +350,47 @@ def decided(accuracies: list[float], runs: int) -> bool:
     return bool(accuracies) and max(Counter(accuracies).values()) >= runs // 2 + 1
 
 
+def may_decide(accuracies: list[float], running: int, runs: int) -> bool:
+    """Whether the runs in progress could still make these accuracies `decided` (they all
+    agree with the most common one): another run started now might not be needed."""
+    return max(Counter(accuracies).values(), default=0) + running >= runs // 2 + 1
+
+
 @check("train")
 def check_train(g: Grading) -> str | Passed:
     """Trained by the grader on its own data: median last-window accuracy of the runs."""
     settings, facts = g.settings, g.facts
-    trainer = Trainer(g.client, settings, g.audit_rng, g.oracle.model,
-                      gradient_loss=facts.loss_recognised if g.passed("gradient_reference") else None,
-                      curve_loss=facts.loss_recognised or settings.reference_loss)
+    gradient_loss = facts.loss_recognised if g.passed("gradient_reference") else None
+    curve_loss = facts.loss_recognised or settings.reference_loss
+
+    def enough(accuracies: list[float]) -> bool:
+        return settings.stop_when_decided and decided(accuracies, settings.runs)
+
+    def may_be_enough(accuracies: list[float], running: int) -> bool:
+        return settings.stop_when_decided and may_decide(accuracies, running, settings.runs)
+
+    trainer = Trainer(g.client, settings, g.audit_rng, g.oracle.model, gradient_loss, curve_loss)
+    if g.run_workers > 1 and settings.runs > 1:
+        helpers: list[Session] = []
+
+        def another() -> Trainer:  # a sandbox of its own, within the submission's deadline
+            with lock:
+                helpers.append(Session(g.client.module_path, settings, deadline=g.client.deadline))
+                rng = np.random.default_rng(g.audit_rng.integers(2**63))
+                return Trainer(helpers[-1], settings, rng, g.oracle.model, gradient_loss, curve_loss)
+
+        lock = threading.Lock()
+        try:
+            train_at_once(trainer, another, list(settings.run_seeds), g.run_workers, enough, may_be_enough)
+        finally:
+            for helper in helpers:
+                g.client.absorb(helper)
+    else:
+        for seed in settings.run_seeds:
+            trainer.run(seed)
+            if enough([r.accuracy for r in trainer.training.runs]):
+                break
     facts.training = training = trainer.training
-    for seed in settings.run_seeds:
-        trainer.run(seed)
-        if settings.stop_when_decided and decided([r.accuracy for r in training.runs], settings.runs):
-            break
     planned = [r.accuracy for r in training.runs]
     gated = [gate for gate in settings.gates if gate in g.results and not g.passed(gate)]
     finished = not any(r.error for r in training.runs)  # an unfinished run fails the check anyway

@@ -33,6 +33,7 @@ class Grading:
     results: dict[str, CheckResult] = field(default_factory=dict)
     facts: Facts = field(default_factory=Facts)
     oracle: Oracle = field(default_factory=current_oracle)  # the reference's answers, or the kit's numbers
+    run_workers: int = 1  # training runs at once, each in a sandbox of its own (run_pool.py): `check`'s
 
     def passed(self, name: str) -> bool:
         result = self.results.get(name)

@@ -80,9 +80,11 @@ def _run_check(g: Grading, spec: CheckSpec, func: Run) -> CheckResult:
     return result
 
 
-def grade(path: Path, settings: Settings, workdir: Path | None = None, oracle: Oracle | None = None) -> GradeResult:
+def grade(path: Path, settings: Settings, workdir: Path | None = None, oracle: Oracle | None = None,
+          run_workers: int = 1) -> GradeResult:
     """Run every check on the submission at `path` (a .py, a folder or a .zip), against the
-    reference's answers (or, in the student kit, its shipped numbers: oracle.current_oracle)."""
+    reference's answers (or, in the student kit, its shipped numbers: oracle.current_oracle),
+    training up to `run_workers` runs at once (run_pool.py)."""
     oracle = oracle or current_oracle()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bptt-grader-", dir=workdir) as scratch:
@@ -108,7 +110,8 @@ def grade(path: Path, settings: Settings, workdir: Path | None = None, oracle: O
         client = Session(submission.module_path, settings)
         client.launch()  # the child imports NumPy while the grader reads the sources
         g = Grading(client, settings, rng=np.random.default_rng([settings.seed, 7]),
-                    audit_rng=np.random.default_rng(secrets.randbits(64)), results=results, oracle=oracle)
+                    audit_rng=np.random.default_rng(secrets.randbits(64)), results=results, oracle=oracle,
+                    run_workers=run_workers)
         try:
             result.submission = _info(submission)
             results["discover"] = CheckResult(

@@ -47,10 +47,10 @@ OPERATIONS = {
 class Session:
     """One submission's sandbox (restarted when it dies) and its auditor."""
 
-    def __init__(self, module_path: Path, settings: Settings) -> None:
+    def __init__(self, module_path: Path, settings: Settings, deadline: float | None = None) -> None:
         self.module_path = module_path
         self.settings = settings
-        self.deadline = time.monotonic() + settings.limits.total_seconds
+        self.deadline = time.monotonic() + settings.limits.total_seconds if deadline is None else deadline
         self.sandbox: Sandbox | None = None
         self.import_reply: Reply | None = None
         self.isolation, self.isolation_note = "", ""
@@ -111,6 +111,11 @@ class Session:
     def close(self) -> None:
         self._drop()
         self._drop_auditor()
+
+    def absorb(self, other: Session) -> None:
+        """Close another sandbox of this submission (one that trained a run) and keep its output."""
+        other.close()
+        self._outputs.append(other.output())
 
     def output(self) -> str:
         text = "\n".join(o for o in self._outputs if o)

@@ -92,6 +92,22 @@ class Training:
     final_params: list[dict[str, np.ndarray]] = field(default_factory=list)
     audits: Audits = field(default_factory=Audits)
 
+    @classmethod
+    def joined(cls, parts: list[Training], audits: Audits) -> Training:
+        """One Training of several trained apart (run_pool.py), in the order given."""
+        whole = cls(audits=audits)
+        for part in parts:
+            whole.runs += part.runs
+            whole.final_params += part.final_params
+            a = part.audits
+            audits.checked += a.checked
+            audits.steps += a.steps
+            audits.mismatches += a.mismatches
+            audits.jumps += a.jumps
+            audits.forged += a.forged
+            audits.failures += a.failures
+        return whole
+
     def final_params_of_median_run(self) -> dict[str, np.ndarray]:
         order = np.argsort([r.accuracy for r in self.runs], kind="stable")
         params = self.final_params[int(order[len(order) // 2])]
@@ -129,9 +145,10 @@ class Trainer:
         grader does not compute them itself."""
         return self.gradient_loss is None and self.model is not None
 
-    def run(self, seed: int) -> RunResult:
+    def run(self, seed: int, number: int | None = None) -> RunResult:
         """One run of the contract: the grader's stream, predictions audited at random, within
-        the run's own time limit (Settings.run_seconds)."""
+        the run's own time limit (Settings.run_seconds); `number` names it in the audit's
+        findings (default: the next of this Training)."""
         s = self.settings
         started = time.perf_counter()
         x, y = sample_stream(seed, s.iterations, s)
@@ -139,7 +156,7 @@ class Trainer:
         yhat = np.full(y.shape, np.nan)
         done, error, loop_seconds = 0, "", 0.0
         params: dict[str, np.ndarray] | None = None
-        run = len(self.training.runs) + 1
+        run = number or len(self.training.runs) + 1
         diverged: str | None = None  # where NaN or inf first showed in the record
         try:
             self.client.construct(seed)
