@@ -146,6 +146,12 @@ def grade_once(args: argparse.Namespace, settings: Settings, mode: str, schedule
     print(f"efficiency           {busy / (wall * args.jobs):8.3f}  (summed grading time / (wall x jobs))")
     if scheduler:
         print("(on Dask the summed time is each task's grader process, as in local mode)")
+    inside = sum(r.result.timings.get("total", 0.0) for r in items)  # grade() itself, in the grader process
+    print(f"overhead per task    {(wall * args.jobs - inside) / len(items):8.3f} s  ((wall x jobs - time inside "
+          f"grade()) / submissions: {(busy - inside) / len(items):.3f} s starting and ending the grader process, "
+          f"{(wall * args.jobs - busy) / len(items):.3f} s "
+          + ("sending the submission, scheduling, returning the result" if scheduler else "between processes")
+          + ", and the last tasks' idle workers)")
     return len(items) / wall
 
 if __name__ == "__main__":

@@ -182,6 +182,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         jobs=args.jobs or os.cpu_count() or 1, force=args.force, only=frozenset(args.only or ()),
         progress=not args.quiet, isolation=found, roster=roster, scheduler=args.scheduler,
         allow_weak=args.allow_weak_sandbox, announce=lambda line: print(line, file=sys.stderr),
+        archive=Path(args.archive) if args.archive else None,
         **({"similar_above": args.similar_above} if args.similar_above is not None else {}))
     try:
         report = run_batch(source, out, settings, options)
@@ -464,7 +465,8 @@ EXAMPLES = {  # the end of each command's --help
     "check": ["bptt-grader check rnn.py --quick      # every check and one short run, in seconds",
               "bptt-grader check DLP_LAB4_0756001_Amy.zip --json result.json"],
     "batch": ["bptt-grader batch moodle-download.zip -o out --roster roster.csv",
-              "bptt-grader batch class/ -o out --only 0756001 --force   # regrade one student"],
+              "bptt-grader batch class/ -o out --only 0756001 --force   # regrade one student",
+              "bptt-grader batch lab4-2026.zip -o lab4-2026 --archive ~/lab4-archive   # also against earlier years"],
     "review": ["bptt-grader review out              # then open http://127.0.0.1:8765/",
                "bptt-grader review out --host 0.0.0.0   # for several TAs; share the address with the token"],
     "sheet": ["bptt-grader sheet out && libreoffice out/sheet.csv"],
@@ -534,6 +536,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--similar-above", type=float, metavar="S",
                    help="flag pairs of modules at least this similar (0..1, default 0.5; OUT/similarity.csv)")
+    p.add_argument("--archive", metavar="DIR",
+                   help="compare the class with the earlier classes kept in DIR (fingerprints, no code) and keep "
+                        "this one there as DIR/<OUT's name>.json")
     p.add_argument("--allow-weak-sandbox", action="store_true",
                    help="grade even where submissions cannot be isolated from each other and from you")
     add_settings_flags(p)

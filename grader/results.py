@@ -17,8 +17,8 @@ from grader.intake.unzip import IntakeStatus
 
 CheckStatus = Literal["passed", "failed", "skipped", "error"]
 # 7: who and when (identity, lateness) left the result for the batch's row
-RESULT_SCHEMA = 8  # 2: sandbox guarantees; 3: fingerprint; 4: waiting_for; 5: forward_lengths; 6: accuracy(_window);
-# 8: environment
+RESULT_SCHEMA = 9  # 2: sandbox guarantees; 3: fingerprint; 4: waiting_for; 5: forward_lengths; 6: accuracy(_window);
+# 8: environment; 9: the fingerprint of the normalised tree, gradient_reference's wrong_numbers, self_check
 STRONG_GUARANTEES = ("files", "user")  # without them a submission can reach others' grades
 
 CHECK_NAMES = registry.CHECK_NAMES  # the order of every output

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from importlib import resources
 from pathlib import Path
 
 import pandas as pd
@@ -42,16 +43,26 @@ def flag_duplicates(rows: list[Row]) -> None:
                 row.flag(flag)  # type: ignore[arg-type]
 
 
-def flag_similar(rows: list[Row], csv: Path, threshold: float) -> None:
+def template_hashes() -> set[int]:
+    """The student template's fingerprint: code every student was given (the skeleton, the
+    training loop under __main__), which two solutions share without copying each other."""
+    return set(fingerprint(resources.files("student_template").joinpath("rnn.py").read_text(encoding="utf-8")))
+
+
+def flag_similar(rows: list[Row], csv: Path, threshold: float, earlier: dict[str, list[int]] | None = None) -> None:
     """Pairs of graded modules that are one program under other names (or a copy of the
     reference), written to `csv` for a person to look at; each row gets `similar:<closest
-    partner>` (`+N` more partners in the CSV)."""
+    partner>` (`+N` more partners in the CSV). What the template gave everyone is left out;
+    `earlier` holds archived classes' fingerprints (archive.py), compared as the known ones."""
     by_file = {row.file: row for row in rows if row.upload is not None}
-    prints = {f: r.result.submission.fingerprint for f, r in by_file.items() if r.result.submission.fingerprint}
+    given = template_hashes()
+    prints = {f: [h for h in r.result.submission.fingerprint if h not in given]
+              for f, r in by_file.items() if r.result.submission.fingerprint}
     known = {"reference": fingerprint(REFERENCE.read_text(encoding="utf-8"))}
     known.update({f"known:{p.stem}": fingerprint(p.read_text(encoding="utf-8"))
                   for p in sorted(KNOWN.glob("*.py")) if p.name != "__init__.py"})
-    pairs = similar_pairs(prints, threshold, known)
+    known.update(earlier or {})
+    pairs = similar_pairs(prints, threshold, {k: [h for h in v if h not in given] for k, v in known.items()})
 
     def who(file: str) -> str:
         row = by_file.get(file)
@@ -69,22 +80,24 @@ def flag_similar(rows: list[Row], csv: Path, threshold: float) -> None:
     write_safe_csv(table, csv)
 
 
-def flag_same_wrong_numbers(rows: list[Row]) -> None:
+def flag_same_wrong_numbers(rows: list[Row], earlier: dict[str, str] | None = None) -> None:
     """`same_wrong_numbers:<partner>`: the submission's backward returned the same wrong
     gradients as another's at the grader's probe, to 7 digits, and no classic bug explains them
     (contract.gradient_reference's `wrong_numbers`). Renaming, reordering or rewriting code
-    cannot hide it; a right answer, or a classic bug many make alike, is never counted."""
+    cannot hide it; a right answer, or a classic bug many make alike, is never counted.
+    `earlier`: digests of archived classes graded at the same probe, with their student."""
     groups: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
         check = row.result.check("gradient_reference")
         digest = check.details.get("wrong_numbers") if check is not None and check.status == "failed" else None
         if row.upload is not None and isinstance(digest, str):
             groups[digest].append(row)
-    for members in groups.values():
-        if len(members) < 2:
+    for digest, members in groups.items():
+        before = [earlier[digest]] if earlier and digest in earlier else []
+        if len(members) + len(before) < 2:
             continue
         for row in members:
-            others = [m.who.student_id or m.file for m in members if m is not row]
+            others = [m.who.student_id or m.file for m in members if m is not row] + before
             row.flag("same_wrong_numbers", others[0] + (f"+{len(others) - 1}" if len(others) > 1 else ""))
 
 

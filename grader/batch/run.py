@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import __version__
-from grader.batch import class_flags, reports
+from grader.batch import archive, class_flags, reports
 from grader.batch.identity import enrolled_without_row, identify
 from grader.batch.lateness import assess, on_time
 from grader.batch.local import Progress, grade_all
@@ -58,6 +58,7 @@ class BatchOptions:
     similar_above: float = SIMILAR_ABOVE
     roster: Roster | None = None
     scheduler: str | None = None  # a Dask scheduler's address, or local:N
+    archive: Path | None = None  # earlier classes' fingerprints, compared, and this one's kept (archive.py)
     allow_weak: bool = False
     announce: Callable[[str], None] = field(default=lambda line: None)
 
@@ -104,8 +105,12 @@ def run_batch(source: Path, out: Path, settings: Settings, options: BatchOptions
     rows += missing(rows, settings, options.roster)
     warnings = [w for w in (class_flags.layout_warning(rows),) if w]
     class_flags.flag_duplicates(rows)
-    class_flags.flag_similar(rows, out / "similarity.csv", options.similar_above)
-    class_flags.flag_same_wrong_numbers(rows)
+    kept, problems = archive.earlier(options.archive, out.name) if options.archive else ([], [])
+    warnings += problems
+    class_flags.flag_similar(rows, out / "similarity.csv", options.similar_above, archive.known_fingerprints(kept))
+    class_flags.flag_same_wrong_numbers(rows, archive.known_numbers(kept, settings))
+    if options.archive and not interrupted:
+        archive.write(options.archive, out.name, rows, settings)
     write_outputs(rows, download, out, settings, warnings)
     unmatched = sorted(w for w in options.only if not any(_matches(r, w) for r in rows))
     return BatchReport(rows, len(results) - len(stored), len(stored), time.perf_counter() - started, unmatched,

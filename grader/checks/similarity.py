@@ -1,7 +1,8 @@
 """Which submissions are one program under other names: fingerprints of the syntax tree.
 
 A module's fingerprint is the set of hashes of every run of K consecutive syntax-tree node
-types (pre-order), with docstrings dropped: identifiers, comments, whitespace and literal
+types (pre-order), with docstrings dropped and mechanical disguise taken out first (identity
+calls wrapped around values, `pass` after every line, `x += e` against `x = x + e`): identifiers, comments, whitespace and literal
 values do not enter it, so renaming everything leaves it unchanged, while independent
 solutions in different styles (loops or vectorised, other helpers) share little of it.
 Hashes are kept only when 0 mod KEEP (a deterministic sample that preserves the Jaccard
@@ -15,6 +16,7 @@ stable across processes (crc32, not Python's salted hash) so it can live in stor
 from __future__ import annotations
 
 import ast
+import copy
 import hashlib
 import math
 import zlib
@@ -54,6 +56,67 @@ def _docstring(node: ast.AST) -> bool:
     return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
 
 
+def _identity_names(tree: ast.AST) -> set[str]:
+    """Functions that return their one argument unchanged (`def same(v): return v`,
+    `same = lambda v: v`): wrapped around every value, they hide a copy's shape."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = [n for n in node.body if not _docstring(n)]
+            args = node.args
+            if (len(args.args) == 1 and not (args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs)
+                    and len(body) == 1 and isinstance(body[0], ast.Return)
+                    and isinstance(body[0].value, ast.Name) and body[0].value.id == args.args[0].arg):
+                names.add(node.name)
+        elif (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+              and isinstance(node.value, ast.Lambda) and len(node.value.args.args) == 1
+              and isinstance(node.value.body, ast.Name) and node.value.body.id == node.value.args.args[0].arg):
+            names.add(node.targets[0].id)
+    return names
+
+
+class _Normalise(ast.NodeTransformer):
+    """What mechanical disguise adds, taken out before fingerprinting: identity calls around
+    values (and their definitions), `pass` and bare names or constants as statements, and
+    `x op= e` written as `x = x op e`."""
+
+    def __init__(self, identities: set[str]) -> None:
+        self.identities = identities
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+        if name in self.identities and len(node.args) == 1 and not node.keywords:
+            return node.args[0]
+        return node
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST | None:
+        return None if node.name in self.identities else self.generic_visit(node)
+
+    def visit_Assign(self, node: ast.Assign) -> ast.AST | None:
+        if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) and node.targets[0].id in self.identities:
+            return None
+        return self.generic_visit(node)
+
+    def visit_Pass(self, node: ast.Pass) -> None:
+        return None
+
+    def visit_Expr(self, node: ast.Expr) -> ast.AST | None:
+        if isinstance(node.value, ast.Name) or (isinstance(node.value, ast.Constant) and not _docstring(node)):
+            return None
+        return self.generic_visit(node)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
+        self.generic_visit(node)
+        return ast.Assign(targets=[node.target], value=ast.BinOp(left=node.target, op=node.op, right=node.value))
+
+
+def normalised(tree: ast.AST) -> ast.AST:
+    """The tree with mechanical disguise taken out (_Normalise); the parsed tree is left as it is."""
+    return _Normalise(_identity_names(tree)).visit(copy.deepcopy(tree))
+
+
 def _types(node: ast.AST) -> Iterator[str]:
     """Node type names in pre-order, docstrings left out (contexts too: they follow the code)."""
     if _docstring(node) or isinstance(node, ast.expr_context):
@@ -69,7 +132,7 @@ def fingerprint(source: str) -> list[int]:
     if tree is None:
         return []
     try:
-        tokens = list(_types(tree))
+        tokens = list(_types(normalised(tree)))
     except RecursionError:  # parsed, but nested deeper than the walk can go
         return []
     hashes = {zlib.crc32(" ".join(tokens[i : i + K]).encode()) for i in range(max(len(tokens) - K + 1, 0))}

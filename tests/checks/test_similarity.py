@@ -75,6 +75,42 @@ def test_renamed_copies_are_found_and_independent_styles_are_not():
             assert similarity(fingerprint(a), fingerprint(b)) < SIMILAR_ABOVE / 2
 
 
+class _Disguise(ast.NodeTransformer):
+    """The red team's mechanical disguise: an identity call around every assigned value,
+    `pass` after every statement, `x += e` spelt `x = x + e`."""
+
+    def visit_Assign(self, node: ast.Assign) -> ast.Assign:
+        self.generic_visit(node)
+        node.value = ast.Call(func=ast.Name(id="keep", ctx=ast.Load()), args=[node.value], keywords=[])
+        return node
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> ast.Assign:
+        self.generic_visit(node)
+        load = ast.Name(id=node.target.id, ctx=ast.Load()) if isinstance(node.target, ast.Name) else node.target
+        return ast.Assign(targets=[node.target], value=ast.BinOp(left=load, op=node.op, right=node.value))
+
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        super().generic_visit(node)
+        for field in ("body", "orelse"):
+            body = getattr(node, field, None)
+            if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
+                setattr(node, field, [s for stmt in body for s in (stmt, ast.Pass())])
+        return node
+
+
+def disguised(source: str) -> str:
+    tree = _Disguise().visit(_Rename().visit(ast.parse(source)))
+    tree.body.insert(0, ast.parse("def keep(value):\n    return value\n").body[0])
+    return ast.unparse(ast.fix_missing_locations(tree))
+
+
+def test_mechanical_disguise_does_not_hide_a_copy():
+    for source in (BCE, REFERENCE, PER_STEP):
+        hidden = disguised(source)
+        assert hidden.count("keep(") > 10 and hidden.count("pass") > 10
+        assert similarity(fingerprint(source), fingerprint(hidden)) >= 0.9
+
+
 def test_pairs_are_sorted_and_compared_with_the_known_solutions():
     prints = {"a.zip": fingerprint(BCE), "b.zip": fingerprint(renamed(BCE)), "c.zip": fingerprint(VECTORISED),
               "d.zip": fingerprint(renamed(REFERENCE)), "stub.zip": fingerprint("class RNN:\n    pass\n")}
