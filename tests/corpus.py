@@ -21,7 +21,7 @@ CORPUS = Path(__file__).parent / "submissions"
 EXPECT = re.compile(r'^"""EXPECT: (?P<check>\w+)(?:: (?P<phrase>.+))?$', re.M)
 ALSO = re.compile(r"^ALSO: (?P<checks>.+)$", re.M)
 LONG = {"dishonest_mid_training.py", "trains_at_import.py"}
-SHORT = Settings().with_overrides(runs=1, iterations=1500, accuracy_window=500).model_copy(
+SHORT = Settings().with_overrides(runs=1, iterations=600, accuracy_window=200).model_copy(
     update={"limits": Settings().limits.model_copy(update={"import_seconds": 5.0, "total_seconds": 120.0})}
 )
 

@@ -57,7 +57,7 @@ def test_kit_and_grader_pass_and_fail_the_same_checks_and_name_the_same_bugs(gra
 
 def test_the_kit_marks_itself_and_leaves_the_audited_checks_to_the_grader(kit_graded):
     result = kit_graded["correct_bce.py"]
-    assert result.self_check and result.score == result.max_score
+    assert result.self_check and result.score > 0 and result.check("train").status == "passed"
     for name in ("integrity", "generalize"):
         check = result.check(name)
         assert check.status == "skipped" and check.details == {"self_check": True}, check
