@@ -6,7 +6,7 @@ submissions).
 
     python bench/batch.py [--students 40] [--jobs 2] [--iterations 20000] [--runs 3]
                           [--modes none,namespaces,bwrap] [--scheduler local:2 [--repeats 3]]
-                          [--every-run]
+                          [--every-run] [--correct SHARE]
 
 With several isolation modes, the same class is graded once in each, one after the other
 in this run, and each mode's throughput is given relative to the first. With
@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+from collections import Counter
 import sys
 import tempfile
 import time
@@ -31,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from grader.batch import run as batch_run  # noqa: E402
 from grader.batch.run import BatchOptions, run_batch  # noqa: E402
 from grader.sandbox import probe  # noqa: E402
 from grader.settings import Settings  # noqa: E402
@@ -40,10 +42,23 @@ MIX = ["correct_bce.py"] * 6 + ["correct_mse.py", "bptt_no_recurrent.py", "state
                                 "update_no_clip_bce.py"]
 
 
-def make_class(folder: Path, students: int) -> None:
+BUGGY = [name for name in MIX if not name.startswith("correct_")]
+
+
+def mix_of(students: int, correct: float | None) -> list[str]:
+    """Each student's corpus file: MIX in turn, or with `correct` the share of correct ones
+    (correct_bce and correct_mse alternating), the others MIX's buggy files in turn."""
+    if correct is None:
+        return [MIX[i % len(MIX)] for i in range(students)]
+    good = round(students * correct)
+    return ([("correct_bce.py", "correct_mse.py")[i % 2] for i in range(good)]
+            + [BUGGY[i % len(BUGGY)] for i in range(students - good)])
+
+
+def make_class(folder: Path, students: int, correct: float | None = None) -> None:
     corpus = ROOT / "tests" / "submissions"
-    for i in range(students):
-        source = (corpus / MIX[i % len(MIX)]).read_text(encoding="utf-8") + f"\n# student {i}\n"
+    for i, name in enumerate(mix_of(students, correct)):
+        source = (corpus / name).read_text(encoding="utf-8") + f"\n# student {i}\n"
         with zipfile.ZipFile(folder / f"DLP_LAB4_3105{i:05d}_S{i}.zip", "w") as z:
             z.writestr(f"DLP_LAB4_3105{i:05d}_S{i}/rnn.py", source)
 
@@ -58,11 +73,17 @@ def main() -> None:
     parser.add_argument("--scheduler", help="also grade on Dask (local:N or an address), next to local mode")
     parser.add_argument("--repeats", type=int, default=1,
                         help="with --scheduler or --every-run: pairs of gradings, in alternating order")
+    parser.add_argument("--correct", type=float, metavar="SHARE",
+                        help="the share of correct submissions (default: MIX, 7 in 10)")
     parser.add_argument("--every-run", action="store_true",
                         help="compare training every run with skipping the runs that cannot change the median")
     args = parser.parse_args()
     settings = Settings().with_overrides(runs=args.runs, iterations=args.iterations,
                                          accuracy_window=min(1000, args.iterations))
+    if args.scheduler:
+        from grader.batch import on_dask
+
+        _timed(on_dask, "connect", "connect")  # a cluster's start is the class's, not a task's
     if args.every_run:
         compare_every_run(args, settings)
         return
@@ -93,6 +114,8 @@ def compare_with_dask(args: argparse.Namespace, settings: Settings, local: float
 def compare_every_run(args: argparse.Namespace, settings: Settings) -> None:
     """Wall time with the unneeded runs skipped relative to every run trained, and the scores."""
     every = settings.with_overrides(stop_when_decided=False)
+    mix = ", ".join(f"{n} {name}" for name, n in sorted(Counter(mix_of(args.students, args.correct)).items()))
+    print(f"the class: {mix}")
     ratios, same = [], True
     for i in range(args.repeats):
         order = (("every", every), ("needed", settings)) if i % 2 == 0 else (("needed", settings), ("every", every))
@@ -112,7 +135,7 @@ def grade_class(args: argparse.Namespace, settings: Settings) -> tuple[float, di
     with tempfile.TemporaryDirectory() as tmp:
         klass, out = Path(tmp) / "class", Path(tmp) / "out"
         klass.mkdir()
-        make_class(klass, args.students)
+        make_class(klass, args.students, args.correct)
         start = time.perf_counter()
         report = run_batch(klass, out, settings, BatchOptions(jobs=args.jobs, progress=False))
         wall = time.perf_counter() - start
@@ -126,10 +149,11 @@ def grade_once(args: argparse.Namespace, settings: Settings, mode: str, schedule
         os.environ[probe.CHOOSE_VAR] = mode
         probe._probe.cache_clear()
     isolation = probe.isolation()
+    PHASES.clear()
     with tempfile.TemporaryDirectory() as tmp:
         klass, out = Path(tmp) / "class", Path(tmp) / "out"
         klass.mkdir()
-        make_class(klass, args.students)
+        make_class(klass, args.students, args.correct)
         start = time.perf_counter()
         report = run_batch(klass, out, settings, BatchOptions(jobs=args.jobs, progress=False, isolation=isolation,
                                                               scheduler=scheduler))
@@ -147,12 +171,35 @@ def grade_once(args: argparse.Namespace, settings: Settings, mode: str, schedule
     if scheduler:
         print("(on Dask the summed time is each task's grader process, as in local mode)")
     inside = sum(r.result.timings.get("total", 0.0) for r in items)  # grade() itself, in the grader process
-    print(f"overhead per task    {(wall * args.jobs - inside) / len(items):8.3f} s  ((wall x jobs - time inside "
+    grading = PHASES["grading"] - PHASES.get("connect", 0.0)  # from the first task sent to the last result
+    print(f"grading phase        {grading:8.1f} s  (the rest is the class's own: reading, flags, outputs"
+          + (f"; {PHASES['connect']:.1f} s starting the cluster" if scheduler else "") + ")")
+    print(f"overhead per task    {(grading * args.jobs - inside) / len(items):8.3f} s  ((phase x jobs - time inside "
           f"grade()) / submissions: {(busy - inside) / len(items):.3f} s starting and ending the grader process, "
-          f"{(wall * args.jobs - busy) / len(items):.3f} s "
-          + ("sending the submission, scheduling, returning the result" if scheduler else "between processes")
-          + ", and the last tasks' idle workers)")
+          f"{(grading * args.jobs - busy) / len(items):.3f} s "
+          + ("sending the submission, scheduling, returning the result" if scheduler else "handing out the next task")
+          + ", with the last tasks' idle workers)")
     return len(items) / wall
+
+
+PHASES: dict[str, float] = {}
+
+
+def _timed(module: object, name: str, phase: str) -> None:
+    """Wrap module.name so that each call's duration is kept in PHASES[phase]."""
+    original = getattr(module, name)
+
+    def timed(*args: object, **kwargs: object) -> object:
+        start = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            PHASES[phase] = time.perf_counter() - start
+
+    setattr(module, name, timed)
+
+
+_timed(batch_run, "grade", "grading")  # the batch's grading stage (batch/run.py)
 
 if __name__ == "__main__":
     main()

@@ -61,3 +61,20 @@ def test_a_replay_needs_the_same_settings_and_the_same_submission(tmp_path: Path
     junk = tmp_path / "junk.json"
     junk.write_text("{}")
     assert "not a result the grader wrote" in cli("replay", str(junk), str(CORPUS / "correct_bce.py")).stderr
+
+
+@pytest.mark.slow
+def test_every_result_of_the_example_class_replays_to_the_same_grade(tmp_path: Path) -> None:
+    """A batch's stored results, each regraded from its own zip as it says: nothing differs."""
+    from batching import batch
+    from grader.replay import replay
+    from grader.results import GradeResult
+
+    settings = Settings().with_overrides(runs=3, iterations=400, accuracy_window=100)
+    batch(ROOT / "examples" / "class", tmp_path / "out", settings)
+    stored = [GradeResult.model_validate_json(p.read_text(encoding="utf-8"))
+              for p in sorted((tmp_path / "out" / "results").glob("*.json"))]
+    assert len(stored) == 5 and {r.status for r in stored} == {"graded"}
+    for recorded in stored:
+        found = replay(recorded, Path(recorded.submission.source), settings)
+        assert found.differences == [] and found.machine == [], (recorded.submission.source, found.differences)

@@ -19,6 +19,7 @@ from grader.batch.rows import Row
 from grader.outputs.feedback import late_text
 from grader.outputs.misconceptions import class_view, who
 from grader.outputs.terminal import label
+from grader.results import neutralise
 from grader.safe_files import private_dir, write_atomic
 
 CSP = ("default-src 'none'; img-src 'self' file: data:; style-src 'unsafe-inline'; "
@@ -97,8 +98,13 @@ COLUMNS = (("student_id", "student id"), ("name", "name"), ("status", "status"),
            ("accuracy", "accuracy"), ("late", "late"), ("fix_first", "fix first"), ("flags", "flags"))
 
 
-def _e(value: object) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
+def html_text(value: object) -> str:
+    """Text for HTML: escaped, and without the characters that reorder or hide what is shown
+    (a student's name or message with a bidi override must not rewrite its neighbours)."""
+    return html.escape(neutralise("" if value is None else str(value)), quote=True)
+
+
+_e = html_text
 
 
 def _page(title: str, body: str, script: str = "") -> str:

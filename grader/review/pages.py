@@ -12,18 +12,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from html import escape
 from urllib.parse import quote
 
+from grader.outputs.html_report import html_text
 from grader.outputs.merge import total_of
-from grader.results import neutralise
 from grader.review.db import Grade
 from grader.review.klass import Klass, Student
 
 
-def _e(value: object) -> str:
-    """Text for HTML: escaped, and without the characters that reorder or hide what is shown."""
-    return escape(neutralise(str(value)), quote=True)
+_e = html_text
 
 
 def _url(key: str) -> str:

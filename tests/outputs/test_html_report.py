@@ -18,7 +18,7 @@ from batching import row_of
 from grader.batch.rows import Lateness
 from grader.results import CheckResult, GradeResult, RunResult, SubmissionInfo
 
-HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>\u202e\u200bgpj.exe'
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
@@ -72,7 +72,9 @@ def test_student_text_is_escaped_and_only_the_pages_own_script_runs(out: Path) -
     assert [t for t, _ in tags(index)].count("script") == 1 and "script" not in [t for t, _ in tags(page)]
     for path in (index, page):
         assert not any("onerror" in attrs for _, attrs in tags(path)), path
-        assert HOSTILE not in path.read_text(encoding="utf-8") and "&lt;script&gt;" in path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
+        assert HOSTILE not in text and "&lt;script&gt;" in text
+        assert "\u202e" not in text and "\u200b" not in text  # nothing reorders or hides what the page shows
     assert "Content-Security-Policy" in index.read_text(encoding="utf-8")
     assert not (out / "report" / "None.html").exists()  # a missing student has a row, no page
 
