@@ -171,3 +171,37 @@ def test_the_index_finds_the_example_class_s_pairs_as_every_pair_does() -> None:
               for z in sorted((ROOT / "examples" / "class").glob("*.zip"))}
     for threshold in (0.1, 0.3, SIMILAR_ABOVE):
         assert similar_pairs(prints, threshold) == all_pairs(prints, threshold)
+
+
+def _in_template(model: str, helpers: dict[str, str]) -> str:
+    """The student template filled in: its RNN class replaced by `model`, each helper's body by
+    the student's own; its docstrings, constants and training loop kept, as students keep them."""
+    import re
+
+    template = (ROOT / "student_template" / "rnn.py").read_text(encoding="utf-8")
+    head, _, rest = template.partition("class RNN:")
+    tail = rest[rest.index("# -----") :].partition("\n")[2]
+    for name, body in helpers.items():
+        head = re.sub(rf"(def {name}\(.*?\n)(.*?)(?=\n\n\ndef |\n\n\n# )", lambda m: m.group(1) + body, head,
+                      count=1, flags=re.S)
+    return f"{head}{model}\n\n{tail}"
+
+
+def test_what_the_template_gave_everyone_is_not_counted():
+    from grader.batch.class_flags import template_hashes
+
+    bce_model = BCE[BCE.index("PARAMS = "):BCE.index("\n\ndef make_sample")]
+    vectorised_model = VECTORISED[VECTORISED.index("class Correct"):].replace("class Correct", "class RNN")
+    one = _in_template(bce_model, {
+        "int_to_bits": "    return np.array([(n >> t) & 1 for t in range(bits)], dtype=np.float64)\n",
+        "bits_to_int": "    return int(sum(2**t for t, v in enumerate(bits) if v >= 0.5))\n"})
+    other = _in_template(vectorised_model, {
+        "int_to_bits": "    out = np.zeros(bits)\n    for t in range(bits):\n        out[t] = n % 2\n        n //= 2\n"
+                       "    return out\n",
+        "bits_to_int": "    total = 0\n    for t, v in enumerate(bits):\n        if v >= 0.5:\n            total += 1 << t\n"
+                       "    return total\n"})
+    given = template_hashes()
+    a, b = set(fingerprint(one)), set(fingerprint(other))
+    assert "for iteration in range(1, 20001)" in one and "for iteration in range(1, 20001)" in other
+    assert similarity(a - given, b - given) < similarity(a, b) / 2  # the shared skeleton, no longer evidence
+    assert similarity(a - given, b - given) < SIMILAR_ABOVE / 4
