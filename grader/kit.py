@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def _metadata(version: str) -> str:
     except importlib.metadata.PackageNotFoundError:
         raise WheelError(f"{DIST} is not installed here, so its requirements are unknown: pip install -e .") from None
     requires = [r for r in dist.requires or () if "extra ==" not in r
-                and not r.split(";")[0].strip().lower().startswith(INSTRUCTOR_ONLY)]
+                and re.split(r"[\s;\[<>=!~]", r.strip(), maxsplit=1)[0].lower() not in INSTRUCTOR_ONLY]
     lines = ["Metadata-Version: 2.1", f"Name: {DIST}", f"Version: {version}",
              "Summary: bptt-grader's student kit: the self-check, without the reference solution",
              f"Requires-Python: {dist.metadata.get('Requires-Python') or '>=3.10'}",

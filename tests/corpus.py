@@ -21,7 +21,9 @@ CORPUS = Path(__file__).parent / "submissions"
 EXPECT = re.compile(r'^"""EXPECT: (?P<check>\w+)(?:: (?P<phrase>.+))?$', re.M)
 ALSO = re.compile(r"^ALSO: (?P<checks>.+)$", re.M)
 LONG = {"dishonest_mid_training.py", "trains_at_import.py"}
-SHORT = Settings().with_overrides(runs=1, iterations=600, accuracy_window=200).model_copy(
+# 1500 iterations: a run's time limit grows with them, and the one-step forgeries train 12000
+# iterations of their own inside one backward call, which must fit it on a busy machine too.
+SHORT = Settings().with_overrides(runs=1, iterations=1500, accuracy_window=500).model_copy(
     update={"limits": Settings().limits.model_copy(update={"import_seconds": 5.0, "total_seconds": 120.0})}
 )
 

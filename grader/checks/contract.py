@@ -356,12 +356,11 @@ def may_decide(accuracies: list[float], running: int, runs: int) -> bool:
     return max(Counter(accuracies).values(), default=0) + running >= runs // 2 + 1
 
 
-@check("train")
-def check_train(g: Grading) -> str | Passed:
-    """Trained by the grader on its own data: median last-window accuracy of the runs."""
-    settings, facts = g.settings, g.facts
-    gradient_loss = facts.loss_recognised if g.passed("gradient_reference") else None
-    curve_loss = facts.loss_recognised or settings.reference_loss
+def _train_planned(g: Grading, trainer: Trainer, trainer_for: Callable[[Session, np.random.Generator], Trainer]) -> None:
+    """The settings' runs into trainer.training: at once, each in a sandbox of its own, where
+    `check` found idle cores (run_pool.py), else one after another; none starts once a
+    majority agree, so the median cannot move (settings.stop_when_decided)."""
+    settings = g.settings
 
     def enough(accuracies: list[float]) -> bool:
         return settings.stop_when_decided and decided(accuracies, settings.runs)
@@ -369,27 +368,35 @@ def check_train(g: Grading) -> str | Passed:
     def may_be_enough(accuracies: list[float], running: int) -> bool:
         return settings.stop_when_decided and may_decide(accuracies, running, settings.runs)
 
-    trainer = Trainer(g.client, settings, g.audit_rng, g.oracle.model, gradient_loss, curve_loss)
-    if g.run_workers > 1 and settings.runs > 1:
-        helpers: list[Session] = []
-
-        def another() -> Trainer:  # a sandbox of its own, within the submission's deadline
-            with lock:
-                helpers.append(Session(g.client.module_path, settings, deadline=g.client.deadline))
-                rng = np.random.default_rng(g.audit_rng.integers(2**63))
-                return Trainer(helpers[-1], settings, rng, g.oracle.model, gradient_loss, curve_loss)
-
-        lock = threading.Lock()
-        try:
-            train_at_once(trainer, another, list(settings.run_seeds), g.run_workers, enough, may_be_enough)
-        finally:
-            for helper in helpers:
-                g.client.absorb(helper)
-    else:
+    if g.run_workers <= 1 or settings.runs <= 1:
         for seed in settings.run_seeds:
             trainer.run(seed)
             if enough([r.accuracy for r in trainer.training.runs]):
-                break
+                return
+        return
+    lock, helpers = threading.Lock(), []
+
+    def another() -> Trainer:  # a sandbox of its own, within the submission's deadline
+        with lock:
+            helpers.append(Session(g.client.module_path, settings, deadline=g.client.deadline))
+            return trainer_for(helpers[-1], np.random.default_rng(g.audit_rng.integers(2**63)))
+
+    try:
+        train_at_once(trainer, another, list(settings.run_seeds), g.run_workers, enough, may_be_enough)
+    finally:
+        for helper in helpers:
+            g.client.absorb(helper)
+
+
+@check("train")
+def check_train(g: Grading) -> str | Passed:
+    """Trained by the grader on its own data: median last-window accuracy of the runs."""
+    settings, facts = g.settings, g.facts
+    gradient_loss = facts.loss_recognised if g.passed("gradient_reference") else None
+    curve_loss = facts.loss_recognised or settings.reference_loss
+    trainer = Trainer(g.client, settings, g.audit_rng, g.oracle.model, gradient_loss, curve_loss)
+    _train_planned(g, trainer, lambda client, rng: Trainer(client, settings, rng, g.oracle.model, gradient_loss,
+                                                          curve_loss))
     facts.training = training = trainer.training
     planned = [r.accuracy for r in training.runs]
     gated = [gate for gate in settings.gates if gate in g.results and not g.passed(gate)]
