@@ -126,7 +126,8 @@ class Report(_Strict):
             if unknown := [name for name in data if name not in known]:
                 raise ValueError(f"{', '.join(map(str, unknown))}: not a criterion of the handout; add criteria "
                                  "of your own as [[report.criteria]] tables (see `bptt-grader settings --dump`)")
-            return {"criteria": [c.model_copy(update={"points": data.get(c.name, c.points)}) for c in HANDOUT_RUBRIC]}
+            # as dicts, so the points are validated as a criterion's (a model_copy would take "ten" or -5)
+            return {"criteria": [{**c.model_dump(), "points": data.get(c.name, c.points)} for c in HANDOUT_RUBRIC]}
         return data
 
     @model_validator(mode="after")

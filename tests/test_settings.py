@@ -125,7 +125,8 @@ def test_the_rubric_is_a_table_of_criteria_and_the_old_form_still_reads() -> Non
                       ({"criteria": [{"name": "a", "points": 1}, {"name": "a", "points": 2}]}, "twice"),
                       ({"criteria": [{"name": "total", "points": 1}]}, "a column of its own"),
                       ({"criteria": [{"name": "Plot 1", "points": 1}]}, "pattern"),
-                      ({"criteria": [{"name": "a", "points": -1}]}, "greater than or equal")):
+                      ({"criteria": [{"name": "a", "points": -1}]}, "greater than or equal"),
+                      ({"plot": -5}, "greater than or equal"), ({"plot": "ten"}, "valid number")):  # the old form too
         with pytest.raises(SettingsError, match=says):
             validated({"report": bad}, "t")
     assert Settings(alpha=0.05).digest() == Settings(alpha=0.05).digest()

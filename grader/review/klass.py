@@ -48,13 +48,19 @@ class Klass:
 
 
 def rubric_settings(out: Path, settings_file: Path | None) -> Settings:
-    """The rubric to grade by: the file given, else the settings the batch graded with."""
+    """The rubric to grade by: the file given, else the settings the batch graded with (the
+    handout's when it wrote none). A settings file that cannot be read is refused, never
+    replaced by the handout's rubric behind the TA's back."""
     if settings_file is not None:
         return load_settings(settings_file)
-    try:
-        return load_settings(out / "settings.toml") if (out / "settings.toml").is_file() else Settings()
-    except SettingsError:
+    kept = out / "settings.toml"
+    if not kept.is_file():
         return Settings()
+    try:
+        return load_settings(kept)
+    except SettingsError as exc:
+        raise SettingsError(f"{exc}. The batch's settings give the rubric to grade by: mend {kept}, or give "
+                            "the assignment's with --settings FILE") from None
 
 
 def load_class(out: Path, settings: Settings) -> Klass:

@@ -46,3 +46,14 @@ def test_sheet_and_review_need_a_batch_output(tmp_path: Path, capsys) -> None:
     for command in ("sheet", "review"):
         assert main([command, str(tmp_path)]) == EXIT_USAGE
         assert "no grades.csv in it; run bptt-grader batch first" in capsys.readouterr().err
+
+
+def test_an_unreadable_batch_settings_file_is_refused_not_replaced_by_the_handouts_rubric(tmp_path: Path,
+                                                                                          capsys) -> None:
+    out = write_out(tmp_path / "out")
+    (out / "settings.toml").write_text("[report]\nplot = 'ten'\n", encoding="utf-8")
+    for command in ("sheet", "review"):
+        assert main([command, str(out)]) == EXIT_USAGE
+        said = capsys.readouterr().err
+        assert "settings.toml" in said and "--settings FILE" in said, said
+    assert not (out / "sheet.csv").exists()
