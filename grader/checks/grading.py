@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from grader.checks.oracle import Oracle, current_oracle
+from grader.checks.oracle import Oracle
 from grader.checks.session import Session
 from grader.checks.training import Training
 from grader.results import CheckResult
@@ -30,9 +30,9 @@ class Grading:
     settings: Settings
     rng: np.random.Generator  # the grader's test inputs: seeded, so the same submission reads the same
     audit_rng: np.random.Generator  # which iterations are audited: secret, fresh every grading
+    oracle: Oracle  # the reference's answers, or the kit's numbers (oracle.py)
     results: dict[str, CheckResult] = field(default_factory=dict)
     facts: Facts = field(default_factory=Facts)
-    oracle: Oracle = field(default_factory=current_oracle)  # the reference's answers, or the kit's numbers
     run_workers: int = 1  # training runs at once, each in a sandbox of its own (run_pool.py): `check`'s
 
     def passed(self, name: str) -> bool:

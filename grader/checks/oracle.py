@@ -99,6 +99,10 @@ class ReferenceModel(Protocol):
 class Oracle(Protocol):
     model: ReferenceModel | None  # None in the student kit
 
+    def for_grading(self) -> Oracle:
+        """The oracle one grading asks (the kit's hands out its probes in turn, from the first)."""
+        ...
+
     def probe(self, settings: Settings, rng: np.random.Generator, request: ProbeRequest) -> Probe: ...
 
 
@@ -129,6 +133,9 @@ class KitOracle:
             answers = {key: [_answer(arrays, f"{i}/{key}/{j}", key) for j in range(n)] for key in entry["answers"]}
             probes.setdefault(entry["key"], []).append(Probe(params, sequences, _lookup(answers)))
         return cls(probes, {k: tuple(v) for k, v in manifest["shapes"].items()})
+
+    def for_grading(self) -> KitOracle:
+        return KitOracle(self._probes, self._shapes)
 
     def probe(self, settings: Settings, rng: np.random.Generator, request: ProbeRequest) -> Probe:
         """The next shipped probe of this request (in turn, so three requests get three)."""

@@ -85,7 +85,7 @@ def grade(path: Path, settings: Settings, workdir: Path | None = None, oracle: O
     """Run every check on the submission at `path` (a .py, a folder or a .zip), against the
     reference's answers (or, in the student kit, its shipped numbers: oracle.current_oracle),
     training up to `run_workers` runs at once (run_pool.py)."""
-    oracle = oracle or current_oracle()
+    oracle = (oracle or current_oracle()).for_grading()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bptt-grader-", dir=workdir) as scratch:
         # Private while graded (0700, the default): only the grader reads the intake's copy;

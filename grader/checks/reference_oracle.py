@@ -33,7 +33,7 @@ def computed_probe(params: dict[str, np.ndarray], sequences: list[tuple[np.ndarr
     return Probe(params, sequences, answer)
 
 
-class ReferenceModel:
+class BatchedReference:
     """The reference, batched, for the audit of training and `generalize`."""
 
     forward_batch = staticmethod(forward_batch)
@@ -44,7 +44,10 @@ class ReferenceModel:
 class ReferenceOracle:
     """Secret probes from the grading's generator, answered by the reference."""
 
-    model = ReferenceModel()
+    model = BatchedReference()
+
+    def for_grading(self) -> ReferenceOracle:
+        return self  # it keeps nothing between probes: the grading's generator draws them
 
     def probe(self, settings: Settings, rng: np.random.Generator, request: ProbeRequest) -> Probe:
         params = grader_params(settings, rng, request.scale)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from grader.checks.params import flatten
-from grader.checks.reference_oracle import ReferenceModel
+from grader.checks.reference_oracle import BatchedReference
 from grader.checks.training import Trainer
 from reference.data import sample_stream
 from reference.rnn import RNN
@@ -33,7 +33,7 @@ def honest_chunk(jump_at: int | None = None) -> tuple[np.ndarray, np.ndarray, np
 
 
 def audit(x: np.ndarray, y: np.ndarray, yhat: np.ndarray, params: np.ndarray) -> Trainer:
-    trainer = Trainer(None, SETTINGS, np.random.default_rng(0), ReferenceModel(), gradient_loss="bce", curve_loss="bce")  # type: ignore[arg-type]
+    trainer = Trainer(None, SETTINGS, np.random.default_rng(0), BatchedReference(), gradient_loss="bce", curve_loss="bce")  # type: ignore[arg-type]
     trainer._audit(x, y, yhat, (params, None), False, 0, None, 1)
     return trainer
 
