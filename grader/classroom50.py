@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from grader.checks.pipeline import grade
+from grader.checks.run_pool import run_workers
 from grader.outputs.markdown import md_fence, md_text
 from grader.outputs.terminal import headline, terminal
 from grader.results import GradeResult, ResultStatus, one_line
@@ -150,7 +151,8 @@ def summary(result: GradeResult) -> str:
 def run(checkout: Path, settings: Settings, env: Mapping[str, str] = os.environ) -> GradeResult:
     """Grade the checkout (its rnn.py, else the folder) and write what the runner reads."""
     module = checkout / "rnn.py"
-    result = grade(module if module.is_file() and not module.is_symlink() else checkout, settings)
+    result = grade(module if module.is_file() and not module.is_symlink() else checkout, settings,
+                   run_workers=run_workers(settings))  # the runner grades this one checkout
     write_atomic(checkout / "result.json", json.dumps(result_json(result, env), indent=2, ensure_ascii=False) + "\n",
                  0o644)
     write_atomic(checkout / "release-body.md", release_body(result), 0o644)

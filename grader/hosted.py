@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from grader.checks.pipeline import grade
+from grader.checks.run_pool import run_workers
 from grader.intake.layouts import pick_code, submission_files
 from grader.results import GradeResult
 from grader.safe_files import write_atomic
@@ -26,7 +27,7 @@ def grade_submitted(submitted: Path, settings: Settings, allow_weak: bool, to_al
         return (f"refused: the container cannot isolate submissions ({found.describe()}: {found.note}). "
                 f"Fix: {FIX}; or {to_allow}")
     target = pick_code(*submission_files(submitted))[0] if submitted.is_dir() else None
-    return grade(target or submitted, settings)
+    return grade(target or submitted, settings, run_workers=run_workers(settings))  # one submission a container
 
 
 def write_results(root: Path, results: dict[str, object]) -> None:

@@ -5,7 +5,8 @@ of its own (every sandbox keeps the submission's limits, and all of them share i
 deadline); how many at once is bounded by the free cores and by the memory each sandbox may
 take. Runs start in seed order, and once a majority of all the runs agree
 (contract.decided) no further one starts, as one at a time it would stop; the runs made are
-put in seed order, so the grade is the one sequential grading gives. `batch` grades one
+put in seed order, so the grade is the one sequential grading gives. The platforms' runs of
+one submission (Gradescope, PrairieLearn, Classroom 50) do the same; `batch` grades one
 submission per worker and trains its runs one after another (workers = 1).
 """
 
