@@ -14,7 +14,7 @@ training cannot interfere. Each run has its own time limit (Settings.run_seconds
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -48,6 +48,12 @@ class Audits:
     jumps: list[tuple[int, int, str]] = field(default_factory=list)  # (iteration, run, what)
     forged: list[tuple[int, int, float]] = field(default_factory=list)  # (iteration, run, by how much)
     failures: list[tuple[int, str]] = field(default_factory=list)  # (run, why no audit was possible)
+
+    def absorb(self, other: Audits) -> None:
+        """Add another run's audit (its counts and findings) to this one: runs trained apart."""
+        for item in fields(self):
+            if item.name != "every_step":
+                setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
 
 
 def _describe_error(error: object) -> str:
@@ -99,13 +105,7 @@ class Training:
         for part in parts:
             whole.runs += part.runs
             whole.final_params += part.final_params
-            a = part.audits
-            audits.checked += a.checked
-            audits.steps += a.steps
-            audits.mismatches += a.mismatches
-            audits.jumps += a.jumps
-            audits.forged += a.forged
-            audits.failures += a.failures
+            audits.absorb(part.audits)
         return whole
 
     def final_params_of_median_run(self) -> dict[str, np.ndarray]:
