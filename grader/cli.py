@@ -25,8 +25,11 @@ class UsageError(Exception):
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    """The settings file (or defaults) with the common overrides from the flags applied."""
-    settings = load_settings(getattr(args, "settings", None))
+    """The settings file (or defaults: a student kit's are those it was built with) with the
+    common overrides from the flags applied."""
+    from grader.kit import kit_settings
+
+    settings = load_settings(getattr(args, "settings", None) or kit_settings())
     iterations = getattr(args, "iterations", None)
     return settings.with_overrides(
         runs=getattr(args, "runs", None),

@@ -40,9 +40,18 @@ KIT_COMMANDS = ("check", "template", "settings", "classroom50-run")  # what a st
 INSTRUCTOR_ONLY = ("starlette", "uvicorn", "pypdf", "httpx")
 
 
+KIT_SETTINGS = KIT_PROBES.with_name("kit_settings.toml")  # the settings the kit was built for
+
+
 def is_kit() -> bool:
     """Whether this install is a student kit (it carries the shipped numbers)."""
     return KIT_PROBES.is_file()
+
+
+def kit_settings() -> Path | None:
+    """The settings a student kit was built with: its commands' default, so students check
+    against the assignment's settings without being given the file."""
+    return KIT_SETTINGS if is_kit() and KIT_SETTINGS.is_file() else None
 
 
 def left_out(path: str) -> bool:
@@ -92,6 +101,7 @@ def kit_wheel(into: Path, settings: Settings) -> Path:
     info = f"bptt_grader-{version}.dist-info"
     files = _package_files()
     files[KIT_PROBES.relative_to(KIT_PROBES.parents[2]).as_posix()] = kit_probes(settings, probe_requests(settings))
+    files[KIT_SETTINGS.relative_to(KIT_SETTINGS.parents[2]).as_posix()] = settings.to_toml().encode()
     files[f"{info}/METADATA"] = _metadata(version).encode()
     files[f"{info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: bptt-grader student-kit\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     files[f"{info}/entry_points.txt"] = b"[console_scripts]\nbptt-grader = grader.cli:main\n"

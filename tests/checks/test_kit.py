@@ -89,7 +89,7 @@ def test_a_kit_built_for_other_shapes_says_so():
 @pytest.fixture(scope="module")
 def unpacked_kit(tmp_path_factory: pytest.TempPathFactory) -> Path:
     into = tmp_path_factory.mktemp("kit")
-    wheel = kit_wheel(into, Settings())
+    wheel = kit_wheel(into, Settings().with_overrides(runs=1, iterations=300, accuracy_window=100))
     site = into / "site"
     with zipfile.ZipFile(wheel) as z:
         z.extractall(site)
@@ -121,11 +121,12 @@ def _kit_cli(site: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.slow
 def test_the_kit_checks_a_submission_without_the_reference_and_refuses_instructor_commands(unpacked_kit: Path):
-    done = _kit_cli(unpacked_kit, "check", str(CORPUS / "dw_from_h_t.py"), "--runs", "1", "--iterations", "300")
+    done = _kit_cli(unpacked_kit, "check", str(CORPUS / "dw_from_h_t.py"))  # by the settings built in
     assert done.returncode == 1, done.stderr
     assert "FAIL  gradient_reference" in done.stdout and "dW is summed from da_t h_t^T" in done.stdout
     assert "PASS  forward_values" in done.stdout and "self-check (student kit)" in done.stdout
     assert "integrity, generalize: the grader's only" in done.stdout
+    assert "300 iterations in" in done.stdout and "run 2" not in done.stdout
     refused = _kit_cli(unpacked_kit, "batch", str(CORPUS), "-o", str(unpacked_kit / "out"))
     assert refused.returncode == 2 and "this is the student kit" in refused.stderr
     assert not (unpacked_kit / "out").exists()
