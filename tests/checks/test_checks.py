@@ -31,7 +31,7 @@ def test_corpus_submission_is_caught_by_the_right_check(graded, name, check, phr
         }
         return
     failed = result.check(check)
-    assert failed is not None and failed.status == "failed", (check, statuses, failed)
+    assert failed is not None and failed.status == "failed", (check, statuses, failed, result.status, result.message)
     assert phrase.lower() in failed.message.lower(), failed.message
     unexpected = {c.name: c.message for c in result.checks
                   if c.status == "failed" and c.name != check and c.name not in also_allowed(name)}
