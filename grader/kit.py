@@ -19,7 +19,6 @@ import re
 import zipfile
 from pathlib import Path
 
-from grader.checks.oracle import KIT_PROBES
 from grader.settings import Settings
 from grader.wheel import DIST, WheelError, record_line
 
@@ -40,7 +39,10 @@ KIT_COMMANDS = ("check", "template", "settings", "classroom50-run")  # what a st
 INSTRUCTOR_ONLY = ("starlette", "uvicorn", "pypdf", "httpx")
 
 
-KIT_SETTINGS = KIT_PROBES.with_name("kit_settings.toml")  # the settings the kit was built for
+# Present only in a student kit: the shipped numbers (checks/oracle.py reads them) and the
+# settings it was built for. Here, in a module without NumPy, since every command asks is_kit.
+KIT_PROBES = Path(__file__).parent / "checks" / "kit_probes.npz"
+KIT_SETTINGS = KIT_PROBES.with_name("kit_settings.toml")
 
 
 def is_kit() -> bool:
@@ -100,8 +102,9 @@ def kit_wheel(into: Path, settings: Settings) -> Path:
     version = f"{__version__.split('+')[0]}+kit"
     info = f"bptt_grader-{version}.dist-info"
     files = _package_files()
-    files[KIT_PROBES.relative_to(KIT_PROBES.parents[2]).as_posix()] = kit_probes(settings, probe_requests(settings))
-    files[KIT_SETTINGS.relative_to(KIT_SETTINGS.parents[2]).as_posix()] = settings.to_toml().encode()
+    root = Path(__file__).parents[1]  # the wheel's paths start with the package's name
+    files[KIT_PROBES.relative_to(root).as_posix()] = kit_probes(settings, probe_requests(settings))
+    files[KIT_SETTINGS.relative_to(root).as_posix()] = settings.to_toml().encode()
     files[f"{info}/METADATA"] = _metadata(version).encode()
     files[f"{info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: bptt-grader student-kit\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     files[f"{info}/entry_points.txt"] = b"[console_scripts]\nbptt-grader = grader.cli:main\n"

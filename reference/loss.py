@@ -7,11 +7,11 @@ student kit leaves out (grader/kit.py).
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
 
-Loss = Literal["bce", "mse"]
+from grader.settings import Loss
+
+__all__ = ["PARAMS", "Loss", "sequence_loss"]
 PARAMS = ("U", "W", "V", "b", "c")
 
 
