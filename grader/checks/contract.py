@@ -344,16 +344,16 @@ def check_update(g: Grading) -> str | Passed:
 EXTRA_RUN_MARGIN = 30.0  # seconds the checks after training may need (integrity, generalize)
 
 
+def may_decide(accuracies: list[float], running: int, runs: int) -> bool:
+    """Whether these accuracies, with the `running` runs still to come all agreeing with the
+    most common one, would be a majority of all the runs (so another run might not be needed)."""
+    return max(Counter(accuracies).values(), default=0) + running >= runs // 2 + 1
+
+
 def decided(accuracies: list[float], runs: int) -> bool:
     """Whether the median of `runs` accuracies is known from these first ones: a majority of
     all the runs already agree, so whatever the others give, the middle value is theirs."""
-    return bool(accuracies) and max(Counter(accuracies).values()) >= runs // 2 + 1
-
-
-def may_decide(accuracies: list[float], running: int, runs: int) -> bool:
-    """Whether the runs in progress could still make these accuracies `decided` (they all
-    agree with the most common one): another run started now might not be needed."""
-    return max(Counter(accuracies).values(), default=0) + running >= runs // 2 + 1
+    return bool(accuracies) and may_decide(accuracies, 0, runs)
 
 
 def _train_planned(g: Grading, trainer: Trainer, trainer_for: Callable[[Session, np.random.Generator], Trainer]) -> None:
@@ -394,9 +394,12 @@ def check_train(g: Grading) -> str | Passed:
     settings, facts = g.settings, g.facts
     gradient_loss = facts.loss_recognised if g.passed("gradient_reference") else None
     curve_loss = facts.loss_recognised or settings.reference_loss
-    trainer = Trainer(g.client, settings, g.audit_rng, g.oracle.model, gradient_loss, curve_loss)
-    _train_planned(g, trainer, lambda client, rng: Trainer(client, settings, rng, g.oracle.model, gradient_loss,
-                                                          curve_loss))
+
+    def trainer_for(client: Session, rng: np.random.Generator) -> Trainer:
+        return Trainer(client, settings, rng, g.oracle.model, gradient_loss, curve_loss)
+
+    trainer = trainer_for(g.client, g.audit_rng)
+    _train_planned(g, trainer, trainer_for)
     facts.training = training = trainer.training
     planned = [r.accuracy for r in training.runs]
     gated = [gate for gate in settings.gates if gate in g.results and not g.passed(gate)]
