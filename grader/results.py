@@ -179,6 +179,14 @@ class GradeResult(_Model):
         return next((c for c in self.checks if c.name == name), None)
 
     @property
+    def wrong_numbers(self) -> str | None:
+        """The digest of gradients that are wrong in a way no classic bug explains (what
+        gradient_reference recorded; similarity.numbers_digest), else None."""
+        check = self.check("gradient_reference")
+        digest = check.details.get("wrong_numbers") if check is not None and check.status == "failed" else None
+        return digest if isinstance(digest, str) else None
+
+    @property
     def accuracy_window_text(self) -> str:
         """What a run's accuracy counts, in words."""
         return f"last {self.accuracy_window} iterations" if self.accuracy_window else "last iterations"

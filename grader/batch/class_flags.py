@@ -49,6 +49,11 @@ def template_hashes() -> set[int]:
     return set(fingerprint(resources.files("student_template").joinpath("rnn.py").read_text(encoding="utf-8")))
 
 
+def _partners(names: list[str]) -> str:
+    """A flag's detail: the first partner, and how many more (`0756002+2`)."""
+    return names[0] + (f"+{len(names) - 1}" if len(names) > 1 else "")
+
+
 def flag_similar(rows: list[Row], csv: Path, threshold: float, earlier: dict[str, list[int]] | None = None) -> None:
     """Pairs of graded modules that are one program under other names (or a copy of the
     reference), written to `csv` for a person to look at; each row gets `similar:<closest
@@ -74,7 +79,7 @@ def flag_similar(rows: list[Row], csv: Path, threshold: float, earlier: dict[str
         if b in by_file:
             partners[b].append(who(a))
     for file, names in partners.items():
-        by_file[file].flag("similar", names[0] + (f"+{len(names) - 1}" if len(names) > 1 else ""))
+        by_file[file].flag("similar", _partners(names))
     table = pd.DataFrame([{"file_a": a, "student_a": who(a), "file_b": b, "student_b": who(b), "similarity": s}
                           for a, b, s in pairs], columns=["file_a", "student_a", "file_b", "student_b", "similarity"])
     write_safe_csv(table, csv)
@@ -88,17 +93,15 @@ def flag_same_wrong_numbers(rows: list[Row], earlier: dict[str, str] | None = No
     `earlier`: digests of archived classes graded at the same probe, with their student."""
     groups: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
-        check = row.result.check("gradient_reference")
-        digest = check.details.get("wrong_numbers") if check is not None and check.status == "failed" else None
-        if row.upload is not None and isinstance(digest, str):
+        if row.upload is not None and (digest := row.result.wrong_numbers) is not None:
             groups[digest].append(row)
     for digest, members in groups.items():
         before = [earlier[digest]] if earlier and digest in earlier else []
         if len(members) + len(before) < 2:
             continue
         for row in members:
-            others = [m.who.student_id or m.file for m in members if m is not row] + before
-            row.flag("same_wrong_numbers", others[0] + (f"+{len(others) - 1}" if len(others) > 1 else ""))
+            row.flag("same_wrong_numbers", _partners([m.who.student_id or m.file for m in members if m is not row]
+                                                     + before))
 
 
 def layout_warning(rows: list[Row]) -> str | None:
