@@ -57,7 +57,7 @@ NOT_IN_KIT = ("not run by the self-check: it computes with the reference model, 
 def _run_check(g: Grading, spec: CheckSpec, func: Run) -> CheckResult:
     name = spec.name
     if spec.reference_only and g.oracle.model is None:
-        return CheckResult(name=name, status="skipped", message=NOT_IN_KIT, details={"self_check": True})
+        return CheckResult.for_the_grader(name, NOT_IN_KIT)
     missing = [n for n in spec.needs if not g.passed(n)]
     if missing:
         return CheckResult(name=name, status="skipped", waiting_for=missing,

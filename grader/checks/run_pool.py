@@ -62,6 +62,8 @@ def free_memory_mb() -> int | None:
 
 def run_workers(settings: Settings) -> int:
     """How many runs `check` trains at once here: free cores, and room for each sandbox's memory."""
+    if settings.runs <= 1:  # nothing to share (check --quick): no need to sample the cores
+        return 1
     memory = free_memory_mb()
     room = settings.runs if memory is None else max(1, memory // settings.limits.memory_mb)
     return max(1, min(settings.runs, free_cores(), room))

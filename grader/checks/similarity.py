@@ -2,8 +2,9 @@
 
 A module's fingerprint is the set of hashes of every run of K consecutive syntax-tree node
 types (pre-order), with docstrings dropped and mechanical disguise taken out first (identity
-calls wrapped around values, `pass` after every line, `x += e` against `x = x + e`): identifiers, comments, whitespace and literal
-values do not enter it, so renaming everything leaves it unchanged, while independent
+calls wrapped around values, `pass` after every line, `x += e` against `x = x + e`):
+identifiers, comments, whitespace and literal values do not enter it, so renaming
+everything leaves it unchanged, while independent
 solutions in different styles (loops or vectorised, other helpers) share little of it.
 Hashes are kept only when 0 mod KEEP (a deterministic sample that preserves the Jaccard
 similarity on average), so a fingerprint stays a few hundred numbers in the result.
