@@ -66,6 +66,12 @@ def answer_key(loss: Loss | None = None, bug: str | None = None) -> str:
     return f"{loss}/{bug or 'right'}"
 
 
+def gradient_of(key: str) -> tuple[Loss, str | None]:
+    """The loss and the bug (None: none) of a gradient answer's key: answer_key undone."""
+    loss, bug = key.split("/")
+    return loss, None if bug == "right" else bug  # type: ignore[return-value]
+
+
 class Probe:
     """Parameters and sequences, with the model's answers there (one per sequence)."""
 

@@ -9,7 +9,8 @@ import numpy as np
 
 from grader.checks import stepwise
 from grader.checks.bptt_variants import bptt
-from grader.checks.oracle import Probe, ProbeRequest, grader_params, probes_file, random_sequence
+from grader.checks.oracle import (Probe, ProbeRequest, answer_key, gradient_of, grader_params, probes_file,
+                                  random_sequence)
 from grader.settings import Settings
 from reference.rnn import forward_batch
 
@@ -22,12 +23,11 @@ def computed_probe(params: dict[str, np.ndarray], sequences: list[tuple[np.ndarr
 
     def answer(key: str) -> list:
         if key not in done:
-            if key == "yhat":
+            if key == answer_key():
                 done[key] = [forward_batch(params, x[None])[0] for x, _ in sequences]
             else:
-                loss, bug = key.split("/")
-                done[key] = [bptt(params, x, y, loss, None if bug == "right" else bug)  # type: ignore[arg-type]
-                             for x, y in sequences]
+                loss, bug = gradient_of(key)
+                done[key] = [bptt(params, x, y, loss, bug) for x, y in sequences]
         return done[key]
 
     return Probe(params, sequences, answer)
