@@ -28,8 +28,10 @@ from pathlib import Path
 from grader.checks.pipeline import grade
 from grader.checks.run_pool import run_workers
 from grader.outputs.markdown import md_fence, md_text
+from grader.messages import Lang
 from grader.outputs.terminal import headline, terminal
-from grader.results import GradeResult, ResultStatus, one_line
+from grader.results import GradeResult, ResultStatus
+from grader.safe_text import one_line
 from grader.safe_files import write_atomic
 from grader.settings import Settings
 from grader.kit import kit_wheel
@@ -133,17 +135,17 @@ def result_json(result: GradeResult, env: Mapping[str, str]) -> dict[str, object
     }
 
 
-def release_body(result: GradeResult) -> str:
+def release_body(result: GradeResult, lang: Lang = "en") -> str:
     """The Release's Markdown: the score and what to fix first, then the whole report as
     text (every student-controlled string inert)."""
     lines = [f"### bptt-grader: {result.score:g}/{result.max_score:g}", ""]
-    lines += [md_text(line.strip()) for line in headline(result)[1:]]
-    return "\n".join(lines) + "\n\n" + md_fence(terminal(result, width=100)) + "\n"
+    lines += [md_text(line.strip()) for line in headline(result, lang=lang)[1:]]
+    return "\n".join(lines) + "\n\n" + md_fence(terminal(result, width=100, lang=lang)) + "\n"
 
 
-def summary(result: GradeResult) -> str:
+def summary(result: GradeResult, lang: Lang = "en") -> str:
     """One line for $GITHUB_OUTPUT: the score and the first thing to do."""
-    rest = headline(result, width=1 << 20)[1:]  # one line each
+    rest = headline(result, width=1 << 20, lang=lang)[1:]  # one line each
     return one_line(f"bptt-grader {result.score:g}/{result.max_score:g}" + (f": {rest[-1].strip()}" if rest else ""),
                     300).replace("\n", " ").replace("\r", " ")
 
@@ -155,8 +157,8 @@ def run(checkout: Path, settings: Settings, env: Mapping[str, str] = os.environ)
                    run_workers=run_workers(settings))  # the runner grades this one checkout
     write_atomic(checkout / "result.json", json.dumps(result_json(result, env), indent=2, ensure_ascii=False) + "\n",
                  0o644)
-    write_atomic(checkout / "release-body.md", release_body(result), 0o644)
+    write_atomic(checkout / "release-body.md", release_body(result, settings.lang), 0o644)
     if output := env.get("GITHUB_OUTPUT"):
         with open(output, "a", encoding="utf-8") as f:
-            f.write(f"status={status_of(result)}\nsummary={summary(result)}\n")
+            f.write(f"status={status_of(result)}\nsummary={summary(result, settings.lang)}\n")
     return result

@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 from grader import __version__
+from grader.messages import LANGS, normal_lang
 from grader.settings import LOSSES, Settings, SettingsError, load_settings
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -34,6 +35,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return settings.with_overrides(
         runs=getattr(args, "runs", None),
         iterations=iterations,
+        lang=getattr(args, "lang", None),
         accuracy_window=min(settings.accuracy_window, iterations) if iterations else None,
         **(
             {"limits": settings.limits.model_copy(update={"total_seconds": args.time_limit})}
@@ -46,6 +48,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 def add_settings_flags(parser: argparse.ArgumentParser, runs: bool = True) -> None:
     parser.add_argument("--settings", metavar="FILE", help="assignment settings (TOML)")
     parser.add_argument("--iterations", type=int, metavar="N", help="training iterations per run")
+    parser.add_argument("--lang", type=normal_lang, choices=LANGS, help="the language of what students read "
+                        "(report, feedback, Gradescope); default: the settings' lang, else en")
     if runs:
         parser.add_argument("--runs", type=int, metavar="N", help="independent training runs")
         parser.add_argument(
@@ -128,7 +132,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"warning: weak sandbox ({found.describe()}): the code runs with your own rights; {FIX}",
               file=sys.stderr)
     result = grade(path, settings, run_workers=run_workers(settings))
-    text = terminal(result) + (quick_summary(result, full) if args.quick else "")
+    text = terminal(result, lang=full.lang) + (quick_summary(result, full, full.lang) if args.quick else "")
     print(text, end="", file=sys.stderr if args.json == "-" else sys.stdout)
     if args.json:
         payload = result.model_dump_json(indent=2, exclude=INTERNALS)
@@ -457,9 +461,11 @@ def cmd_classroom50_run(args: argparse.Namespace) -> int:
     from grader.classroom50 import run
     from grader.outputs.terminal import terminal
 
-    result = run(Path(args.checkout), settings_from_args(args))
+    settings = settings_from_args(args)
+    result = run(Path(args.checkout), settings)
     # the Actions log: no line may start a workflow command ("::error::", "::add-mask::" ...)
-    print("\n".join(f" {line}" if line.startswith("::") else line for line in terminal(result).splitlines()))
+    print("\n".join(f" {line}" if line.startswith("::") else line
+                    for line in terminal(result, lang=settings.lang).splitlines()))
     return EXIT_OK
 
 

@@ -77,6 +77,7 @@ def run(root: Path, settings: Settings, allow_weak: bool = False, leaderboard: b
     is graded unless `allow_weak`: a process the submission left could rewrite results.json."""
     graded = grade_submitted(root / "submission", settings, allow_weak, "build the autograder with "
                              "--allow-weak-sandbox, which lets a submission reach results.json")
-    results = refused_json(graded) if isinstance(graded, str) else results_json(graded, leaderboard)
+    results = (refused_json(graded, settings.lang) if isinstance(graded, str)
+               else results_json(graded, leaderboard, settings.lang))
     write_results(root, results)
     return results

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from grader.hosted import grade_submitted, write_results
 from grader.outputs.plots import learning_curve_png, reference_curve
+from grader.messages import Lang, say
 from grader.outputs.terminal import headline, label, nothing_ran, terminal
 from grader.results import GradeResult
 from grader.settings import Settings
@@ -36,16 +37,18 @@ def _curves(result: GradeResult, settings: Settings) -> list[dict[str, str]]:
 def results_json(result: GradeResult, settings: Settings) -> dict[str, object]:
     """PrairieLearn's results: gradable (and format_errors) or a score in [0, 1], tests,
     message, output and images."""
-    lines = headline(result, width=1 << 20)
+    lang = settings.lang
+    lines = headline(result, width=1 << 20, lang=lang)
     if nothing_ran(result) or result.status == "import_failed":
-        return {"gradable": False, "format_errors": [line.strip() for line in lines[1:]] or [result.message]}
+        return {"gradable": False, "format_errors": [line.strip() for line in lines[1:]]
+                or [result.in_lang(result.message, lang)]}
     results: dict[str, object] = {
         "gradable": True,
         "score": round(result.score / result.max_score, 6) if result.max_score else 0.0,
         "message": "\n".join(line.strip() for line in lines),
-        "output": terminal(result, width=100),
-        "tests": [{"name": c.name, "points": c.points, "max_points": c.max_points, "message": c.message,
-                   "output": label(c)} for c in result.checks],
+        "output": terminal(result, width=100, lang=lang),
+        "tests": [{"name": c.name, "points": c.points, "max_points": c.max_points,
+                   "message": c.in_lang(c.message, lang), "output": label(c, lang)} for c in result.checks],
         "images": _curves(result, settings),
     }
     if len(json.dumps(results)) > RESULTS_MAX:  # the picture goes first
@@ -53,15 +56,15 @@ def results_json(result: GradeResult, settings: Settings) -> dict[str, object]:
     return results
 
 
-def refused_json(why: str) -> dict[str, object]:
-    return {"gradable": False, "format_errors": [
-        "Not graded: this autograder cannot run submissions safely on its machine; your instructor has been "
-        "told, and this attempt does not count."], "message": why}
+def refused_json(why: str, lang: Lang = "en") -> dict[str, object]:
+    return {"gradable": False, "format_errors": [say(
+        lang, "Not graded: this autograder cannot run submissions safely on its machine; your instructor has been "
+        "told, and this attempt does not count.")], "message": why}
 
 
 def run(root: Path, settings: Settings, allow_weak: bool = False) -> dict[str, object]:
     """Grade `root/student`, write `root/results/results.json`; returns what it wrote."""
     graded = grade_submitted(root / "student", settings, allow_weak, "pass --allow-weak-sandbox")
-    results = refused_json(graded) if isinstance(graded, str) else results_json(graded, settings)
+    results = refused_json(graded, settings.lang) if isinstance(graded, str) else results_json(graded, settings)
     write_results(root, results)
     return results

@@ -6,7 +6,6 @@ The model is the boundary between the grader and everything that reads its outpu
 
 from __future__ import annotations
 
-import re
 import statistics
 from typing import Annotated, Literal
 
@@ -14,11 +13,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from grader.checks import registry
 from grader.intake.unzip import IntakeStatus
+from grader.messages import Lang, Message, MessageRef, Says
+from grader.safe_text import neutralise
 
 CheckStatus = Literal["passed", "failed", "skipped", "error"]
 # 7: who and when (identity, lateness) left the result for the batch's row
-RESULT_SCHEMA = 9  # 2: sandbox guarantees; 3: fingerprint; 4: waiting_for; 5: forward_lengths; 6: accuracy(_window);
-# 8: environment; 9: the fingerprint of the normalised tree, gradient_reference's wrong_numbers, self_check
+RESULT_SCHEMA = 10  # 2: sandbox guarantees; 3: fingerprint; 4: waiting_for; 5: forward_lengths; 6: accuracy(_window);
+# 8: environment; 9: the fingerprint of the normalised tree, gradient_reference's wrong_numbers, self_check;
+# 10: said (each message's template and fields, to render it in the student's language)
 STRONG_GUARANTEES = ("files", "user")  # without them a submission can reach others' grades
 
 CHECK_NAMES = registry.CHECK_NAMES  # the order of every output
@@ -40,21 +42,6 @@ Flag = Literal[registry.FLAGGED + (  # type: ignore[valid-type]
     "no_report")]
 
 
-# Characters that make a terminal, an XML parser or a spreadsheet do something other than
-# show text, or that hide text: C0 controls but tab and newline (ESC among them), DEL, C1
-# controls, the bidi marks and overrides that reorder what is shown, zero-width characters
-# (a name that looks like another), lone surrogates and the XML non-characters.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069"
-                     "\ufeff\ud800-\udfff\ufffe\uffff]")
-_LINE_BREAKS = re.compile("\r\n|[\r\u2028\u2029\x85]")
-
-
-def neutralise(text: str) -> str:
-    """Student text as plain text: every character above is removed (a CR, a line or
-    paragraph separator becomes a newline)."""
-    return _UNSAFE.sub("", _LINE_BREAKS.sub("\n", text))
-
-
 def _neutralise_deep(value: object) -> object:
     if isinstance(value, str):
         return neutralise(value)
@@ -65,12 +52,6 @@ def _neutralise_deep(value: object) -> object:
     return value
 
 
-def one_line(text: str, limit: int | None = None) -> str:
-    """Text on one line (its own newlines must not start lines of a report), cut to `limit`."""
-    text = " ".join(str(text).split())
-    return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."
-
-
 Text = Annotated[str, AfterValidator(neutralise)]  # any text that may carry the student's
 
 
@@ -79,7 +60,7 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-class CheckResult(_Model):
+class CheckResult(_Model, Says):
     """One named check: its status, points and a message a student can act on."""
 
     name: str
@@ -108,7 +89,7 @@ class CheckResult(_Model):
         return self.status == "skipped" and self.details.get("self_check") is True
 
 
-class RunResult(_Model):
+class RunResult(_Model, Says):
     """One training run driven by the grader."""
 
     seed: int
@@ -124,7 +105,7 @@ class RunResult(_Model):
     error: Text = ""
 
 
-class SubmissionInfo(_Model):
+class SubmissionInfo(_Model, Says):
     """Where the graded code came from."""
 
     source: Text
@@ -140,7 +121,7 @@ class SubmissionInfo(_Model):
     report_pages: int | None = None
 
 
-class GradeResult(_Model):
+class GradeResult(_Model, Says):
     """Everything the grader concluded about one submission."""
 
     schema_version: int = RESULT_SCHEMA
@@ -192,23 +173,26 @@ class GradeResult(_Model):
         return digest if isinstance(digest, str) else None
 
     @property
-    def accuracy_window_text(self) -> str:
+    def accuracy_window_text(self) -> Message:
         """What a run's accuracy counts, in words."""
-        return f"last {self.accuracy_window} iterations" if self.accuracy_window else "last iterations"
+        return (Message("last {n} iterations", n=self.accuracy_window) if self.accuracy_window
+                else Message("last iterations"))
 
     @property
-    def runs_text(self) -> str:
+    def runs_text(self) -> Message:
         """Which runs the accuracy is the median of, in words (runs the grader did not need,
         because a majority already agreed, are said so)."""
         made = len(self.accuracy_runs)
         train = self.check("train")
         details = train.details if train is not None else {}
         if skipped := int(details.get("runs_not_needed", 0)):
-            return f"{made} of {made + skipped} runs agree; the median cannot move, so the rest were not needed"
+            return Message("{made} of {runs} runs agree; the median cannot move, so the rest were not needed",
+                           made=made, runs=made + skipped)
         if added := int(details.get("runs_added", 0)):
-            return (f"median of {made} runs: the first {made - added} straddled, so {added} more were trained; "
-                    f"the runs span {float(details.get('spread', 0)):.3f}")
-        return f"median of {made} runs" if made != 1 else "one run"
+            return Message("median of {made} runs: the first {planned} straddled, so {added} more were trained; the "
+                           "runs span {spread:.3f}", made=made, planned=made - added, added=added,
+                           spread=float(details.get("spread", 0)))
+        return Message("median of {made} runs", made=made) if made != 1 else Message("one run")
 
     def fix_first(self) -> CheckResult | None:
         """The failed check to work on first: the earliest that names its bug (gradient_reference
@@ -249,6 +233,19 @@ class GradeResult(_Model):
         """Graded where the submission saw only its own files and had none of the grader's rights."""
         held = self.sandbox.partition(": ")[2].split(", ")
         return all(g in held for g in STRONG_GUARANTEES)
+
+
+def skipped(reason: Message) -> Message:
+    """A skipped check's message: `skipped: <reason>` (skip_reason reads the reason back)."""
+    return Message("skipped: {reason}", reason=reason)
+
+
+def skip_reason(check: CheckResult, lang: Lang) -> str:
+    """Why a check was skipped, in `lang`, without the `skipped:` in front ("" when unknown)."""
+    ref = check.said.get(check.message)
+    if ref is not None and ref.template == "skipped: {reason}" and isinstance(ref.fields["reason"], MessageRef):
+        return ref.fields["reason"].render(lang)
+    return check.in_lang(check.message, lang).removeprefix("skipped:").strip()
 
 
 def median_or_none(values: list[float]) -> float | None:

@@ -14,9 +14,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from grader.checks.registry import GATES, POINT_FIELDS
+from grader.messages import Lang, normal_lang
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -166,9 +167,9 @@ class Late(_Strict):
         return self
 
 
-# What a person applies to the class's rows (lateness, the report's rubric): changing it
-# regrades nothing, so it is not part of a result's settings hash.
-NOT_GRADING = {"late", "report"}
+# What a person applies to the class's rows (lateness, the report's rubric) and the language
+# feedback is written in: changing it regrades nothing, so it is not part of a result's settings hash.
+NOT_GRADING = {"late", "report", "lang"}
 
 # The checks that may gate the performance points: from the registry, every check but
 # `discover`, `import` and `train` itself.
@@ -215,6 +216,9 @@ class Settings(_Strict):
     points: Points = Points()
     report: Report = Report()
     late: Late = Late()
+    lang: Annotated[Lang, BeforeValidator(normal_lang)] = Field(
+        "en", description="the language of what students read (reports, feedback, Gradescope): en or zh-TW; "
+        "the instructor's pages stay in English")
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

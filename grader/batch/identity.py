@@ -18,6 +18,7 @@ import unicodedata
 from grader.batch.rows import Identity, IdentitySource, named_in
 from grader.batch.roster import Roster, Student, comparable
 from grader.intake.layouts import Entry, Layout
+from grader.messages import Message
 from grader.results import Flag
 
 
@@ -47,13 +48,14 @@ def identify(entry: Entry, roster: Roster | None, layout: Layout) -> tuple[Ident
     notes, flags = [], []
     if sid and source in ("handout", "file_name") and not sid.isascii():  # fullwidth or mathematical digits
         shown = unicodedata.normalize("NFKC", sid).strip()
-        notes.append(f"the file name writes the student id as {sid!r}: read as {shown}")
+        notes.append(Message("the file name writes the student id as {written}: read as {shown}", written=repr(sid),
+                             shown=shown))
         flags.append("odd_id")
         sid = shown
     if source in ("roster", "lms_metadata") and file_id and not same_id(file_id, sid):
         flags.append("id_mismatch")
-        notes.append(f"the file names student {file_id}, the platform's record is {sid} ({name or 'no name'}); "
-                     "graded as the platform's")
+        notes.append(Message("the file names student {file_id}, the platform's record is {sid} ({name}); graded as the "
+                             "platform's", file_id=file_id, sid=sid, name=name or Message("no name")))
     return Identity(student_id=sid, name=name, source=source, lms=layout if platform else "",
                     lms_id=entry.lms_id, email=entry.email or (enrolled.email if enrolled else None),
                     section=enrolled.section if enrolled else None, notes=tuple(notes)), flags

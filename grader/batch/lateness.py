@@ -21,6 +21,7 @@ from grader.batch.rows import Lateness, TimeSource
 from grader.batch.roster import Student
 from grader.intake.layouts import Entry
 from grader.intake.unzip import newest_member_time
+from grader.messages import Message
 from grader.settings import Late
 
 
@@ -69,13 +70,14 @@ def assess(late: Late, student: Student | None, entry: Entry | None, path: Path 
     when, source = submitted(entry, path)
     if source == "lms_mark":
         return Lateness(None, source, True, None, factor(late, 1.0), unsure=True,
-                        note="the platform marks it late without a time: charged as one day late, check it")
+                        note=Message("the platform marks it late without a time: charged as one day late, check it"))
     days = days_late(late, student, when)
     is_late = None if days is None else days > 0
     if source == "file_times" and is_late:
         applied = late.trust_file_times
-        note = (f"only the zip's file times say when it came in (a time the student sets): {days:.2f} days late"
-                + ("" if applied else ", not charged (late.trust_file_times is off)"))
+        note = Message("only the zip's file times say when it came in (a time the student sets): {days:.2f} days late",
+                       days=days)
+        note += "" if applied else Message(", not charged (late.trust_file_times is off)")
         return Lateness(when, source, True, days, factor(late, days) if applied else 1.0, unsure=True, note=note)
     return Lateness(when, source, is_late, days, factor(late, days))
 

@@ -11,7 +11,9 @@ from pathlib import Path
 from grader.batch.one_process import grade_in_process
 from grader.batch.rows import Upload
 from grader.batch.store import identity
-from grader.results import GradeResult, neutralise
+from grader.messages import Message
+from grader.results import GradeResult
+from grader.safe_text import neutralise
 from grader.sandbox.probe import Isolation
 from grader.settings import Settings
 
@@ -37,9 +39,9 @@ def grade_all(todo: list[Upload], settings: Settings, jobs: int, isolation: Isol
                 try:
                     result = future.result()
                 except Exception as exc:  # noqa: BLE001 - this upload's row says so; the class goes on
-                    result = GradeResult.ungraded("grader_error", f"the batch could not grade it: "
-                                                  f"{type(exc).__name__}: {exc}"[:300], settings.digest(),
-                                                  upload.file)
+                    error = f"{type(exc).__name__}: {exc}"[:300]
+                    result = GradeResult.ungraded("grader_error", Message("the batch could not grade it: {error}",
+                                                                          error=error), settings.digest(), upload.file)
                 save(upload, result)
             if running:
                 upload, start = min(running.values(), key=lambda v: v[1])

@@ -24,6 +24,7 @@ from grader.batch.store import identity
 from grader.checks.pipeline import grade
 from grader.intake.submission import SubmissionError, kept_files
 from grader.intake.unzip import MAX_ZIP_FILE, mib
+from grader.messages import Message
 from grader.results import GradeResult
 from grader.settings import Settings
 
@@ -55,12 +56,14 @@ def grade_on_worker(name: str, payload: Payload, settings_json: str, client_vers
 
     settings = Settings.model_validate_json(settings_json)
     if client_version != __version__:
-        return GradeResult.ungraded("version_mismatch", f"a worker runs grader {__version__}, the client "
-                                    f"{client_version}", settings.digest(), name).model_dump_json()
+        return GradeResult.ungraded("version_mismatch", Message("a worker runs grader {worker}, the client {client}",
+                                                                worker=__version__, client=client_version),
+                                    settings.digest(), name).model_dump_json()
     found = isolation()
     if not found.strong and not allow_weak:
-        return GradeResult.ungraded("weak_isolation", f"the worker cannot isolate submissions ({found.describe()}); "
-                                    "allow it with --allow-weak-sandbox", settings.digest(), name).model_dump_json()
+        return GradeResult.ungraded("weak_isolation", Message("the worker cannot isolate submissions ({sandbox}); allow "
+                                                              "it with --allow-weak-sandbox", sandbox=found.describe()),
+                                    settings.digest(), name).model_dump_json()
     with tempfile.TemporaryDirectory(prefix="bptt-dask-") as tmp:
         path = Path(tmp) / Path(name).name
         if isinstance(payload, bytes):
@@ -131,10 +134,12 @@ def grade_all(todo: list[Upload], settings: Settings, scheduler: str, allow_weak
             try:
                 result = GradeResult.model_validate_json(future.result())
             except KilledWorker:
-                result = GradeResult.ungraded("worker_lost", f"the workers grading it died {ALLOWED_FAILURES + 1} "
-                                              "times", settings.digest(), str(upload.path))
+                result = GradeResult.ungraded("worker_lost", Message("the workers grading it died {n} times",
+                                                                     n=ALLOWED_FAILURES + 1),
+                                              settings.digest(), str(upload.path))
             except Exception as exc:  # the task itself raised: the row says so, the batch goes on
-                result = GradeResult.ungraded("grader_error", f"on a worker: {type(exc).__name__}: {exc}",
+                error = f"{type(exc).__name__}: {exc}"
+                result = GradeResult.ungraded("grader_error", Message("on a worker: {error}", error=error),
                                               settings.digest(), str(upload.path))
             future.release()  # its payload is the scheduler's to forget
             save(upload, result)

@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from grader.messages import Message
 from grader.results import GradeResult
 from grader.safe_files import open_fresh, read_regular
 from grader.sandbox.probe import Isolation
@@ -59,8 +60,8 @@ def grade_in_process(path: Path, settings: Settings, isolation: Isolation, log: 
                                   input=request.model_dump_json().encode(), stdout=fd, stderr=subprocess.STDOUT,
                                   env=ENV, timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
-            return GradeResult.ungraded("timeout", f"grading took longer than {timeout:g} s", settings.digest(),
-                                        str(path))
+            return GradeResult.ungraded("timeout", Message("grading took longer than {seconds:g} s", seconds=timeout),
+                                        settings.digest(), str(path))
         finally:
             os.close(fd)
         data = read_regular(out)
@@ -68,8 +69,9 @@ def grade_in_process(path: Path, settings: Settings, isolation: Isolation, log: 
             result = GradeResult.model_validate_json(data or b"")
         except ValueError:
             tail = (read_regular(log) or b"")[-LOG_TAIL:].decode("utf-8", "replace").strip()
-            return GradeResult.ungraded("grader_error", f"the grader exited with code {proc.returncode} and no "
-                                        f"result: {tail}", settings.digest(), str(path))
+            return GradeResult.ungraded("grader_error", Message("the grader exited with code {code} and no result: "
+                                                                "{error}", code=proc.returncode, error=tail),
+                                        settings.digest(), str(path))
         result.timings["process"] = round(time.perf_counter() - started, 4)
         return result
 

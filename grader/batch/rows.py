@@ -15,6 +15,7 @@ from typing import Literal
 
 from grader.intake.layouts import Entry
 from grader.intake.submission import display_name, parse_name
+from grader.messages import Message
 from grader.results import Flag, GradeResult
 
 IdentitySource = Literal["lms_metadata", "roster", "handout", "file_name", "lms_wrapper", "none"]
@@ -72,9 +73,11 @@ class ReportFile:
     others: tuple[str, ...] = ()
 
     @property
-    def note(self) -> str:
-        others = f"; also found, not used: {', '.join(self.others[:5])}" if self.others else ""
-        return f"report: {self.original}{others}"
+    def note(self) -> Message:
+        if self.others:
+            return Message("report: {file}; also found, not used: {others}", file=self.original,
+                           others=", ".join(self.others[:5]))
+        return Message("report: {file}", file=self.original)
 
 
 @dataclass

@@ -33,6 +33,7 @@ from grader.batch.write import write_outputs
 from grader.intake.layouts import LEFT_OUT, ClassDownload, Entry, LayoutError, read_class
 from grader.intake.submission import content_hash, parse_name
 from grader.intake.unzip import Budget, SubmissionError, unpack_zip
+from grader.messages import Message
 from grader.results import GradeResult, ResultStatus
 from grader.safe_files import private_dir, write_atomic
 from grader.sandbox import Isolation
@@ -230,8 +231,10 @@ def identified(download: ClassDownload, settings: Settings, roster: Roster | Non
             result = _before_grading(entry, upload, settings)
         except (SubmissionError, OSError, ValueError, RecursionError) as exc:  # that student's row says so
             upload = None
+            error = str(exc)[:200]
             result = _ungraded(entry, settings, *((exc.status, exc.message) if isinstance(exc, SubmissionError) else
-                                                  ("not_found", f"{entry.file} cannot be read: {exc}"[:300])))
+                                                  ("not_found", Message("{file} cannot be read: {error}",
+                                                                        file=entry.file, error=error))))
         who, flags = identify(entry, roster, download.layout)
         student = roster.find(student_id=who.student_id) if roster and who.student_id else None
         row = Row(result, who, entry=entry, upload=upload,
@@ -246,11 +249,12 @@ def _before_grading(entry: Entry, upload: Upload | None, settings: Settings) -> 
     """A row's result until its upload is graded: `interrupted` unless grading gives it one
     (Ctrl-C stopped the batch first), else why there is nothing to grade."""
     if upload is not None:
-        return GradeResult.ungraded("interrupted", "the batch was stopped before this submission was graded: run "
-                                    "the same command again to grade it", settings.digest(), upload.file)
+        return GradeResult.ungraded("interrupted", Message("the batch was stopped before this submission was graded: "
+                                                           "run the same command again to grade it"),
+                                    settings.digest(), upload.file)
     if entry.refused is not None:  # the class's archive could not take this student's files
         return _ungraded(entry, settings, *entry.refused)
-    return GradeResult.ungraded("no_code", "nothing but online text was submitted: there is no file to grade",
+    return GradeResult.ungraded("no_code", Message("nothing but online text was submitted: there is no file to grade"),
                                 settings.digest(), entry.file)
 
 
@@ -263,7 +267,7 @@ def _ungraded(entry: Entry, settings: Settings, status: ResultStatus, message: s
 
 def missing(rows: list[Row], settings: Settings, roster: Roster | None) -> list[Row]:
     """A `missing` row for each enrolled student no row names."""
-    return [Row(GradeResult.ungraded("missing", "enrolled, but no submission was found", settings.digest()),
+    return [Row(GradeResult.ungraded("missing", Message("enrolled, but no submission was found"), settings.digest()),
                 Identity(s.student_id, s.name, "roster", lms_id=s.lms_user_id, email=s.email, section=s.section))
             for s in (enrolled_without_row(roster, [r.who for r in rows]) if roster else [])]
 

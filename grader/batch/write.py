@@ -8,6 +8,7 @@ import pandas as pd
 
 from grader.batch.rows import Row, page_names
 from grader.intake.layouts import ClassDownload
+from grader.messages import Message
 from grader.outputs.feedback import student_markdown
 from grader.outputs.html_report import write_report
 from grader.outputs.plots import learning_curve_png, reference_curve, score_histogram_png
@@ -32,15 +33,17 @@ def write_outputs(rows: list[Row], download: ClassDownload, out: Path, settings:
         try:
             has_png = row.upload is not None and learning_curve_png(row.result, png, reference)
         except Exception as exc:  # noqa: BLE001 - one student's curves never stop the class's outputs
-            row.result.submission.notes.append(f"no learning curves: {type(exc).__name__}: {exc}"[:200])
+            error = f"{type(exc).__name__}: {exc}"[:200]
+            row.result.submission.notes.append(Message("no learning curves: {error}", error=error))
             has_png = False
-        write_atomic(feedback / f"{name}.md", student_markdown(row, png.name if has_png else None), 0o644)
+        write_atomic(feedback / f"{name}.md", student_markdown(row, png.name if has_png else None, settings.lang),
+                     0o644)
     histogram = out / "scores.png"
     scored = [r for r in rows if r.result.status != "missing"]
     has_hist = score_histogram_png([r.result.score for r in scored],
                                    max((r.result.max_score for r in scored), default=None), histogram)
     write_atomic(out / "summary.md", summary_markdown(rows, histogram.name if has_hist else None, warnings), 0o644)
-    write_report(list(zip(rows, names)), out, histogram.name if has_hist else None)
+    write_report(list(zip(rows, names)), out, histogram.name if has_hist else None, settings.lang)
 
 
 def write_attempts(download: ClassDownload, path: Path) -> None:

@@ -17,13 +17,14 @@ import numpy as np
 from grader.checks.diagnose import Diagnosis, name_the_bug, relative_errors
 from grader.checks.grading import Grading
 from grader.checks.oracle import ProbeRequest, grader_params, random_sequence
-from grader.checks.outcome import Fail, Passed
+from grader.checks.outcome import Fail, Passed, iteration
 from grader.checks.params import flatten, unflatten
 from grader.checks.registry import CHECKS, SPECS, CheckSpec
 from grader.checks.run_pool import train_at_once
 from grader.checks.similarity import numbers_digest
 from grader.checks.session import Session
 from grader.checks.training import EARLY_WINDOW, Trainer
+from grader.messages import Message
 from reference.data import all_pairs
 from reference.loss import PARAMS, sequence_loss
 from grader.settings import Settings
@@ -88,10 +89,10 @@ def closest_loss(report: dict[str, dict[str, float]], rtol: float) -> str:
     return min(report, key=lambda loss: (sum(e >= rtol for e in report[loss].values()), max(report[loss].values())))
 
 
-def _fmt_errors(errors: dict[str, float], rtol: float) -> str:
-    return ", ".join(
-        f"{k} {e:.1e}" + ("" if e < rtol else " (wrong)") for k, e in errors.items()
-    )
+def _fmt_errors(errors: dict[str, float], rtol: float) -> Message:
+    """Each parameter's relative error, the ones at or above `rtol` marked wrong."""
+    return Message.join(", ", [Message("{name} {error:.1e}", name=k, error=e) if e < rtol else
+                               Message("{name} {error:.1e} (wrong)", name=k, error=e) for k, e in errors.items()])
 
 
 # ---------------------------------------------------------------- the checks
@@ -104,7 +105,7 @@ def check_api(g: Grading) -> str | Passed:
     problems = []
     for method, meta in info["methods"].items():
         if not meta.get("present"):
-            problems.append(f"RNN has no method {method}()")
+            problems.append(Message("RNN has no method {method}()", method=method))
     shapes = g.settings.param_shapes()
     wrong_dtype: dict[str, list[str]] = {}
     roles = {"U": "(hidden, input)", "W": "(hidden, hidden)", "V": "(output, hidden)",
@@ -113,29 +114,30 @@ def check_api(g: Grading) -> str | Passed:
         attr = info["attrs"].get(name) or {}
         kind, shape, dtype = attr.get("type"), attr.get("shape"), attr.get("dtype")
         if kind is None or kind == "missing":
-            problems.append(f"RNN has no attribute {name} (after __init__)")
+            problems.append(Message("RNN has no attribute {name} (after __init__)", name=name))
             continue
         if kind != "ndarray":
-            problems.append(f"{name} is a {kind}; the contract wants a float64 numpy array")
+            problems.append(Message("{name} is a {kind}; the contract wants a float64 numpy array", name=name, kind=kind))
             continue
         got = tuple(shape or ())
         if got != want:
             hint = ""
             if tuple(reversed(got)) == want and len(got) == 2:
-                hint = ": row-vector layout? transpose it"
+                hint = Message(": row-vector layout? transpose it")
             elif int(np.prod(got)) == int(np.prod(want)):
-                hint = ": same size, wrong shape; reshape it"
-            problems.append(
-                f"{name} has shape {got}; the contract wants {roles[name]} = {want}{hint}"
-            )
+                hint = Message(": same size, wrong shape; reshape it")
+            problems.append(Message("{name} has shape {got}; the contract wants {role} = {want}{hint}",
+                                    name=name, got=got, role=roles[name], want=want, hint=hint))
         if dtype != "float64":
             wrong_dtype.setdefault(str(dtype), []).append(name)
     for dtype, names in wrong_dtype.items():
-        verb = "has" if len(names) == 1 else "have"
-        problems.append(f"{', '.join(names)} {verb} dtype {dtype}; the contract wants float64")
+        problems.append(Message("{names} has dtype {dtype}; the contract wants float64", names=names[0], dtype=dtype)
+                        if len(names) == 1 else
+                        Message("{names} have dtype {dtype}; the contract wants float64", names=", ".join(names),
+                                dtype=dtype))
     if problems:
-        raise Fail("; ".join(problems))
-    return "class, methods and parameter shapes follow the contract"
+        raise Fail(Message.join("; ", problems))
+    return Message("class, methods and parameter shapes follow the contract")
 
 
 @check("forward_shape")
@@ -145,11 +147,9 @@ def check_forward_shape(g: Grading) -> str | Passed:
     x, _ = random_sequence(g.settings, g.rng, steps)
     yhat = g.client.forward(x)
     if yhat.min() < 0 or yhat.max() > 1:
-        raise Fail(
-            f"yhat has values outside [0, 1] (min {yhat.min():.3g}, max {yhat.max():.3g}): "
-            "apply the sigmoid to o_t = c + V h_t"
-        )
-    return f"shape (T, output_dim) for T = {steps}, values in [0, 1]"
+        raise Fail(Message("yhat has values outside [0, 1] (min {low:.3g}, max {high:.3g}): apply the sigmoid "
+                           "to o_t = c + V h_t", low=yhat.min(), high=yhat.max()))
+    return Message("shape (T, output_dim) for T = {steps}, values in [0, 1]", steps=steps)
 
 
 @check("forward_values")
@@ -166,17 +166,19 @@ def check_forward_values(g: Grading) -> str | Passed:
         if diff.max() > atol:
             first = int(np.argmax(diff > atol))
             where = (
-                "already at t = 0: check the output layer yhat = sigmoid(c + V h_t), "
-                "h_0 = tanh(b + U x_0), and that h_(-1) = 0 (no state kept from an earlier call)"
+                Message("already at t = 0: check the output layer yhat = sigmoid(c + V h_t), "
+                        "h_0 = tanh(b + U x_0), and that h_(-1) = 0 (no state kept from an earlier call)")
                 if first == 0
-                else f"from t = {first} on (t = 0 is right): check the recurrence a_t = b + W h_(t-1) + U x_t"
+                else Message("from t = {first} on (t = 0 is right): check the recurrence a_t = b + W h_(t-1) + U x_t",
+                             first=first)
             )
             raise Fail(
-                f"forward differs from the reference by up to {diff.max():.2e} (T = {steps}), "
-                f"{where}. forward must compute from the public U, W, V, b, c",
+                Message("forward differs from the reference by up to {diff:.2e} (T = {steps}), {where}. forward must "
+                        "compute from the public U, W, V, b, c", diff=diff.max(), steps=steps, where=where),
                 max_abs_diff=float(diff.max()),
             )
-    return f"matches the reference to {atol:g} for T = {steps}, under {FORWARD_TRIES} sets of parameters"
+    return Message("matches the reference to {atol:g} for T = {steps}, under {tries} sets of parameters",
+                   atol=atol, steps=steps, tries=FORWARD_TRIES)
 
 
 @check("forward_stateless")
@@ -189,11 +191,9 @@ def check_forward_stateless(g: Grading) -> str | Passed:
     again = g.client.forward(x1)
     diff = float(np.abs(first - again).max())
     if diff > 1e-12:
-        raise Fail(
-            f"forward(x) changed by {diff:.2e} after another call: state is carried between "
-            "calls. Start every forward from h_(-1) = 0"
-        )
-    return "same output for the same input after another call"
+        raise Fail(Message("forward(x) changed by {diff:.2e} after another call: state is carried between calls. "
+                           "Start every forward from h_(-1) = 0", diff=diff))
+    return Message("same output for the same input after another call")
 
 
 @check("forward_lengths")
@@ -208,14 +208,15 @@ def check_forward_lengths(g: Grading) -> str | Passed:
         try:
             got = g.client.forward(x)
         except Fail as exc:
-            raise Fail(f"forward works for T = {g.settings.bits} but not for T = {steps} ({exc.message}): "
-                       f"is a length hard-coded (a reshape to ({g.settings.bits}, ...) or range({g.settings.bits}))? "
-                       "use len(x)") from None
+            raise Fail(Message("forward works for T = {bits} but not for T = {steps} ({why}): is a length hard-coded "
+                               "(a reshape to ({bits}, ...) or range({bits}))? use len(x)",
+                               bits=g.settings.bits, steps=steps, why=exc.message)) from None
         diff = float(np.abs(got - want).max())
         if diff > atol:
-            raise Fail(f"forward differs from the reference by up to {diff:.2e} for T = {steps} "
-                       f"(it matches for T = {g.settings.bits}): is a length hard-coded? use len(x)")
-    return f"matches the reference for T = {', '.join(map(str, OTHER_LENGTHS))} too"
+            raise Fail(Message("forward differs from the reference by up to {diff:.2e} for T = {steps} (it matches "
+                               "for T = {bits}): is a length hard-coded? use len(x)",
+                               diff=diff, steps=steps, bits=g.settings.bits))
+    return Message("matches the reference for T = {lengths} too", lengths=", ".join(map(str, OTHER_LENGTHS)))
 
 
 @check("backward_shape")
@@ -224,7 +225,7 @@ def check_backward_shape(g: Grading) -> str | Passed:
     x, y = random_sequence(g.settings, g.rng, g.settings.bits)
     g.client.forward(x)
     g.client.backward(y)  # Session.backward validates keys, shapes and finiteness
-    return "keys U, W, V, b, c with the parameters' shapes"
+    return Message("keys U, W, V, b, c with the parameters' shapes")
 
 
 @check("backward_pure")
@@ -237,11 +238,9 @@ def check_backward_pure(g: Grading) -> str | Passed:
     after = g.client.get_params()
     changed = [k for k in PARAMS if not np.array_equal(before[k], after[k])]
     if changed:
-        raise Fail(
-            f"backward changed {', '.join(changed)}: it must only return gradients; "
-            "the step p -= alpha * g belongs in update"
-        )
-    return "parameters unchanged by backward"
+        raise Fail(Message("backward changed {changed}: it must only return gradients; the step p -= alpha * g "
+                           "belongs in update", changed=", ".join(changed)))
+    return Message("parameters unchanged by backward")
 
 
 @check("gradient_numeric")
@@ -267,17 +266,18 @@ def check_gradient_numeric(g: Grading) -> str | Passed:
     errors, worst = report[loss], max(report[loss].values())
     if worst > tol.numeric_rtol:
         raise Fail(
-            f"backward disagrees with finite differences of your forward's loss (closest: "
-            f"{loss}): relative error {_fmt_errors(errors, tol.numeric_rtol)}",
+            Message("backward disagrees with finite differences of your forward's loss (closest: {loss}): relative "
+                    "error {errors}", loss=loss, errors=_fmt_errors(errors, tol.numeric_rtol)),
             relative_errors=errors,
         )
     agreeing = [name for name, e in report.items() if max(e.values()) <= tol.numeric_rtol]
     details = {"loss": loss, "relative_errors": errors}
     if len(agreeing) > 1:  # e.g. gradients of zero for an output that ignores the parameters
-        return Passed(f"agrees with finite differences of {' and '.join(agreeing)} alike, worst relative "
-                      f"error {worst:.1e}", details)
+        return Passed(Message("agrees with finite differences of {losses} alike, worst relative error {worst:.1e}",
+                              losses=Message.join(" and ", agreeing), worst=worst), details)
     g.facts.loss_recognised = loss  # gradient_reference, if it passes, names the loss too
-    return Passed(f"agrees with finite differences ({loss} loss), worst relative error {worst:.1e}", details)
+    return Passed(Message("agrees with finite differences ({loss} loss), worst relative error {worst:.1e}",
+                          loss=loss, worst=worst), details)
 
 
 @check("gradient_reference")
@@ -297,17 +297,20 @@ def check_gradient_reference(g: Grading) -> str | Passed:
         report[loss] = worst
         if max(worst.values()) < rtol:
             g.facts.loss_recognised = loss
-            return f"equal to the reference BPTT gradients of the {loss} loss (worst {max(worst.values()):.1e})"
+            return Message("equal to the reference BPTT gradients of the {loss} loss (worst {worst:.1e})",
+                           loss=loss, worst=max(worst.values()))
     closest = closest_loss(report, rtol)
     wrong = [k for k, e in report[closest].items() if e >= rtol]
     found = name_the_bug(student, probe, settings.accepted_losses, rtol)
     if found is None and set(wrong) == {"U", "W", "b"}:
-        found = Diagnosis("recurrence", "only W, U and b are wrong while V and c are right: the error is in the "
-                          "recurrence (the W^T da_(t+1) term of dh_t, or dW built from h_t instead of h_(t-1))")
+        found = Diagnosis("recurrence", Message("only W, U and b are wrong while V and c are right: the error is in "
+                                                "the recurrence (the W^T da_(t+1) term of dh_t, or dW built from h_t "
+                                                "instead of h_(t-1))"))
     idiosyncratic = found is None or found.name == "recurrence"  # no classic bug explains the numbers
+    likely = Message(". Likely: {bug}", bug=found.sentence) if found else ""
     raise Fail(
-        f"gradients of {', '.join(wrong)} differ from the reference (closest loss: {closest}; "
-        f"relative errors {_fmt_errors(report[closest], rtol)})" + (f". Likely: {found.sentence}" if found else ""),
+        Message("gradients of {wrong} differ from the reference (closest loss: {loss}; relative errors {errors}){likely}",
+                wrong=", ".join(wrong), loss=closest, errors=_fmt_errors(report[closest], rtol), likely=likely),
         relative_errors=report,
         closest_loss=closest,
         bug=found.sentence if found else None,
@@ -332,13 +335,13 @@ def check_update(g: Grading) -> str | Passed:
             moved = {k: float(np.abs(after[k] - params[k]).max()) for k in wrong}
             hint = ""
             if all(v == 0 for v in moved.values()):
-                hint = ": the parameters did not move; update must change U, W, V, b, c"
+                hint = Message(": the parameters did not move; update must change U, W, V, b, c")
             raise Fail(
-                f"after update(grads, alpha={alpha}) {', '.join(wrong)} differ from p - alpha * g "
-                f"by up to {max(wrong.values()):.2e}{hint}",
+                Message("after update(grads, alpha={alpha}) {wrong} differ from p - alpha * g by up to {diff:.2e}{hint}",
+                        alpha=alpha, wrong=", ".join(wrong), diff=max(wrong.values()), hint=hint),
                 errors=errors,
             )
-    return "p - alpha * g exactly, for alpha = 0.1 and 0.03"
+    return Message("p - alpha * g exactly, for alpha = 0.1 and 0.03")
 
 
 EXTRA_RUN_MARGIN = 30.0  # seconds the checks after training may need (integrity, generalize)
@@ -412,39 +415,40 @@ def check_train(g: Grading) -> str | Passed:
     accuracies = [r.accuracy for r in training.runs]
     median = float(np.median(accuracies))
     runs = ", ".join(f"{a:.3f}" for a in accuracies)
-    text = (f"median accuracy {median:.3f} over {len(accuracies)} runs ({runs})"
-            if len(accuracies) > 1 else f"accuracy {median:.3f} (one run)")
+    text = (Message("median accuracy {median:.3f} over {n} runs ({runs})", median=median, n=len(accuracies), runs=runs)
+            if len(accuracies) > 1 else Message("accuracy {median:.3f} (one run)", median=median))
     details: dict[str, object] = {"spread": round(max(accuracies) - min(accuracies), 4)}
     if (added := len(accuracies) - len(planned)) > 0:
         details["runs_added"] = added
-        text += (f"; runs 1-{len(planned)} straddled ({min(planned):.3f} to {max(planned):.3f}, more than "
-                 f"{settings.straddle:g} apart), so {added} more were trained and the median is of {len(accuracies)}")
+        text += Message("; runs 1-{planned} straddled ({low:.3f} to {high:.3f}, more than {straddle:g} apart), so "
+                        "{added} more were trained and the median is of {n}", planned=len(planned), low=min(planned),
+                        high=max(planned), straddle=settings.straddle, added=added, n=len(accuracies))
     if (skipped := settings.runs - len(accuracies)) > 0:
         details["runs_not_needed"] = skipped
         later = ", ".join(str(i) for i in range(len(accuracies) + 1, settings.runs + 1))
-        text += (f"; run{'s' if skipped > 1 else ''} {later} not needed: {len(accuracies)} of {settings.runs} runs "
-                 "agree, so the median cannot move")
+        needed = {"later": later, "n": len(accuracies), "runs": settings.runs}
+        text += (Message("; runs {later} not needed: {n} of {runs} runs agree, so the median cannot move", **needed)
+                 if skipped > 1 else
+                 Message("; run {later} not needed: {n} of {runs} runs agree, so the median cannot move", **needed))
     unaudited = {run for run, _ in training.audits.failures}  # integrity's to report
     unfinished = [(i, r) for i, r in enumerate(training.runs, 1) if r.error and i not in unaudited]
     if unfinished:  # an exception, the time limit, a bad return value
         i, run = unfinished[0]
-        which = f"{len(unfinished)} of {len(training.runs)} runs" if len(training.runs) > 1 else "the run"
-        raise Fail(f"{which} did not finish: run {i} stopped after {run.iterations_done} of "
-                   f"{settings.iterations} iterations: {run.error}. Scored as they stand: {text}",
+        which = (Message("{k} of {n} runs", k=len(unfinished), n=len(training.runs)) if len(training.runs) > 1
+                 else Message("the run"))
+        raise Fail(Message("{which} did not finish: run {i} stopped after {done} of {iterations} iterations: {error}. "
+                           "Scored as they stand: {text}", which=which, i=i, done=run.iterations_done,
+                           iterations=settings.iterations, error=run.message_of(run.error), text=text),
                    unfinished=len(unfinished))
     early = [r.accuracy_first for r in training.runs]
     if max(early) > PRETRAINED:
-        text += (
-            f". {max(early):.0%} of the answers were already right in the first {EARLY_WINDOW} "
-            "iterations: a freshly initialised RNN cannot add yet, so the weights look trained "
-            "before submission (flagged for the instructor)"
-        )
+        text += Message(". {share:.0%} of the answers were already right in the first {window} iterations: a freshly "
+                        "initialised RNN cannot add yet, so the weights look trained before submission (flagged for "
+                        "the instructor)", share=max(early), window=EARLY_WINDOW)
         details["learned_before_training"] = max(early)
     if median < 0.9 and g.passed("gradient_reference"):
-        text += (
-            ". Your gradients are right, so look at training: clip each gradient's norm in "
-            "update (bce with alpha 0.1 explodes without it) and start from small weights"
-        )
+        text += Message(". Your gradients are right, so look at training: clip each gradient's norm in update (bce "
+                        "with alpha 0.1 explodes without it) and start from small weights")
     return Passed(text, details)
 
 
@@ -456,43 +460,46 @@ def check_integrity(g: Grading) -> str | Passed:
     audits = g.facts.training.audits
     if audits.failures:
         run, why = audits.failures[0]
-        raise Fail(
-            f"run {run} could not be audited {why}: its predictions from there on do not count, and "
-            "the performance score is 0", failures=len(audits.failures))
+        raise Fail(Message("run {run} could not be audited {why}: its predictions from there on do not count, and the "
+                           "performance score is 0", run=run, why=why), failures=len(audits.failures))
     if not audits.checked:
-        raise Fail("no training iteration could be audited, so the accuracy cannot be trusted; "
-                   "the performance score is 0")
+        raise Fail(Message("no training iteration could be audited, so the accuracy cannot be trusted; the "
+                           "performance score is 0"))
     if audits.mismatches:
         it, run, diff = audits.mismatches[0]
         raise Fail(
-            f"{len(audits.mismatches)} of {audits.checked} audited training predictions differ "
-            f"from what the parameters compute (first: run {run}, iteration {it}, by {diff:.2e}). "
-            "forward must compute yhat from U, W, V, b, c; the performance score is 0",
+            Message("{k} of {n} audited training predictions differ from what the parameters compute (first: run "
+                    "{run}, {it}, by {diff:.2e}). forward must compute yhat from U, W, V, b, c; the "
+                    "performance score is 0", k=len(audits.mismatches), n=audits.checked, run=run,
+                    it=iteration(it), diff=diff),
             mismatches=len(audits.mismatches),
             audited=audits.checked,
         )
     if audits.forged:
         it, run, diff = audits.forged[0]
         raise Fail(
-            f"{len(audits.forged)} of {audits.checked} audited gradients that training used differ from "
-            f"backward at the same parameters in a fresh process (first: run {run}, iteration {it}, by "
-            f"{diff:.2e}). backward must depend only on the parameters and the last forward; the "
-            "performance score is 0", forged=len(audits.forged))
-    gradient = ("the BPTT gradient at the step's parameters" if audits.every_step
-                else "the gradient backward returned")
+            Message("{k} of {n} audited gradients that training used differ from backward at the same parameters in "
+                    "a fresh process (first: run {run}, {it}, by {diff:.2e}). backward must depend only on "
+                    "the parameters and the last forward; the performance score is 0",
+                    k=len(audits.forged), n=audits.checked, run=run, it=iteration(it), diff=diff),
+            forged=len(audits.forged))
+    gradient = (Message("the BPTT gradient at the step's parameters") if audits.every_step
+                else Message("the gradient backward returned"))
     if audits.jumps:
         it, run, why = audits.jumps[0]
         raise Fail(
-            f"{len(audits.jumps)} of {audits.steps} training steps are not update(grads, alpha) with "
-            f"{gradient} (first: run {run}, iteration {it}: {why}). The parameters may change only by "
-            "update with backward's gradient; the performance score is 0",
+            Message("{k} of {n} training steps are not update(grads, alpha) with {gradient} (first: run {run}, "
+                    "{it}: {why}). The parameters may change only by update with backward's gradient; the "
+                    "performance score is 0", k=len(audits.jumps), n=audits.steps, gradient=gradient, run=run,
+                    it=iteration(it), why=why),
             jumps=len(audits.jumps), audited_steps=audits.steps,
         )
     if audits.every_step:
-        return (f"all {audits.steps} training steps are update(grads, alpha) with {gradient}, and all "
-                f"{audits.checked} predictions are what the parameters compute")
-    return (f"all {audits.steps} training steps are update(backward(y), alpha); {audits.checked} randomly "
-            "chosen predictions and gradients match the parameters")
+        return Message("all {steps} training steps are update(grads, alpha) with {gradient}, and all {checked} "
+                       "predictions are what the parameters compute", steps=audits.steps, gradient=gradient,
+                       checked=audits.checked)
+    return Message("all {steps} training steps are update(backward(y), alpha); {checked} randomly chosen predictions "
+                   "and gradients match the parameters", steps=audits.steps, checked=audits.checked)
 
 
 @check("generalize")
@@ -513,11 +520,8 @@ def check_generalize(g: Grading) -> str | Passed:
         got = g.client.forward(x[i])
         if np.abs(got - yhat[i]).max() > settings.tolerances.forward_atol:
             mismatched.append(f"{ab[i][0]}+{ab[i][1]}")
-    text = (
-        f"{exhaustive:.4f} of all {len(x)} sums right with the trained parameters"
-    )
     if mismatched:
-        raise Fail(
-            f"{text}, but your forward disagrees with those parameters on {', '.join(mismatched[:5])}"
-        )
-    return text + f"; your forward gives the same answers on {SPOT_CHECKS} of the sums, chosen at random"
+        raise Fail(Message("{share:.4f} of all {n} sums right with the trained parameters, but your forward disagrees "
+                           "with those parameters on {sums}", share=exhaustive, n=len(x), sums=", ".join(mismatched[:5])))
+    return Message("{share:.4f} of all {n} sums right with the trained parameters; your forward gives the same answers "
+                   "on {k} of the sums, chosen at random", share=exhaustive, n=len(x), k=SPOT_CHECKS)

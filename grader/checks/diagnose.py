@@ -13,19 +13,18 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from grader.messages import Message
 from reference.loss import PARAMS, Loss
 
 if TYPE_CHECKING:  # the oracle reads BUGS from here
     from grader.checks.oracle import Probe
 
 BUGS = {
-    "no_recurrent": "the recurrent term W^T da_{t+1} is missing from dh_t (BPTT truncated to one step)",
-    "w_not_transposed": "dh_t uses W da_{t+1} where BPTT needs W^T da_{t+1} (W is not transposed)",
-    "dw_from_h_t": "dW is summed from da_t h_t^T; it needs the previous state: da_t h_{t-1}^T",
-    "tanh_on_preactivation": (
-        "the tanh derivative is taken on the pre-activation (1 - a_t^2); it is 1 - h_t^2 "
-        "with h_t = tanh(a_t)"
-    ),
+    "no_recurrent": Message("the recurrent term W^T da_{{t+1}} is missing from dh_t (BPTT truncated to one step)"),
+    "w_not_transposed": Message("dh_t uses W da_{{t+1}} where BPTT needs W^T da_{{t+1}} (W is not transposed)"),
+    "dw_from_h_t": Message("dW is summed from da_t h_t^T; it needs the previous state: da_t h_{{t-1}}^T"),
+    "tanh_on_preactivation": Message(
+        "the tanh derivative is taken on the pre-activation (1 - a_t^2); it is 1 - h_t^2 with h_t = tanh(a_t)"),
 }
 
 
@@ -93,17 +92,15 @@ def _clipping(student: list[dict], reference: list[dict]) -> Diagnosis | None:
                 continue
             return None
     if capped:
-        return Diagnosis("clipped_in_backward",
-            f"{capped[0]}'s gradient looks clipped to +-{capped[1]:.3g} inside backward; backward "
-            "must return the full gradient (clip in update, only gradients with norm above 1)"
-        )
+        return Diagnosis("clipped_in_backward", Message(
+            "{name}'s gradient looks clipped to +-{cap:.3g} inside backward; backward must return the full gradient "
+            "(clip in update, only gradients with norm above 1)", name=capped[0], cap=capped[1]))
     if scaled:
         k, norm_s, norm_r = scaled
-        return Diagnosis("clipped_in_backward",
-            f"{k}'s gradient points the right way but its norm is cut to {norm_s:.3g} (true norm "
-            f"{norm_r:.3g}): it looks clipped inside backward; backward must return the full "
-            "gradient and clipping belongs in update"
-        )
+        return Diagnosis("clipped_in_backward", Message(
+            "{name}'s gradient points the right way but its norm is cut to {norm:.3g} (true norm {true:.3g}): it looks "
+            "clipped inside backward; backward must return the full gradient and clipping belongs in update",
+            name=k, norm=norm_s, true=norm_r))
     return None
 
 
@@ -122,15 +119,13 @@ def _output_factor(student: list[dict], reference: list[dict], loss: Loss) -> Di
         return None
     factor = ratios[0]
     if abs(factor) < 1e-9:
-        return Diagnosis("zero_gradients",
-                         "backward returns all-zero gradients: it must compute them from the last forward")
+        return Diagnosis("zero_gradients", Message(
+            "backward returns all-zero gradients: it must compute them from the last forward"))
     if abs(factor + 1) < 1e-6:
-        return Diagnosis("wrong_sign",
-            "every gradient has the wrong sign: dL/do_t is yhat_t - y_t (not y_t - yhat_t), "
-            "and update subtracts alpha * g"
-        )
+        return Diagnosis("wrong_sign", Message(
+            "every gradient has the wrong sign: dL/do_t is yhat_t - y_t (not y_t - yhat_t), and update subtracts "
+            "alpha * g"))
     term = "yhat_t - y_t" if loss == "bce" else "(yhat_t - y_t) yhat_t (1 - yhat_t)"
-    return Diagnosis("scaled_output_term",
-        f"every gradient is {factor:.4g} x the {loss} gradient: the output term dL/do is scaled "
-        f"(a loss the settings don't accept; for {loss} dL/do_t = {term})"
-    )
+    return Diagnosis("scaled_output_term", Message(
+        "every gradient is {factor:.4g} x the {loss} gradient: the output term dL/do is scaled (a loss the settings "
+        "don't accept; for {loss} dL/do_t = {term})", factor=factor, loss=loss, term=term))

@@ -5,6 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from grader.messages import Message
+
+ITERATION = "iteration {it}"  # the template of an audited iteration's number
+
+
+def iteration(it: int) -> Message:
+    """An audited iteration's number as a Message of its own, so a platform can hide it before the
+    due date in any language (gradescope_results.py): which iterations are audited is secret."""
+    return Message("iteration {it}", it=it)
+
 
 @dataclass(frozen=True)
 class Passed:

@@ -29,15 +29,17 @@ from grader.checks.static import DISALLOWED, import_advice, missing_module_advic
 from grader.checks.suspicions import complex_arithmetic, slow_backward
 from grader.environment import environment
 from grader.intake.submission import Submission, SubmissionError, open_submission, parse_name
-from grader.results import CHECK_NAMES, CheckResult, GradeResult, SubmissionInfo, median_or_none
+from grader.messages import Message
+from grader.results import CHECK_NAMES, CheckResult, GradeResult, SubmissionInfo, median_or_none, skipped
 from grader.settings import Settings
 
 SLOW_IMPORT = 2.0  # seconds: far more than NumPy's import, so the module does work at import
 
 
-def _skip_rest(results: dict[str, CheckResult], reason: str) -> None:
+def _skip_rest(results: dict[str, CheckResult], reason: Message) -> None:
+    """Every check not run yet, skipped for `reason` (what a report says each waits for)."""
     for name in CHECK_NAMES:
-        results.setdefault(name, CheckResult(name=name, status="skipped", message=reason))
+        results.setdefault(name, CheckResult(name=name, status="skipped", message=skipped(reason)))
 
 
 def _read_sources(root: Path) -> dict[str, str]:
@@ -50,8 +52,8 @@ def _read_sources(root: Path) -> dict[str, str]:
     return sources
 
 
-NOT_IN_KIT = ("not run by the self-check: it computes with the reference model, which only the grader holds; "
-              "the grading runs it")
+NOT_IN_KIT = Message("not run by the self-check: it computes with the reference model, which only the grader "
+                     "holds; the grading runs it")
 
 
 def _run_check(g: Grading, spec: CheckSpec, func: Run) -> CheckResult:
@@ -61,7 +63,7 @@ def _run_check(g: Grading, spec: CheckSpec, func: Run) -> CheckResult:
     missing = [n for n in spec.needs if not g.passed(n)]
     if missing:
         return CheckResult(name=name, status="skipped", waiting_for=missing,
-                           message=f"skipped: needs {', '.join(missing)} to pass first")
+                           message=Message("skipped: needs {checks} to pass first", checks=", ".join(missing)))
     started = time.perf_counter()
     try:
         outcome = func(g)
@@ -70,10 +72,11 @@ def _run_check(g: Grading, spec: CheckSpec, func: Run) -> CheckResult:
     except Fail as exc:
         result = CheckResult(name=name, status="failed", message=exc.message, details=dict(exc.details))
     except Exception as exc:  # a bug of the grader, never the student's zero
+        error = f"{type(exc).__name__}: {exc}"
         result = CheckResult(
             name=name,
             status="error",
-            message=f"grader error in {name}: {type(exc).__name__}: {exc}",
+            message=Message("grader error in {name}: {error}", name=name, error=error),
             details={"traceback": traceback.format_exc(limit=8)[-4000:]},
         )
     result.seconds = round(time.perf_counter() - started, 4)
@@ -105,7 +108,7 @@ def grade(path: Path, settings: Settings, workdir: Path | None = None, oracle: O
             result = GradeResult.ungraded(exc.status, exc.message, settings.digest(), str(path),
                                           student_id=student_id, name=name, naming_ok=naming_ok)
             results["discover"] = CheckResult(name="discover", status="failed", message=exc.message)
-            _skip_rest(results, "skipped: no module to grade")
+            _skip_rest(results, Message("no module to grade"))
             return _finish(result, results, settings, None, started)
         client = Session(submission.module_path, settings)
         client.launch()  # the child imports NumPy while the grader reads the sources
@@ -115,13 +118,16 @@ def grade(path: Path, settings: Settings, workdir: Path | None = None, oracle: O
         try:
             result.submission = _info(submission)
             results["discover"] = CheckResult(
-                name="discover", status="passed", message=f"graded module: {submission.module_display}"
+                name="discover", status="passed",
+                message=Message("graded module: {module}", module=submission.module_display)
             )
             static, module_text = _read_static(submission, result)
             _run_all(g, static, result, module_text)
         except Exception as exc:  # a grader bug: this submission's row says so, the batch goes on
-            result.status, result.message = "grader_error", f"grader error: {type(exc).__name__}: {exc}"[:500]
-            _skip_rest(results, "skipped: grading stopped (grader error)")
+            result.status = "grader_error"
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            result.message = Message("grader error: {error}", error=error)
+            _skip_rest(results, Message("grading stopped (grader error)"))
         finally:
             client.close()
             result.output = client.output()[-20000:]
@@ -147,33 +153,31 @@ def _run_all(g: Grading, static: dict, result: GradeResult, module_text: str) ->
     try:
         reply = g.client.start()
         seconds = float(reply.header.get("seconds", time.perf_counter() - started))
-        message = f"imported in {seconds:.2f} s"
+        message = Message("imported in {seconds:.2f} s", seconds=seconds)
         if seconds > SLOW_IMPORT:  # passes, but every grading and every classmate's waits for it
-            message += f", slowly: {import_advice(module_text)}"
+            message += Message(", slowly: {advice}", advice=import_advice(module_text))
         results["import"] = CheckResult(name="import", status="passed", message=message, seconds=round(seconds, 4),
                                         details={"slow": True} if seconds > SLOW_IMPORT else {})
     except Fail as exc:
         if isinstance(exc, TimedOut):
-            exc.message += f": {import_advice(module_text)}"
+            exc.message = Message("{error}: {advice}", error=exc.message, advice=import_advice(module_text))
         elif (advice := missing_module_advice(module_text, exc.message)) is not None:
-            exc.message = f"{advice} ({exc.message})"  # the fix first
+            exc.message = Message("{advice} ({error})", advice=advice, error=exc.message)  # the fix first
         results["import"] = CheckResult(name="import", status="failed", message=exc.message)
         result.status = "timeout" if isinstance(exc, TimedOut) else "import_failed"
         result.message = exc.message
         _policy(results, static, [])
-        _skip_rest(results, "skipped: the module could not be imported")
+        _skip_rest(results, Message("the module could not be imported"))
         return
     for spec, func in contract_checks():
         results[spec.name] = _run_check(g, spec, func)
         if g.client.remaining() <= 0:
             result.status = "timeout"
-            result.message = (
-                f"grading stopped during {spec.name}: the submission used up its time limit "
-                f"of {g.settings.limits.total_seconds:g} s"
-            )
+            result.message = Message("grading stopped during {name}: the submission used up its time limit of "
+                                     "{seconds:g} s", name=spec.name, seconds=g.settings.limits.total_seconds)
             break
     _policy(results, static, g.client.modules())
-    _skip_rest(results, "skipped: grading stopped (time limit)")
+    _skip_rest(results, Message("grading stopped (time limit)"))
 
 
 def _policy(results: dict[str, CheckResult], static: dict[str, list[str]], runtime: list[str]) -> None:
@@ -184,11 +188,11 @@ def _policy(results: dict[str, CheckResult], static: dict[str, list[str]], runti
             found[top] = ["run time"]
     if found:
         results["policy"] = CheckResult(
-            name="policy", status="failed", message=policy_message(found, "imported"),
+            name="policy", status="failed", message=policy_message(found),
             details={"imports": found},
         )
     else:
-        results["policy"] = CheckResult(name="policy", status="passed", message="only allowed imports")
+        results["policy"] = CheckResult(name="policy", status="passed", message=Message("only allowed imports"))
 
 
 def _info(sub: Submission) -> SubmissionInfo:
@@ -203,6 +207,7 @@ def _info(sub: Submission) -> SubmissionInfo:
         fingerprint=fingerprint(source.decode("utf-8", errors="replace")),
         naming_ok=sub.naming_ok,
         notes=list(sub.notes) + ([sub.naming_note] if sub.naming_note else []),
+        said=sub.said,
         report_pdf=sub.report_pdf,
         report_pages=sub.report_pages,
     )

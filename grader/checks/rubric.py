@@ -13,6 +13,7 @@ BPTT removes gradient_reference from the gates.
 from __future__ import annotations
 
 from grader.checks.registry import SPECS
+from grader.messages import Message
 from grader.results import CheckResult
 from grader.settings import Settings
 
@@ -36,10 +37,9 @@ def award(results: dict[str, CheckResult], settings: Settings, accuracy: float |
     if blocked:
         train.points = 0.0
         train.details = {**train.details, "withheld_by": blocked}
-        train.message += (
-            f". Performance points: 0, because {' and '.join(blocked)} did not pass "
-            "(accuracy only counts when the gates of the settings pass)"
-        )
+        train.message = train.message_of(train.message) + Message(
+            ". Performance points: 0, because {gates} did not pass (accuracy only counts when the gates of the "
+            "settings pass)", gates=Message.join(" and ", blocked))
     else:
         train.points = round(settings.points.performance * accuracy, 4)
 

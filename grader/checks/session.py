@@ -26,6 +26,7 @@ from grader.sandbox import (
     SandboxTimeout,
     StudentError,
 )
+from grader.messages import Message
 from reference.loss import PARAMS
 from grader.settings import Settings
 
@@ -33,14 +34,14 @@ TRAIN_CHUNK = 2000  # iterations per round trip to the child (a run's first is s
 
 
 # How each sandbox operation reads in a message to the student.
-OPERATIONS = {
-    "import": "importing the module",
+OPERATIONS: dict[str, str] = {
+    "import": Message("importing the module"),
     "construct": "RNN.__init__",
-    "get_params": "reading the parameters U, W, V, b, c",
-    "set_params": "setting the parameters U, W, V, b, c",
+    "get_params": Message("reading the parameters U, W, V, b, c"),
+    "set_params": Message("setting the parameters U, W, V, b, c"),
     "forward_params": "RNN.forward",
-    "train": "training",
-    "gradients": "RNN.backward at parameters recorded during training",
+    "train": Message("training"),
+    "gradients": Message("RNN.backward at parameters recorded during training"),
 }
 
 
@@ -64,6 +65,9 @@ class Session:
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
 
+    def used_up(self) -> Message:
+        return Message("the time limit of {seconds:g} s is used up", seconds=self.settings.limits.total_seconds)
+
     def launch(self) -> None:
         """Start the child now, without waiting: it imports Python and NumPy (most of a
         sandbox's start) while the grader reads the sources. `start` finishes the start."""
@@ -75,7 +79,7 @@ class Session:
     def _new_sandbox(self) -> Sandbox:
         left = self.remaining()
         if left <= 0:
-            raise TimedOut(f"the time limit of {self.settings.limits.total_seconds:g} s is used up")
+            raise TimedOut(self.used_up())
         limits = self.settings.limits.model_copy(update={"total_seconds": left})
         # Two regions, each a chunk's parameters and gradients: the child writes the next
         # chunk's record into one while the grader copies the last one out of the other.
@@ -132,29 +136,36 @@ class Session:
             reply = func(*args, **kwargs)
         except StudentError as exc:
             if exc.kind == "NotImplementedError":
-                raise Fail(f"not implemented: {what} raises NotImplementedError ({exc.message})") from None
+                raise Fail(Message("not implemented: {what} raises NotImplementedError ({error})", what=what,
+                                   error=exc.message)) from None
             detail = f": {exc.message}" if exc.message else ""
             if exc.kind == "MemoryError":
-                detail += f" (the limit is {self.settings.limits.memory_mb} MiB of address space)"
-            raise Fail(f"{what} raised {exc.kind}{detail}", trace=exc.trace) from None
+                detail = Message("{error} (the limit is {mb} MiB of address space)", error=detail,
+                                 mb=self.settings.limits.memory_mb)
+            raise Fail(Message("{what} raised {kind}{error}", what=what, kind=exc.kind, error=detail),
+                       trace=exc.trace) from None
         except SandboxTimeout as exc:
             drop()
-            raise TimedOut(f"{what} did not finish within {exc.seconds:g} s", op=op) from None
+            raise TimedOut(Message("{what} did not finish within {seconds:g} s", what=what, seconds=exc.seconds),
+                           op=op) from None
         except SandboxCrashed as exc:
             drop()
-            raise Fail(f"the submission's process died during {what}: {exc.exit_description}") from None
+            raise Fail(Message("the submission's process died during {what}: {error}", what=what,
+                               error=exc.exit_description)) from None
         except ProtocolError as exc:
             drop()
-            raise Malformed(f"the submission's process sent malformed data during {what}: {exc}") from None
+            raise Malformed(Message("the submission's process sent malformed data during {what}: {error}", what=what,
+                                    error=str(exc))) from None
         why = malformed(op, reply.header) if isinstance(reply, Reply) else None
         if why:
             drop()
-            raise Malformed(f"the submission's process sent a malformed reply during {what} ({why})")
+            raise Malformed(Message("the submission's process sent a malformed reply during {what} ({error})",
+                                    what=what, error=why))
         return reply
 
     def _call(self, op: str, arrays: dict[str, np.ndarray] | None = None, timeout: float | None = None, **params: object) -> Reply:
         if self.remaining() <= 0:
-            raise TimedOut(f"the time limit of {self.settings.limits.total_seconds:g} s is used up")
+            raise TimedOut(self.used_up())
         sandbox = self._live()
         return self._guard(op, sandbox.call, op, arrays=arrays, timeout=timeout, **params)
 
@@ -170,14 +181,17 @@ class Session:
     def _array(self, reply: Reply, name: str, shape: tuple[int, ...], what: str) -> np.ndarray:
         bad = reply.header.get("bad_return")
         if bad:
-            raise Fail(f"{what} returned {bad}; the contract wants a float64 numpy array of shape {shape}")
+            raise Fail(Message("{what} returned {bad}; the contract wants a float64 numpy array of shape {shape}",
+                               what=what, bad=bad, shape=shape))
         arr = reply.arrays.get(name)
         if arr is None:
-            raise Fail(f"{what} returned nothing usable; the contract wants an array of shape {shape}")
+            raise Fail(Message("{what} returned nothing usable; the contract wants an array of shape {shape}",
+                               what=what, shape=shape))
         if arr.shape != shape:
-            raise Fail(f"{what} returned shape {arr.shape}; the contract wants {shape}")
+            raise Fail(Message("{what} returned shape {got}; the contract wants {shape}", what=what, got=arr.shape,
+                               shape=shape))
         if not np.isfinite(arr).all():
-            raise Fail(f"{what} returned NaN or inf values")
+            raise Fail(Message("{what} returned NaN or inf values", what=what))
         return arr
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -192,42 +206,47 @@ class Session:
         self.call_seconds["backward"].append(time.perf_counter() - started)
         header = reply.header
         if header.get("bad_return"):
-            raise Fail(f"backward(y) returned {header['bad_return']}; the contract wants a dict of arrays")
+            raise Fail(Message("backward(y) returned {bad}; the contract wants a dict of arrays",
+                               bad=header["bad_return"]))
         keys = [str(k) for k in header.get("keys", [])]
         expected = [repr(k) for k in PARAMS]
         missing = [k for k, r in zip(PARAMS, expected) if r not in keys]
         extra = [k for k in keys if k not in expected]
-        problems = [f"missing {', '.join(missing)}"] if missing else []
-        problems += [f"unexpected {', '.join(extra)}"] if extra else []
+        problems: list[str] = [Message("missing {keys}", keys=", ".join(missing))] if missing else []
+        problems += [Message("unexpected {keys}", keys=", ".join(extra))] if extra else []
         if problems:
-            raise Fail(f"backward's dict has {'; '.join(problems)}; it must have exactly the keys U, W, V, b, c")
+            raise Fail(Message("backward's dict has {problems}; it must have exactly the keys U, W, V, b, c",
+                               problems=Message.join("; ", problems)))
         bad = header.get("bad") or {}
         shapes = self.settings.param_shapes()
         for k in PARAMS:  # every gradient's problem at once, not one per run
             arr = reply.arrays.get(k)
             if k in bad:
-                problems.append(f"{k} is {bad[k]} (must be a float64 numpy array)")
+                problems.append(Message("{name} is {bad} (must be a float64 numpy array)", name=k, bad=bad[k]))
             elif arr is None:
-                problems.append(f"{k} is missing from the reply")
+                problems.append(Message("{name} is missing from the reply", name=k))
             elif arr.shape != shapes[k]:
-                problems.append(f"{k} has shape {arr.shape} (its parameter's is {shapes[k]})")
+                problems.append(Message("{name} has shape {got} (its parameter's is {shape})", name=k, got=arr.shape,
+                                        shape=shapes[k]))
             elif not np.isfinite(arr).all():
-                problems.append(f"{k} has NaN or inf values")
+                problems.append(Message("{name} has NaN or inf values", name=k))
         if problems:
-            raise Fail(f"backward's gradients: {'; '.join(problems)}", problems=problems)
+            raise Fail(Message("backward's gradients: {problems}", problems=Message.join("; ", problems)),
+                       problems=[str(p) for p in problems])
         return {k: reply.arrays[k] for k in PARAMS}
 
     def get_params(self) -> dict[str, np.ndarray]:
         reply = self._call("get_params")
         for name, why in (reply.header.get("bad") or {}).items():
-            raise Fail(f"parameter {name} is {why}; it must be a float64 numpy array")
+            raise Fail(Message("parameter {name} is {bad}; it must be a float64 numpy array", name=name, bad=why))
         shapes = self.settings.param_shapes()
         out = {}
         for k in PARAMS:
             arr = reply.arrays.get(k)
             if arr is None or arr.shape != shapes[k]:
                 got = None if arr is None else arr.shape
-                raise Fail(f"parameter {k} has shape {got}; the contract wants {shapes[k]}")
+                raise Fail(Message("parameter {name} has shape {got}; the contract wants {shape}", name=k, got=got,
+                                   shape=shapes[k]))
             out[k] = arr
         return out
 
@@ -244,7 +263,7 @@ class Session:
         budget = min(self.remaining(), self.settings.limits.call_seconds * len(probes))
         reply = self._call("forward_params", arrays={"params": probes, "x": x}, timeout=budget)
         shape = (len(probes), len(x), self.settings.output_dim)
-        return self._array(reply, "yhat", shape, "forward(x) under perturbed parameters")
+        return self._array(reply, "yhat", shape, Message("forward(x) under perturbed parameters"))
 
     def modules(self) -> list[str]:
         """Every module the child had imported: after the import, and now if it still runs."""
@@ -315,11 +334,13 @@ class Session:
                                 timeout=min(self.remaining(), self.settings.limits.call_seconds * len(rows)))
         except Fail as exc:
             self._drop_auditor()
-            raise Fail(f"backward could not be run at the recorded parameters ({exc.message})") from None
+            raise Fail(Message("backward could not be run at the recorded parameters ({error})",
+                               error=exc.message)) from None
         grads = reply.arrays.get("grads")
         why = reply.header.get("bad_return") or "; ".join(f"{k} is {v}" for k, v in reply.header.get("bad", {}).items())
         if why or grads is None or grads.shape != rows.shape:
-            raise Fail(f"backward at the recorded parameters returned {why or 'nothing usable'}")
+            raise Fail(Message("backward at the recorded parameters returned {bad}", bad=why) if why else
+                       Message("backward at the recorded parameters returned nothing usable"))
         return grads
 
     def _drop_auditor(self) -> None:

@@ -11,6 +11,8 @@ import functools
 import re
 from collections.abc import Iterator
 
+from grader.messages import Message
+
 DISALLOWED = {
     "torch": "PyTorch",
     "tensorflow": "TensorFlow",
@@ -28,8 +30,8 @@ DISALLOWED = {
     "numba": "Numba",
     "tinygrad": "tinygrad",
     "micrograd": "micrograd",
-    "reference": "the grader's reference RNN",
-    "grader": "the grader itself",
+    "reference": Message("the grader's reference RNN"),
+    "grader": Message("the grader itself"),
 }
 
 
@@ -113,9 +115,10 @@ def import_advice(text: str) -> str:
     """Where the module's import-time work is, for a slow or timed-out import."""
     where = import_time_work(text)
     if where is None:
-        return "does it train when imported? Put training under if __name__ == \"__main__\":"
+        return Message("does it train when imported? Put training under if __name__ == \"__main__\":")
     line, code = where
-    return f"line {line} (`{code}`) runs when the module is imported: move it under if __name__ == \"__main__\":"
+    return Message("line {line} (`{code}`) runs when the module is imported: move it under if __name__ == "
+                   "\"__main__\":", line=line, code=code)
 
 
 NOT_OFFERED = re.compile(r"No module named '([\w.]+)'")
@@ -131,16 +134,15 @@ def missing_module_advice(text: str, message: str) -> str | None:
     top = found.group(1).split(".")[0]
     for node in _run_at_import(text):
         if any(name.split(".")[0] == top for name in _imported(node)):
-            return (f"line {node.lineno} imports {top} when your module is imported, and grading offers only NumPy "
-                    f"and the standard library: move that import under if __name__ == \"__main__\": or into the "
-                    "function that uses it (the plot for your report)")
+            return Message("line {line} imports {module} when your module is imported, and grading offers only NumPy "
+                           "and the standard library: move that import under if __name__ == \"__main__\": or into "
+                           "the function that uses it (the plot for your report)", line=node.lineno, module=top)
     return None
 
 
-def policy_message(found: dict[str, list[str]], how: str) -> str:
-    parts = [f"{DISALLOWED[top]} ({top}) {how} at {', '.join(where[:3])}" for top, where in found.items()]
-    return (
-        "only NumPy and the standard library may be used: "
-        + "; ".join(parts)
-        + ". Remove the import and write the math with NumPy."
-    )
+def policy_message(found: dict[str, list[str]]) -> Message:
+    """What the policy check says of the disallowed imports found (up to three places each)."""
+    parts = [Message("{library} ({module}) imported at {where}", library=DISALLOWED[top], module=top,
+                     where=", ".join(where[:3])) for top, where in found.items()]
+    return Message("only NumPy and the standard library may be used: {parts}. Remove the import and write the math "
+                   "with NumPy.", parts=Message.join("; ", parts))

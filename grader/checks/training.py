@@ -19,10 +19,11 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from grader.checks.oracle import ReferenceModel
-from grader.checks.outcome import Fail, Malformed, TimedOut
+from grader.checks.outcome import Fail, Malformed, TimedOut, iteration
 from grader.checks.params import segments
 from grader.checks.session import TRAIN_CHUNK, Session
 from grader.checks.trajectory import REL, unexplained_steps
+from grader.messages import Message
 from grader.results import RunResult
 from grader.sandbox import Pending
 from reference.data import sample_stream
@@ -59,9 +60,12 @@ class Audits:
 def _describe_error(error: object) -> str:
     """A training error from the child as text, whatever shape the child gave it."""
     if not isinstance(error, dict):
-        return "training failed"
+        return Message("training failed")
     op, kind, message = (str(error.get(k, ""))[:300] for k in ("op", "kind", "message"))
-    return f"RNN.{op or 'forward'} raised {kind or 'an exception'}" + (f": {message}" if message else "")
+    what = f"RNN.{op or 'forward'}"
+    raised = Message("{what} raised {kind}", what=what, kind=kind) if kind else Message("{what} raised an exception",
+                                                                                       what=what)
+    return Message("{raised}: {error}", raised=raised, error=message) if message else raised
 
 
 class AuditFailed(Fail):
@@ -112,7 +116,7 @@ class Training:
         order = np.argsort([r.accuracy for r in self.runs], kind="stable")
         params = self.final_params[int(order[len(order) // 2])]
         if not params:
-            raise Fail("the median run did not finish, so there are no trained parameters")
+            raise Fail(Message("the median run did not finish, so there are no trained parameters"))
         return params
 
 
@@ -172,13 +176,13 @@ class Trainer:
                 sent = stop - start
                 got, k = reply.arrays.get("yhat"), reply.header["done"]  # an int: replies.TrainReply
                 if k > sent or got is None or got.shape != (k, *y.shape[1:]):
-                    raise AuditFailed("training sent back a malformed reply (more iterations than it was sent, "
-                                      "or predictions of the wrong shape)")
+                    raise AuditFailed(Message("training sent back a malformed reply (more iterations than it was sent, "
+                                              "or predictions of the wrong shape)"))
                 loop_seconds += float(reply.header.get("seconds", 0.0))
                 error_reply = reply.header.get("error")
                 if k < sent and not error_reply:  # a run is finished only when every iteration was trained
-                    raise AuditFailed(f"training answered {k} of the {sent} iterations it was sent, with no error: "
-                                      "fewer iterations than it was sent")
+                    raise AuditFailed(Message("training answered {k} of the {sent} iterations it was sent, with no "
+                                              "error: fewer iterations than it was sent", k=k, sent=sent))
                 hopeless = k > 0 and loop_seconds / (start + k) * s.iterations > HOPELESS * s.run_seconds
                 if j + 1 < len(chunks) and not error_reply and not hopeless:  # trains on during the audit,
                     pending = self._send_chunk(x, y, chunks[j + 1], deadline, region=(j + 1) % 2)  # recording
@@ -193,11 +197,11 @@ class Trainer:
                 if error_reply:
                     raise Fail(_describe_error(error_reply) + _diverged_hint(diverged))
                 if hopeless and done < s.iterations:
-                    raise TimedOut("it cannot finish in time", op="train", hopeless=True)
+                    raise TimedOut(Message("it cannot finish in time"), op="train", hopeless=True)
             params = self.client.get_params()
         except AuditFailed as exc:
             error = exc.message
-            self.training.audits.failures.append((run, f"at iteration {done}: {exc.message}"))
+            self.training.audits.failures.append((run, Message("at {it}: {why}", it=iteration(done), why=exc.message)))
             self.client.restart()  # a chunk may still be in flight: start afresh rather than read it
         except TimedOut as exc:
             error = (self._too_slow(done, loop_seconds, bool(exc.details.get("hopeless")))
@@ -229,7 +233,7 @@ class Trainer:
         start, stop = chunk
         left = min(self.client.remaining(), deadline - time.monotonic())
         if left <= 0:
-            raise TimedOut("the time limit is used up", op="train")
+            raise TimedOut(Message("the time limit is used up"), op="train")
         return self.client.send_train(x[start:stop], y[start:stop], s.alpha,
                                       timeout=min(left, s.limits.call_seconds * (stop - start)), region=region,
                                       grads=self.record_grads)
@@ -238,31 +242,35 @@ class Trainer:
         """Why a run stopped at a time limit, with the figures a student can act on."""
         s = self.settings
         per = 1000 * loop_seconds / done if done else None
-        run_limit = (f"a run may take {s.run_seconds:g} s ({s.limits.iteration_ms:g} ms per iteration, "
-                     "limits.iteration_ms)")
+        run_limit = Message("a run may take {seconds:g} s ({ms:g} ms per iteration, limits.iteration_ms)",
+                            seconds=s.run_seconds, ms=s.limits.iteration_ms)
         if hopeless and per is not None:
-            what = (f"at {per:.1f} ms per iteration its {s.iterations} iterations would take "
-                    f"{per * s.iterations / 1000:.0f} s, and {run_limit}")
+            what = Message("at {per:.1f} ms per iteration its {n} iterations would take {total:.0f} s, and {limit}",
+                           per=per, n=s.iterations, total=per * s.iterations / 1000, limit=run_limit)
         elif self.client.remaining() <= 0:
-            what = f"the submission's time limit of {s.limits.total_seconds:g} s (limits.total_seconds) was used up"
+            what = Message("the submission's time limit of {seconds:g} s (limits.total_seconds) was used up",
+                           seconds=s.limits.total_seconds)
         else:
-            what = f"it reached its time limit: {run_limit}"
-            what += f"; it trained at {per:.1f} ms per iteration" if per is not None else ""
+            what = Message("it reached its time limit: {limit}", limit=run_limit)
+            what += Message("; it trained at {per:.1f} ms per iteration", per=per) if per is not None else ""
         calls = {op: float(np.median(t)) * 1000 for op, t in self.client.call_seconds.items() if t}
         measured = ", ".join(f"{op} {ms:.1f} ms" for op, ms in calls.items())
-        return (f"{what}. Make forward, backward and update faster"
-                + (f" (a call took about: {measured})" if measured else "")
-                + ": NumPy products of whole vectors and matrices, no Python loops over their elements")
+        return (Message("{what}. Make forward, backward and update faster (a call took about: {measured}): NumPy "
+                        "products of whole vectors and matrices, no Python loops over their elements",
+                        what=what, measured=measured) if measured else
+                Message("{what}. Make forward, backward and update faster: NumPy products of whole vectors and "
+                        "matrices, no Python loops over their elements", what=what))
 
     def _first_non_finite(self, record: tuple[np.ndarray | None, np.ndarray | None], offset: int) -> str | None:
         """Where a chunk's record first holds NaN or inf: backward's gradient, or the
         parameters, with the iteration and the entry."""
         found = []
-        for what, rows in (("backward's gradient", record[1]), ("the parameters", record[0])):
+        for what, rows in ((Message("backward's gradient"), record[1]), (Message("the parameters"), record[0])):
             bad = _non_finite_rows(rows)
             if bad is not None and bad.any():
                 row = int(np.flatnonzero(bad)[0])
-                found.append((row, f"{what} at iteration {offset + row} ({self._non_finite_entry(rows[row])})"))
+                found.append((row, Message("{what} at iteration {it} ({entry})", what=what, it=offset + row,
+                                           entry=self._non_finite_entry(rows[row]))))
         return min(found)[1] if found else None
 
     def _finite_answers_need_finite_parameters(self, record: tuple[np.ndarray | None, np.ndarray | None],
@@ -278,9 +286,9 @@ class Trainer:
             bad &= np.isfinite(yhat.reshape(k, -1)).all(axis=1)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise AuditFailed(f"the parameters hold inf or NaN ({self._non_finite_entry(record[0][row])} at iteration "
-                              f"{offset + row}) while the predictions stay finite: keep every parameter finite "
-                              "(clip the gradient in update)")
+            raise AuditFailed(Message("the parameters hold inf or NaN ({entry} at iteration {it}) while the predictions "
+                                      "stay finite: keep every parameter finite (clip the gradient in update)",
+                                      entry=self._non_finite_entry(record[0][row]), it=offset + row))
 
     def _non_finite_entry(self, row: np.ndarray) -> str:
         """The first entry of a flattened row that is NaN or inf, as `W[3, 4] = inf`."""
@@ -374,8 +382,8 @@ class Trainer:
 def _diverged_hint(diverged: str | None) -> str:
     if diverged is None:
         return ""
-    return (f"; the first NaN or inf was in {diverged}: training diverged. Look for a division by zero or "
-            "an overflow in backward, and clip each gradient's norm in update")
+    return Message("; the first NaN or inf was in {where}: training diverged. Look for a division by zero or an "
+                   "overflow in backward, and clip each gradient's norm in update", where=diverged)
 
 
 def per_block(values: np.ndarray, block: int) -> list[float]:

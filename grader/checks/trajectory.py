@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from grader.messages import Message
+
 EPS = np.finfo(np.float64).eps
 # An entry of a step may differ from what the rule allows by rel x (1 + |g|), plus the
 # rounding of p - alpha * s seen through the division by alpha, for the row's largest |p|.
@@ -122,9 +124,9 @@ def _explain(b: np.ndarray, a: np.ndarray, g: np.ndarray, segments: list[tuple[s
         tol = _tolerance(np.abs(pg), scale, alpha, rel)
         if np.linalg.norm(pg) ** 2 <= 1.0:
             if (np.abs(step - pg) > tol).any():
-                return (f"{name} changed by up to {np.abs(pb - pa).max():.3g} where alpha x its gradient "
-                        f"(norm {np.linalg.norm(pg):.3g}, too small to clip) moves it by "
-                        f"{np.abs(alpha * pg).max():.3g}")
+                return Message("{name} changed by up to {moved:.3g} where alpha x its gradient (norm {norm:.3g}, "
+                               "too small to clip) moves it by {step:.3g}", name=name, moved=np.abs(pb - pa).max(),
+                               norm=np.linalg.norm(pg), step=np.abs(alpha * pg).max())
         elif why := _not_a_shrink(name, step, pg, tol):
             return why
     return ""
@@ -133,9 +135,9 @@ def _explain(b: np.ndarray, a: np.ndarray, g: np.ndarray, segments: list[tuple[s
 def _not_a_shrink(name: str, step: np.ndarray, g: np.ndarray, tol: np.ndarray) -> str:
     """Why a step s is no clipped gradient step (each s_i between 0 and g_i), or ""."""
     if (step * g < -tol * np.abs(g)).any():
-        return f"{name} moved against its gradient"
+        return Message("{name} moved against its gradient", name=name)
     if (np.abs(step) > np.abs(g) + tol).any():
-        return f"{name} moved further than alpha times its gradient"
+        return Message("{name} moved further than alpha times its gradient", name=name)
     return ""
 
 
@@ -145,16 +147,16 @@ def _finite_entries(name: str, b: np.ndarray, a: np.ndarray, g: np.ndarray, alph
     exempts none of the others, which must each move as a shrink of their gradient (the
     block's norm is unknown, so clipping is allowed)."""
     why = _not_a_shrink(name, (b - a) / alpha, g, _tolerance(np.abs(g), scale, alpha, rel))
-    return f"{why} (where its other entries are inf or NaN)" if why else ""
+    return Message("{why} (where its other entries are inf or NaN)", why=why) if why else ""
 
 
 def _non_finite(name: str, b: np.ndarray, a: np.ndarray, g: np.ndarray, alpha: float) -> str:
     """With NaN or inf somewhere: "" if an honest update could do this, else the reason."""
     finite_b, finite_a, finite_g = (bool(np.isfinite(v).all()) for v in (b, a, g))
     if not finite_g:  # p - alpha * NaN is NaN: the weights may stay, or turn non-finite
-        return "" if not finite_a or np.array_equal(a, b) else f"{name} moved although its gradient is not finite"
+        return "" if not finite_a or np.array_equal(a, b) else Message("{name} moved although its gradient is not finite", name=name)
     if not finite_b:  # diverged earlier: no update brings it back
-        return f"{name} became finite again without a finite step" if finite_a else ""
+        return Message("{name} became finite again without a finite step", name=name) if finite_a else ""
     with np.errstate(all="ignore"):
         honest = np.isfinite(b - alpha * g).all()
-    return f"{name} became non-finite" if honest else ""
+    return Message("{name} became non-finite", name=name) if honest else ""

@@ -36,6 +36,14 @@ from typing import Literal
 from grader.intake.lms_metadata import gradescope_submitters
 from grader.intake.submission import display_name, parse_name
 from grader.intake.unzip import MAX_DEPTH, STATUSES, IntakeStatus, holds_module, ignore_reason
+from grader.messages import Message
+
+NO_FILE = Message("no file submitted")
+
+
+def not_graded(plugin: str) -> Message:
+    """A platform's other kind of submission (online text, a comment), named in the row's notes."""
+    return Message("{plugin} submission noted, not graded", plugin=plugin)
 
 Layout = Literal["moodle", "moodle_flat", "canvas", "gradescope", "blackboard", "files"]
 DESCRIBED: dict[str, str] = {
@@ -146,7 +154,8 @@ def left_out(placeholders: list[Path]) -> tuple[tuple[str, ...], tuple[IntakeSta
         status, _, why = text.partition(": ")
         status = status if status in STATUSES else "unsafe_zip"
         refused = refused or (status, why)  # type: ignore[assignment]
-        notes.append(f"{display_name(p.name).removesuffix(LEFT_OUT)} was left out of the download: {why}")
+        notes.append(Message("{file} was left out of the download: {why}", file=display_name(p.name).removesuffix(LEFT_OUT),
+                             why=why))
     return tuple(notes), refused
 
 
@@ -294,12 +303,12 @@ def _moodle(folder: Path, staging: Path | None, download: ClassDownload) -> None
         else:
             download.not_code.append(display_name(p.name))
     for (name, lms), plugins in students.items():
-        notes = tuple(f"{plugin} submission noted, not graded" for plugin in plugins if plugin != "file")
+        notes = tuple(not_graded(plugin) for plugin in plugins if plugin != "file")
         box = plugins.get("file")
         path, left = pick_code(*submission_files(box)) if box else (None, [])
         dropped, refused = left_out(_placeholders(box)) if box else ((), None)
         download.entries.append(Entry(path, _display(path, folder, f"{name}_{lms}"), lms_name=name, lms_id=lms,
-                                      notes=notes + dropped + (() if box else ("no file submitted",)),
+                                      notes=notes + dropped + (() if box else (NO_FILE,)),
                                       left_out=_relative(left, folder), refused=refused, folder=box))
 
 
@@ -314,10 +323,10 @@ def _moodle_flat(folder: Path, staging: Path | None, download: ClassDownload) ->
     for (name, lms), uploads in students.items():
         files = [(orig, p) for plugin, orig, p in uploads if plugin == "file" and not orig.endswith(LEFT_OUT)]
         dropped, refused = left_out([p for _, orig, p in uploads if orig.endswith(LEFT_OUT)])
-        notes = tuple(f"{plugin} submission noted, not graded" for plugin in sorted({u[0] for u in uploads} - {"file"}))
+        notes = tuple(not_graded(plugin) for plugin in sorted({u[0] for u in uploads} - {"file"}))
         path, left, own = _gather(files, staging, f"{name}_{lms}")
         download.entries.append(Entry(path, _display(path, folder, f"{name}_{lms}"), lms_name=name, lms_id=lms,
-                                      notes=notes + dropped + (() if files or dropped else ("no file submitted",)),
+                                      notes=notes + dropped + (() if files or dropped else (NO_FILE,)),
                                       left_out=_relative(left, folder), refused=refused, folder=own))
 
 
@@ -344,7 +353,7 @@ def _canvas(folder: Path, staging: Path | None, download: ClassDownload) -> None
         first = (chosen[-1][1] if chosen else all_uploads[0][0])
         path, left, own = _gather([(name, p) for name, (_, _, p) in sorted(newest.items())], staging,
                                   f"{first['name']}_{lms}")
-        notes = ((f"{len(uploads) - len(chosen)} earlier upload(s) of the same file left out",)
+        notes = ((Message("{n} earlier upload(s) of the same file left out", n=len(uploads) - len(chosen)),)
                  if len(uploads) > len(chosen) else ())
         download.entries.append(Entry(path, _display(path, folder, f"{first['name']}_{lms}"), lms_name=first["name"],
                                       lms_id=lms, late=any(m["late"] for m, _ in all_uploads), notes=notes + dropped,
@@ -385,7 +394,8 @@ def _gradescope(folder: Path, staging: Path | None, download: ClassDownload) -> 
         path, left = pick_code(*submission_files(p))
         dropped, refused = left_out(_placeholders(p))
         people = info.submitters if info and info.submitters else [None]
-        notes = dropped + (("a group submission: " + ", ".join(s.name or s.sid or "?" for s in info.submitters),)
+        group = ", ".join(s.name or s.sid or "?" for s in info.submitters) if info else ""
+        notes = dropped + ((Message("a group submission: {members}", members=group),)
                            if info and len(info.submitters) > 1 else ())
         for n, person in enumerate(people):
             download.entries.append(Entry(
@@ -427,8 +437,8 @@ def _blackboard(folder: Path, staging: Path | None, download: ClassDownload) -> 
         receipts = [p for orig, p in uploads if orig is None]
         when = datetime.strptime(ts, "%Y-%m-%d-%H-%M-%S")
         path, left, own = _gather(files, staging, f"{lms}_{ts}")
-        notes = ("the attempt's receipt noted, not graded",) if receipts else \
-            (("no receipt for this attempt in the download",) if receipted else ())
+        notes = (Message("the attempt's receipt noted, not graded"),) if receipts else \
+            ((Message("no receipt for this attempt in the download"),) if receipted else ())
         download.entries.append(Entry(path, _display(path, folder, f"{lms}_attempt_{ts}"), lms_id=lms,
                                       lms_name=_receipt_name(receipts[0]) if receipts else None,
                                       submitted_at=when, order=(when,), notes=notes + dropped,

@@ -22,6 +22,8 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from grader.messages import Message
+
 SAFE_BUILTINS = {
     "int", "float", "complex", "str", "bool", "bytes", "tuple", "list", "dict", "set",
     "frozenset", "range", "len", "abs", "min", "max", "pow", "round", "sum", "sorted",
@@ -74,14 +76,14 @@ class Conversion:
     cells: list[CellReport]
     defines_rnn: bool  # a top-level `class RNN` is among the kept code
 
-    def summary(self, notebook: str) -> str:
+    def summary(self, notebook: str) -> Message:
         """One line: 'converted from notebook x.ipynb: kept code cells 1, 2; left out 3 (...)'."""
         kept = [str(c.number) for c in self.cells if c.status == "kept" and c.kept]
         empty = [c for c in self.cells if not c.kept and not c.left_out]
         partly = [c for c in self.cells if c.status == "partly kept"]
         out = [c for c in self.cells if c.status == "left out"]
 
-        def why(c: CellReport) -> str:
+        def why(c: CellReport) -> Message:
             groups: dict[str, list[str]] = {}
             for reason in c.left_out:
                 kind, _, detail = reason.partition(": ")
@@ -89,21 +91,45 @@ class Conversion:
                 if detail and detail not in details:
                     details.append(detail)
             parts = [
-                kind + (": " + ", ".join(d[:3]) + (", ..." if len(d) > 3 else "") if d else "")
+                _kind(kind) + (": " + ", ".join(d[:3]) + (", ..." if len(d) > 3 else "") if d else "")
                 for kind, d in groups.items()
             ]
-            return f"{c.number} ({'; '.join(parts)})"
+            return Message("{cell} ({reasons})", cell=c.number, reasons=Message.join("; ", parts))
 
-        text = f"converted from notebook {notebook}: kept code cells {', '.join(kept) or 'none'}"
+        text = Message("converted from notebook {notebook}: kept code cells {cells}", notebook=notebook,
+                       cells=", ".join(kept) or Message("none"))
         if partly:
-            text += "; partly kept " + ", ".join(why(c) for c in partly)
+            text += Message("; partly kept {cells}", cells=Message.join(", ", [why(c) for c in partly]))
         if out:
-            text += "; left out " + ", ".join(why(c) for c in out)
+            text += Message("; left out {cells}", cells=Message.join(", ", [why(c) for c in out]))
         if empty:
-            text += (
-                f"; skipped {', '.join(str(c.number) for c in empty)} (empty or only % and ! lines)"
-            )
+            text += Message("; skipped {cells} (empty or only % and ! lines)",
+                            cells=", ".join(str(c.number) for c in empty))
         return text
+
+
+# Why a cell was left out (the kind of CellReport.left_out's `kind: detail`), for the student.
+KINDS = {
+    "trains": Message("trains"), "plots": Message("plots"), "reads files": Message("reads files"),
+    "prints": Message("prints"), "notebook/plotting import": Message("notebook/plotting import"),
+    "calls a function at top level": Message("calls a function at top level"),
+    "awaits or yields at top level": Message("awaits or yields at top level"),
+    "shows a value": Message("shows a value"), "runs a loop": Message("runs a loop"),
+    "has a with-block": Message("has a with-block"),
+}
+STATEMENT = re.compile(r"runs a (\w+) statement")
+CALL = re.compile(r"calls (\S+\(\))")
+
+
+def _kind(kind: str) -> Message:
+    """A reason's kind in words a catalogue translates (what a call or statement names stays)."""
+    if kind in KINDS:
+        return KINDS[kind]
+    if statement := STATEMENT.fullmatch(kind):
+        return Message("runs a {statement} statement", statement=statement.group(1))
+    if call := CALL.fullmatch(kind):
+        return Message("calls {call}", call=call.group(1))
+    return Message.join("", [kind])
 
 
 def code_cells(text: str) -> list[str]:
@@ -111,16 +137,16 @@ def code_cells(text: str) -> list[str]:
     try:
         data = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as e:
-        raise NotebookError(f"it is not valid JSON ({str(e)[:80]})") from None
+        raise NotebookError(Message("it is not valid JSON ({error})", error=str(e)[:80])) from None
     if not isinstance(data, dict):
-        raise NotebookError("it is not a Jupyter notebook (no cells)")
+        raise NotebookError(Message("it is not a Jupyter notebook (no cells)"))
     cells = data.get("cells")
     if cells is None and isinstance(data.get("worksheets"), list):  # nbformat 3
         cells = [
             c for ws in data["worksheets"] if isinstance(ws, dict) for c in ws.get("cells", [])
         ]
     if not isinstance(cells, list):
-        raise NotebookError("it is not a Jupyter notebook (no cells)")
+        raise NotebookError(Message("it is not a Jupyter notebook (no cells)"))
     out = []
     for cell in cells:
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":

@@ -25,9 +25,10 @@ from hashlib import sha256
 from io import BytesIO
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from grader.intake import notebook as nb
+from grader.messages import Message, Says
 from grader.intake.unzip import (
     MAX_DEPTH,
     MAX_MEMBER,
@@ -56,8 +57,9 @@ MAX_LISTED = 15  # .py files named in an error message
 SHADOWING = {"numpy.py", "sitecustomize.py", "usercustomize.py", "math.py", "random.py"}
 
 
-class Submission(BaseModel):
-    """One submission, unpacked and described; the module is chosen but not imported."""
+class Submission(Says):
+    """One submission, unpacked and described; the module is chosen but not imported (its
+    notes keep their structure in `said`, to be read in the student's language)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -79,7 +81,7 @@ class Submission(BaseModel):
 
 # --------------------------------------------------------------------------- file names
 
-CONVENTION = "name does not follow DLP_LAB4_<studentID>_<name>.zip"
+CONVENTION = Message("name does not follow DLP_LAB4_<studentID>_<name>.zip")
 COPY_SUFFIX = re.compile(
     r"(?:\s*\(\d{1,3}\)|\s*-\s*(?:copy|複製|副本|複本|コピー)(?:\s*\(\d{1,3}\))?|\s+copy(?:\s+\d{1,3})?|_copy)$",
     re.IGNORECASE,
@@ -123,7 +125,7 @@ def parse_name(filename: str) -> tuple[str | None, str | None, bool, str]:
     fixed = _repair_mojibake(base)
     if fixed is not None:
         base = unicodedata.normalize("NFC", fixed)
-        notes.append("file name repaired from mojibake")
+        notes.append(Message("file name repaired from mojibake"))
     ext = EXTENSIONS.search(base)
     if ext:
         base = base[: ext.start()]
@@ -135,9 +137,9 @@ def parse_name(filename: str) -> tuple[str | None, str | None, bool, str]:
             break
         base, copied = base[: m.start()].rstrip(), True
     if copied:
-        notes.append("copy suffix removed")
+        notes.append(Message("copy suffix removed"))
     if wrong_type:
-        notes.append(f"submitted as .{ext.group(1).lower()}, not .zip")
+        notes.append(Message("submitted as .{ext}, not .zip", ext=ext.group(1).lower()))
     base = base.strip()
 
     def clean(name: str | None) -> str | None:
@@ -147,22 +149,19 @@ def parse_name(filename: str) -> tuple[str | None, str | None, bool, str]:
     m = STRICT.match(base)
     if m:
         ok = not wrong_type
-        return m.group(1), clean(m.group(2)), ok, "; ".join(notes)
+        return m.group(1), clean(m.group(2)), ok, Message.join("; ", notes) if notes else ""
     m = LOOSE.match(base)
     if m:
         sid, name = m.group(1), clean(m.group(2))
-        detail = "missing <name>" if name is None else "separators or letter case differ"
-        return sid, name, False, "; ".join([f"{CONVENTION} ({detail})"] + notes)
+        detail = Message("missing <name>") if name is None else Message("separators or letter case differ")
+        return sid, name, False, Message.join("; ", [Message("{convention} ({detail})", convention=CONVENTION,
+                                                             detail=detail), *notes])
     m = SWAPPED.match(base)
     if m:
-        return (
-            m.group(2),
-            clean(m.group(1)),
-            False,
-            "; ".join([f"{CONVENTION} (id and name swapped)"] + notes),
-        )
+        swapped = Message("{convention} ({detail})", convention=CONVENTION, detail=Message("id and name swapped"))
+        return m.group(2), clean(m.group(1)), False, Message.join("; ", [swapped, *notes])
     run = ID_RUN.search(base)
-    return (run.group(1) if run else None), None, False, "; ".join([CONVENTION] + notes)
+    return (run.group(1) if run else None), None, False, Message.join("; ", [CONVENTION, *notes])
 
 
 # --------------------------------------------------------------------------- sources
@@ -214,12 +213,12 @@ class _Source:
         self.problem: str | None = None
         self.defines_rnn = False
         if written.size > MAX_SOURCE:
-            self.problem = f"larger than {mib(MAX_SOURCE)}"
+            self.problem = Message("larger than {size}", size=mib(MAX_SOURCE))
             return
         data = written.path.read_bytes()
         text, codec = decode_source(data)
         if text is None:
-            self.problem = "not UTF-8 and not a known encoding; save it as UTF-8"
+            self.problem = Message("not UTF-8 and not a known encoding; save it as UTF-8")
             return
         if codec:
             text = _drop_coding_line(text.lstrip("\ufeff"))
@@ -238,14 +237,14 @@ class _Source:
         )
 
     def listing(self) -> str:
-        return (
-            f"{self.display} (could not be read: {self.problem})" if self.problem else self.display
-        )
+        return (Message("{file} (could not be read: {problem})", file=self.display, problem=self.problem)
+                if self.problem else self.display)
 
 
 def _listing(items: list[str]) -> str:
-    shown = ", ".join(items[:MAX_LISTED])
-    return shown + (f" and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else "")
+    """Up to MAX_LISTED names (each may be a Message), and how many more."""
+    shown = Message.join(", ", items[:MAX_LISTED])
+    return Message("{shown} and {n} more", shown=shown, n=len(items) - MAX_LISTED) if len(items) > MAX_LISTED else shown
 
 
 # --------------------------------------------------------------------------- reports
@@ -265,8 +264,8 @@ def count_pdf_pages(path: Path) -> int | None:
 
 
 MISNAMED = re.compile(r"^rnn(\.py)?\.(txt|rtf|docx?|pages|html?)$|^rnn\.py\.\w+$", re.IGNORECASE)
-RENAME = ("looks like your code under another ending: rename it to rnn.py (on Windows, turn on File name "
-          "extensions in Explorer's View menu to see it)")
+RENAME = Message("looks like your code under another ending: rename it to rnn.py (on Windows, turn on File name "
+                 "extensions in Explorer's View menu to see it)")
 REPORTISH = re.compile(r"report|報告|报告|lab\s*4|dlp", re.IGNORECASE)
 
 
@@ -279,17 +278,18 @@ def _report(written: list[Written], notes: list[str]) -> tuple[str | None, int |
             if w.display.lower().endswith((".docx", ".doc", ".odt", ".md"))
         ]
         if docs:
-            notes.append(f"no report PDF; found {_listing(docs)}")
+            notes.append(Message("no report PDF; found {files}", files=_listing(docs)))
         else:
-            notes.append("no report PDF found")
+            notes.append(Message("no report PDF found"))
         return None, None
     pdfs.sort(key=lambda w: (not REPORTISH.search(w.display.rsplit("/", 1)[-1]), w.display))
     chosen = pdfs[0]
     pages = count_pdf_pages(chosen.path)
-    count = f"{pages} page{'s' if pages != 1 else ''}" if pages else "pages not counted"
-    note = f"report PDF present ({count}): {chosen.display}"
+    count = (Message("{n} page", n=pages) if pages == 1 else Message("{n} pages", n=pages) if pages
+             else Message("pages not counted"))
+    note = Message("report PDF present ({count}): {file}", count=count, file=chosen.display)
     if len(pdfs) > 1:
-        note += f"; other PDFs: {_listing([w.display for w in pdfs[1:]])}"
+        note += Message("; other PDFs: {files}", files=_listing([w.display for w in pdfs[1:]]))
     notes.append(note)
     return chosen.display, pages
 
@@ -340,8 +340,8 @@ def _list_folder(folder: Path, exclude: Path | None = None, max_files: int | Non
             continue
         rel = Path(dirpath).relative_to(folder).parts
         if len(rel) >= MAX_DEPTH and dirnames:  # pruned here, so the walk never recurses deeper
-            raise SubmissionError("unsafe_zip", f"the folder nests deeper than {MAX_DEPTH} folders; "
-                                  "keep only your code and report")
+            raise SubmissionError("unsafe_zip", Message("the folder nests deeper than {n} folders; keep only your "
+                                                        "code and report", n=MAX_DEPTH))
         keep_dirs = []
         for d in sorted(dirnames):
             full = os.path.join(dirpath, d)
@@ -368,7 +368,8 @@ def _list_folder(folder: Path, exclude: Path | None = None, max_files: int | Non
                 listing.files.append((parts, Path(full), st.st_size))
                 if max_files is not None and len(listing.files) > max_files:
                     raise SubmissionError(
-                        "unsafe_zip", f"the folder has more than {max_files} files; keep only your code and report")
+                        "unsafe_zip", Message("the folder has more than {n} files; keep only your code and report",
+                                              n=max_files))
     listing.files.sort(key=lambda e: "/".join(e[0]))
     return listing
 
@@ -398,14 +399,12 @@ def kept_files(folder: Path, exclude: Path | None = None) -> _Listing:
     for parts, _, size in listing.files:
         if size > MAX_MEMBER:
             shown = "/".join(display_name(p) for p in parts)
-            raise SubmissionError("unsafe_zip", f"{shown} is {mib(size)} (limit {mib(MAX_MEMBER)} per file)")
+            raise SubmissionError("unsafe_zip", Message("{file} is {size} (limit {limit} per file)", file=shown,
+                                                        size=mib(size), limit=mib(MAX_MEMBER)))
     total = sum(size for _, _, size in listing.files)
     if total > MAX_TOTAL:
-        raise SubmissionError(
-            "unsafe_zip",
-            f"the folder holds {mib(total)} (limit {mib(MAX_TOTAL)}); "
-            "keep only your code and report",
-        )
+        raise SubmissionError("unsafe_zip", Message("the folder holds {size} (limit {limit}); keep only your code and "
+                                                    "report", size=mib(total), limit=mib(MAX_TOTAL)))
     return listing
 
 
@@ -415,7 +414,8 @@ def _intake_folder(
     """Copy a folder's files (no links followed, junk ignored, same caps as a zip)."""
     listing = kept_files(folder, exclude=workdir)
     if listing.skipped:
-        notes.append(f"skipped links and special files (not followed): {_listing(listing.skipped)}")
+        notes.append(Message("skipped links and special files (not followed): {files}",
+                             files=_listing(listing.skipped)))
     shown_parts = [tuple(display_name(p) for p in parts) for parts, _, _ in listing.files]
     strip = 1 if len({p[0] for p in shown_parts}) == 1 and all(len(p) > 1 for p in shown_parts) else 0
     names = SafeNames()
@@ -428,7 +428,7 @@ def _intake_folder(
         try:
             size, file_hash = _copy_file(full, dest, budget, display)
         except OSError as e:
-            notes.append(f"could not read {display} ({e.strerror or e})")
+            notes.append(Message("could not read {file} ({error})", file=display, error=str(e.strerror or e)))
             continue
         _add_file(digest, parts, file_hash)
         written.append(Written(display, dest, size))
@@ -456,15 +456,12 @@ def _kind(path: Path) -> str:
         return "zip"
     what = sniff(head)
     if what:
-        raise SubmissionError(
-            "bad_zip", f"{path.name} is {what}; submit a .zip, a folder or rnn.py"
-        )
+        raise SubmissionError("bad_zip", Message("{file} is {what}; submit a .zip, a folder or rnn.py", file=path.name,
+                                                 what=what))
     if MISNAMED.match(path.name):
-        raise SubmissionError("no_module", f"{path.name} {RENAME}")
-    raise SubmissionError(
-        "no_module",
-        f"{path.name} is not a .py file, a notebook, a folder or a .zip; submit rnn.py in a .zip",
-    )
+        raise SubmissionError("no_module", Message("{file} {rename}", file=path.name, rename=RENAME))
+    raise SubmissionError("no_module", Message("{file} is not a .py file, a notebook, a folder or a .zip; submit "
+                                               "rnn.py in a .zip", file=path.name))
 
 
 def open_submission(path: Path, workdir: Path) -> Submission:
@@ -476,16 +473,15 @@ def open_submission(path: Path, workdir: Path) -> Submission:
         if stat.S_ISDIR(st.st_mode):
             os.listdir(path)
         elif not stat.S_ISREG(st.st_mode):  # a FIFO would block the open below
-            raise SubmissionError("not_found", f"{path.name} is not a regular file or folder")
+            raise SubmissionError("not_found", Message("{file} is not a regular file or folder", file=path.name))
         else:
             with open(path, "rb"):
                 pass
     except FileNotFoundError:
-        raise SubmissionError("not_found", f"{path.name or path} does not exist") from None
+        raise SubmissionError("not_found", Message("{file} does not exist", file=path.name or str(path))) from None
     except OSError as e:
-        raise SubmissionError(
-            "not_found", f"{path.name or path} cannot be read ({e.strerror or e})"
-        ) from None
+        raise SubmissionError("not_found", Message("{file} cannot be read ({error})", file=path.name or str(path),
+                                                   error=str(e.strerror or e))) from None
     workdir.mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="submission-", dir=workdir))  # 0700: no other account reads it
     try:
@@ -495,9 +491,9 @@ def open_submission(path: Path, workdir: Path) -> Submission:
         raise
     except Exception as e:  # anything unforeseen still gets a status, never a traceback
         remove_tree(root)
-        raise SubmissionError(
-            "bad_zip", f"{path.name} could not be unpacked ({type(e).__name__}: {str(e)[:100]})"
-        ) from e
+        error = f"{type(e).__name__}: {str(e)[:100]}"
+        raise SubmissionError("bad_zip", Message("{file} could not be unpacked ({error})", file=path.name,
+                                                 error=error)) from e
 
 
 def _open(path: Path, root: Path, workdir: Path) -> Submission:
@@ -509,11 +505,9 @@ def _open(path: Path, root: Path, workdir: Path) -> Submission:
     else:
         kind = _kind(path)
         if kind == "zip" and path.stat().st_size > MAX_ZIP_FILE:
-            raise SubmissionError(
-                "unsafe_zip",
-                f"{path.name} is {mib(path.stat().st_size)} (limit {mib(MAX_ZIP_FILE)}); "
-                "submit only your code and report",
-            )
+            raise SubmissionError("unsafe_zip", Message("{file} is {size} (limit {limit}); submit only your code and "
+                                                        "report", file=path.name, size=mib(path.stat().st_size),
+                                                        limit=mib(MAX_ZIP_FILE)))
         digest = _file_hash(path)
         if kind == "zip":
             scratch = Path(tempfile.mkdtemp(prefix="scratch-", dir=workdir))
@@ -526,9 +520,8 @@ def _open(path: Path, root: Path, workdir: Path) -> Submission:
         else:
             size = path.stat().st_size
             if size > MAX_MEMBER:
-                raise SubmissionError(
-                    "unsafe_zip", f"{path.name} is {mib(size)} (limit {mib(MAX_MEMBER)})"
-                )
+                raise SubmissionError("unsafe_zip", Message("{file} is {size} (limit {limit})", file=path.name,
+                                                            size=mib(size), limit=mib(MAX_MEMBER)))
             display = unicodedata.normalize("NFC", path.name)
             dest = root / SafeNames().file((display,))[0]
             size, digest = _copy_file(path, dest, Budget(), display)
@@ -544,17 +537,17 @@ def _open(path: Path, root: Path, workdir: Path) -> Submission:
         if s.reencoded:
             reencoded.setdefault(s.reencoded, []).append(s.display)
     for codec, shown in reencoded.items():
-        notes.append(f"source re-encoded from {codec} to UTF-8: {_listing(shown)}")
+        notes.append(Message("source re-encoded from {codec} to UTF-8: {files}", codec=codec, files=_listing(shown)))
 
     shadows = [f for f in files if f.rsplit("/", 1)[-1].lower() in SHADOWING]
     if shadows:
-        notes.append(f"ships files named like libraries Python would load: {_listing(shadows)}")
+        notes.append(Message("ships files named like libraries Python would load: {files}", files=_listing(shadows)))
     chosen, from_notebook = _choose(sources, written, notes)
     if chosen.display.rsplit("/", 1)[-1] != "rnn.py" and not from_notebook:
         if chosen.display.rsplit("/", 1)[-1].lower() == "rnn.py":
-            notes.append(f"module named {chosen.display}, expected rnn.py (lower case)")
+            notes.append(Message("module named {file}, expected rnn.py (lower case)", file=chosen.display))
         else:
-            notes.append(f"no rnn.py; using {chosen.display}, the only file with class RNN")
+            notes.append(Message("no rnn.py; using {file}, the only file with class RNN", file=chosen.display))
     if path.is_dir() or _kind(path) == "zip":
         report_pdf, report_pages = _report(written, notes)
     else:  # a lone module (a student's self-check): no report and no file naming to judge
@@ -589,20 +582,16 @@ def _choose(
     """The graded module, by the rules of STUDENT_API.md, or a SubmissionError."""
     named = [s for s in sources if s.display.rsplit("/", 1)[-1].lower() == "rnn.py"]
     if len(named) > 1:
-        raise SubmissionError(
-            "several_modules",
-            f"found {len(named)} files named rnn.py ({_listing([s.display for s in named])}); "
-            "keep exactly one rnn.py in the submission",
-        )
+        raise SubmissionError("several_modules", Message(
+            "found {n} files named rnn.py ({files}); keep exactly one rnn.py in the submission", n=len(named),
+            files=_listing([s.display for s in named])))
     if named:
         return _Chosen(named[0].display, named[0].path), False
     with_class = [s for s in sources if s.defines_rnn]
     if len(with_class) > 1:
-        raise SubmissionError(
-            "several_modules",
-            "no rnn.py and several files define class RNN "
-            f"({_listing([s.display for s in with_class])}); name the one to grade rnn.py",
-        )
+        raise SubmissionError("several_modules", Message(
+            "no rnn.py and several files define class RNN ({files}); name the one to grade rnn.py",
+            files=_listing([s.display for s in with_class])))
     if with_class:
         return _Chosen(with_class[0].display, with_class[0].path), False
     notebooks = [w for w in written if w.display.lower().endswith(".ipynb")]
@@ -610,18 +599,15 @@ def _choose(
         return _from_notebook(notebooks, sources, notes), True
     if sources:
         found = _listing([s.listing() for s in sources])
-        raise SubmissionError(
-            "no_module",
-            f"no rnn.py and no .py file with a top-level class RNN; .py files found: {found}",
-        )
+        raise SubmissionError("no_module", Message(
+            "no rnn.py and no .py file with a top-level class RNN; .py files found: {files}", files=found))
     others = [w.display for w in written]
     misnamed = [d for d in others if MISNAMED.match(d.rsplit("/", 1)[-1])]
     if misnamed:  # an editor or a download added an ending
-        raise SubmissionError("no_module", f"{misnamed[0]} {RENAME}")
-    found = f" (files found: {_listing(others)})" if others else " (it holds no files)"
-    raise SubmissionError(
-        "no_module", f"no rnn.py and no .py files in the submission{found}; include rnn.py"
-    )
+        raise SubmissionError("no_module", Message("{file} {rename}", file=misnamed[0], rename=RENAME))
+    raise SubmissionError("no_module", Message(
+        "no rnn.py and no .py files in the submission (files found: {files}); include rnn.py", files=_listing(others))
+        if others else Message("no rnn.py and no .py files in the submission (it holds no files); include rnn.py"))
 
 
 def _from_notebook(notebooks: list[Written], sources: list[_Source], notes: list[str]) -> _Chosen:
@@ -633,31 +619,25 @@ def _from_notebook(notebooks: list[Written], sources: list[_Source], notes: list
             text = data.decode("utf-8-sig")
             converted.append((w, nb.convert(text, w.display)))
         except (nb.NotebookError, UnicodeDecodeError) as e:
-            reason = str(e) if isinstance(e, nb.NotebookError) else "it is not UTF-8 text"
-            broken.append(f"{w.display} ({reason})")
+            reason = e.args[0] if isinstance(e, nb.NotebookError) and e.args else Message("it is not UTF-8 text")
+            broken.append(Message("{file} ({why})", file=w.display, why=reason))
     good = [(w, c) for w, c in converted if c.defines_rnn]
-    py = f"; .py files found: {_listing([s.listing() for s in sources])}" if sources else ""
+    py = Message("; .py files found: {files}", files=_listing([s.listing() for s in sources])) if sources else ""
     if len(good) > 1:
-        raise SubmissionError(
-            "several_modules",
-            "no rnn.py and several notebooks define class RNN "
-            f"({_listing([w.display for w, _ in good])}); submit rnn.py",
-        )
+        raise SubmissionError("several_modules", Message(
+            "no rnn.py and several notebooks define class RNN ({files}); submit rnn.py",
+            files=_listing([w.display for w, _ in good])))
     if not good:
         if broken:
-            raise SubmissionError(
-                "no_module",
-                f"no rnn.py, and the notebook cannot be read: {_listing(broken)}; "
-                f"open it in Jupyter, save it again, or submit rnn.py{py}",
-            )
-        raise SubmissionError(
-            "no_module",
-            "no rnn.py, and no notebook defines a top-level class RNN "
-            f"(notebooks: {_listing([w.display for w in notebooks])}){py}",
-        )
+            raise SubmissionError("no_module", Message(
+                "no rnn.py, and the notebook cannot be read: {files}; open it in Jupyter, save it again, or submit "
+                "rnn.py{py}", files=_listing(broken), py=py))
+        raise SubmissionError("no_module", Message(
+            "no rnn.py, and no notebook defines a top-level class RNN (notebooks: {files}){py}",
+            files=_listing([w.display for w in notebooks]), py=py))
     w, conversion = good[0]
     if broken:
-        notes.append(f"notebooks that could not be read: {_listing(broken)}")
+        notes.append(Message("notebooks that could not be read: {files}", files=_listing(broken)))
     dest = w.path.with_name("rnn.py")
     n = 1
     while dest.exists():

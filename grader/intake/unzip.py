@@ -34,6 +34,8 @@ from hashlib import sha256
 from pathlib import Path
 from typing import BinaryIO, Literal, get_args
 
+from grader.messages import Message
+
 MAX_MEMBERS = 1000
 MAX_TOTAL = 50 << 20
 MAX_ZIP_FILE = 2 * MAX_TOTAL  # the zip itself; its content is capped at MAX_TOTAL
@@ -134,16 +136,18 @@ def describe_ignored(counts: Counter[str]) -> str | None:
             items.append(label)
         elif label.startswith("."):
             if label in (".DS_Store",):
-                items.append(label if n == 1 else f"{n} {label} files")
+                items.append(label if n == 1 else Message("{n} {label} files", n=n, label=label))
             else:
-                items.append(f"{n} {label} file{'s' if n != 1 else ''}")
+                items.append(Message("{n} {label} file", n=n, label=label) if n == 1 else
+                             Message("{n} {label} files", n=n, label=label))
         elif label == "._*":
-            items.append(f"{n} ._* file{'s' if n != 1 else ''} (macOS metadata)")
+            items.append(Message("{n} ._* file (macOS metadata)", n=n) if n == 1 else
+                         Message("{n} ._* files (macOS metadata)", n=n))
         else:
-            items.append(label if n == 1 else f"{n} {label} files")
+            items.append(label if n == 1 else Message("{n} {label} files", n=n, label=label))
     if len(items) == 1:
-        return f"ignored {items[0]}"
-    return "ignored " + ", ".join(items[:-1]) + " and " + items[-1]
+        return Message("ignored {items}", items=Message.join("", items))
+    return Message("ignored {items} and {last}", items=Message.join(", ", items[:-1]), last=Message.join("", items[-1:]))
 
 
 # --------------------------------------------------------------------------- safe names
@@ -264,11 +268,9 @@ def copy_capped(
             if written > limit:
                 raise SubmissionError("unsafe_zip", too_big)
             if written > budget.total:
-                raise SubmissionError(
-                    "unsafe_zip",
-                    f"the submission unpacks to more than {mib(MAX_TOTAL)}; "
-                    "submit only your code and report",
-                )
+                raise SubmissionError("unsafe_zip", Message(
+                    "the submission unpacks to more than {limit}; submit only your code and report",
+                    limit=mib(MAX_TOTAL)))
             digest.update(chunk)
             out.write(chunk)
     budget.total -= written
@@ -284,26 +286,27 @@ def mib(n: int) -> str:
 # --------------------------------------------------------------------------- sniffing
 
 MAGIC = (
-    (b"Rar!\x1a\x07", "a RAR archive"),
-    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
-    (b"\x1f\x8b", "a gzip file (.tar.gz?)"),
-    (b"BZh", "a bzip2 file"),
-    (b"\xfd7zXZ\x00", "an xz file"),
-    (b"%PDF", "a PDF document"),
-    (b"\xd0\xcf\x11\xe0", "an old Office document"),
+    (b"Rar!\x1a\x07", Message("a RAR archive")),
+    (b"7z\xbc\xaf\x27\x1c", Message("a 7-Zip archive")),
+    (b"\x1f\x8b", Message("a gzip file (.tar.gz?)")),
+    (b"BZh", Message("a bzip2 file")),
+    (b"\xfd7zXZ\x00", Message("an xz file")),
+    (b"%PDF", Message("a PDF document")),
+    (b"\xd0\xcf\x11\xe0", Message("an old Office document")),
 )
+EMPTY_FILE = Message("an empty file (0 bytes)")
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 
 
 def sniff(head: bytes) -> str | None:
     """What a file that is not a zip looks like, from its first bytes."""
     if not head:
-        return "an empty file (0 bytes)"
+        return EMPTY_FILE
     for magic, what in MAGIC:
         if head.startswith(magic):
             return what
     if len(head) >= 262 and head[257:262] == b"ustar":
-        return "a tar archive"
+        return Message("a tar archive")
     return None
 
 
@@ -414,11 +417,11 @@ def decode_names(
         for k, raw in raws.items():
             names[k] = raw.decode(codec or "cp437")
         if codec is None:
-            note = "file names in the zip are in an unknown encoding; shown as cp437"
+            note = Message("file names in the zip are in an unknown encoding; shown as cp437")
         else:
-            note = f"file names in the zip decoded as {CODEC_LABELS[codec]} (no UTF-8 flag)"
+            note = Message("file names in the zip decoded as {codec} (no UTF-8 flag)", codec=CODEC_LABELS[codec])
     elif unicode_extra:
-        note = "file names in the zip taken from their Unicode path fields"
+        note = Message("file names in the zip taken from their Unicode path fields")
     return [unicodedata.normalize("NFC", n or "") for n in names], note
 
 
@@ -497,34 +500,28 @@ def _open_zip(path: Path, max_members: int = MAX_MEMBERS) -> zipfile.ZipFile:
         head = f.read(512)
     declared = declared_members(path) if looks_like_zip(head) or path.suffix.lower() == ".zip" else None
     if declared is not None and declared > max_members:
-        raise SubmissionError("unsafe_zip", f"{path.name} declares {declared} members (limit {max_members}); "
-                              "zip only your code and report (no virtual environments, datasets or .git)")
+        raise SubmissionError("unsafe_zip", Message(
+            "{file} declares {n} members (limit {limit}); zip only your code and report (no virtual environments, "
+            "datasets or .git)", file=path.name, n=declared, limit=max_members))
     what = sniff(head)
     if what and not looks_like_zip(head):
-        hint = (
-            ""
-            if what.startswith("an empty")
-            else "; submit a .zip made with your system's zip tool"
-        )
-        raise SubmissionError("bad_zip", f"{path.name} is {what}, not a zip{hint}")
+        raise SubmissionError("bad_zip", Message("{file} is {what}, not a zip", file=path.name, what=what)
+                              if what == EMPTY_FILE else
+                              Message("{file} is {what}, not a zip; submit a .zip made with your system's zip tool",
+                                      file=path.name, what=what))
     try:
         return zipfile.ZipFile(path)
     except UnicodeDecodeError:
-        raise SubmissionError(
-            "bad_zip",
-            f"{path.name}: the zip marks its file names as UTF-8 but they are not; "
-            "re-zip it with another tool",
-        ) from None
+        raise SubmissionError("bad_zip", Message(
+            "{file}: the zip marks its file names as UTF-8 but they are not; re-zip it with another tool",
+            file=path.name)) from None
     except Exception as e:  # BadZipFile, OSError, EOFError, ValueError, ...
         if looks_like_zip(head):
-            raise SubmissionError(
-                "bad_zip",
-                f"{path.name} is damaged or truncated ({_reason(e)}); "
-                "zip the files again and re-upload",
-            ) from None
-        raise SubmissionError(
-            "bad_zip", f"{path.name} is not a zip file ({_reason(e)}); submit a .zip"
-        ) from None
+            raise SubmissionError("bad_zip", Message(
+                "{file} is damaged or truncated ({error}); zip the files again and re-upload", file=path.name,
+                error=_reason(e))) from None
+        raise SubmissionError("bad_zip", Message("{file} is not a zip file ({error}); submit a .zip", file=path.name,
+                                                 error=_reason(e))) from None
 
 
 def _reason(e: BaseException) -> str:
@@ -549,13 +546,11 @@ def _vetted_members(
     whose members are many students' files) is left out and recorded there with why."""
     infos = z.infolist()
     if not infos:
-        raise SubmissionError("bad_zip", f"{name} is an empty zip (no files in it)")
+        raise SubmissionError("bad_zip", Message("{file} is an empty zip (no files in it)", file=name))
     if len(infos) > budget.files:
-        raise SubmissionError(
-            "unsafe_zip",
-            f"{name} has {len(infos)} members (limit {MAX_MEMBERS}); zip only your code and "
-            "report (no virtual environments, datasets or .git)",
-        )
+        raise SubmissionError("unsafe_zip", Message(
+            "{file} has {n} members (limit {limit}); zip only your code and report (no virtual environments, "
+            "datasets or .git)", file=name, n=len(infos), limit=MAX_MEMBERS))
     budget.files -= len(infos)
     displays, codec_note = decode_names(infos, name_hint)
     if codec_note:
@@ -585,7 +580,7 @@ def _vetted_members(
         )
         if not parts:
             if not is_dir:
-                refuse("unsafe_zip", f"{name} has a member with an empty name", display)
+                refuse("unsafe_zip", Message("{file} has a member with an empty name", file=name), display)
             continue
         key = "/".join(parts).casefold()
         for k in range(1, len(parts)):
@@ -597,17 +592,19 @@ def _vetted_members(
         if key in seen:
             here = "/".join(parts)
             what = (
-                f"two files named {here!r}"
+                Message("two files named {here}", here=repr(here))
                 if seen[key] == here
-                else f"files whose names differ only in case or accents: {seen[key]!r} and {here!r}"
+                else Message("files whose names differ only in case or accents: {there} and {here}",
+                             there=repr(seen[key]), here=repr(here))
             )
-            refuse("unsafe_zip", f"{name} holds {what}; keep one", here)
+            refuse("unsafe_zip", Message("{file} holds {what}; keep one", file=name, what=what), here)
             continue
         seen[key] = "/".join(parts)
         files.add(key)
         members.append(_Member(info, "/".join(parts), parts, False))
     for clash in sorted(files & dirs):
-        refuse("unsafe_zip", f"{name} has {seen[clash]!r} both as a file and as a folder", seen[clash])
+        refuse("unsafe_zip", Message("{file} has {member} both as a file and as a folder", file=name,
+                                     member=repr(seen[clash])), seen[clash])
         members = [m for m in members if m.is_dir or "/".join(m.parts).casefold() != clash]
     kept = []
     for m in members:
@@ -618,30 +615,35 @@ def _vetted_members(
             kept.append(m)
     declared = sum(m.info.file_size for m in kept if not m.is_dir)
     if declared > budget.total:
-        raise SubmissionError(
-            "unsafe_zip",
-            f"{name} declares {mib(declared)} of content (limit {mib(MAX_TOTAL)}); "
-            "submit only your code and report",
-        )
+        raise SubmissionError("unsafe_zip", Message(
+            "{file} declares {size} of content (limit {limit}); submit only your code and report", file=name,
+            size=mib(declared), limit=mib(MAX_TOTAL)))
     return kept
+
+
+def encrypted(name: str) -> Message:
+    return Message("{file} is encrypted (password-protected); zip it again without a password", file=name)
 
 
 def _member_problem(info: zipfile.ZipInfo, display: str, name: str) -> tuple[IntakeStatus, str] | None:
     """What makes a member's name or kind unsafe to write, if anything."""
     shown = display.replace("\\", "/")
     if "\x00" in info.orig_filename:
-        return "unsafe_zip", f"a member name in {name} contains a NUL byte"
+        return "unsafe_zip", Message("a member name in {file} contains a NUL byte", file=name)
+    member = repr(shown[:80])
     if shown.startswith("/") or DRIVE.match(shown):
-        return "unsafe_zip", f"{name} has a member with an absolute path ({shown[:80]!r})"
+        return "unsafe_zip", Message("{file} has a member with an absolute path ({member})", file=name, member=member)
     if ".." in SEPARATORS.split(display):
-        return "unsafe_zip", f"{name} has a member that points outside the folder ({shown[:80]!r})"
+        return "unsafe_zip", Message("{file} has a member that points outside the folder ({member})", file=name,
+                                     member=member)
     mode = info.external_attr >> 16
     if stat.S_ISLNK(mode):
-        return "unsafe_zip", f"{name} contains a symbolic link ({shown[:80]!r}); zip real files"
+        return "unsafe_zip", Message("{file} contains a symbolic link ({member}); zip real files", file=name,
+                                     member=member)
     if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
-        return "unsafe_zip", f"{name} contains a device or special file ({shown[:80]!r})"
+        return "unsafe_zip", Message("{file} contains a device or special file ({member})", file=name, member=member)
     if len(split_path(display)) > MAX_DEPTH:
-        return "unsafe_zip", f"{name} has paths nested deeper than {MAX_DEPTH} folders"
+        return "unsafe_zip", Message("{file} has paths nested deeper than {n} folders", file=name, n=MAX_DEPTH)
     return None
 
 
@@ -649,17 +651,20 @@ def _content_problem(m: _Member, name: str) -> tuple[IntakeStatus, str] | None:
     """What makes a file member unreadable or too big to take, if anything."""
     info = m.info
     if info.file_size > MAX_MEMBER:
-        return "unsafe_zip", f"{m.display} in {name} declares {mib(info.file_size)} (limit {mib(MAX_MEMBER)} per file)"
+        return "unsafe_zip", Message("{member} in {file} declares {size} (limit {limit} per file)", member=m.display,
+                                     file=name, size=mib(info.file_size), limit=mib(MAX_MEMBER))
     if info.file_size >= RATIO_MIN_SIZE and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-        return ("unsafe_zip", f"{m.display} in {name} expands {info.file_size // max(info.compress_size, 1)} times "
-                f"(limit {MAX_RATIO}); this looks like a zip bomb")
+        return "unsafe_zip", Message("{member} in {file} expands {ratio} times (limit {limit}); this looks like a zip "
+                                     "bomb", member=m.display, file=name,
+                                     ratio=info.file_size // max(info.compress_size, 1), limit=MAX_RATIO)
     if info.flag_bits & 0x1 or info.compress_type == 99:
-        return "bad_zip", f"{name} is encrypted (password-protected); zip it again without a password"
+        return "bad_zip", encrypted(name)
     if info.compress_type not in ALLOWED_METHODS:
         method = METHOD_NAMES.get(info.compress_type, f"method {info.compress_type}")
-        extra = (" (Windows Explorer uses it for large files); re-zip it with another tool"
-                 if info.compress_type == 9 else "; re-zip it with the standard zip format (deflate)")
-        return "bad_zip", f"{m.display} in {name} is compressed with {method}, which the grader cannot read{extra}"
+        extra = (Message(" (Windows Explorer uses it for large files); re-zip it with another tool")
+                 if info.compress_type == 9 else Message("; re-zip it with the standard zip format (deflate)"))
+        return "bad_zip", Message("{member} in {file} is compressed with {method}, which the grader cannot read{extra}",
+                                  member=m.display, file=name, method=method, extra=extra)
     return None
 
 
@@ -693,7 +698,8 @@ def unpack_zip(
         except SubmissionError:
             raise
         except Exception as e:  # a central directory zipfile accepted but cannot describe
-            raise SubmissionError("bad_zip", f"{label} cannot be read ({_reason(e)})") from None
+            raise SubmissionError("bad_zip", Message("{file} cannot be read ({error})", file=label,
+                                                     error=_reason(e))) from None
         keep: list[_Member] = []
         for m in members:
             if m.is_dir:
@@ -706,11 +712,8 @@ def unpack_zip(
         inner = [m for m in keep if m.parts[-1].casefold().endswith(".zip")] if not lenient else []
         if len(keep) == 1 and inner:
             if _level >= 1:
-                raise SubmissionError(
-                    "unsafe_zip",
-                    f"{label} holds a zip inside a zip inside a zip; "
-                    "submit one zip with your files",
-                )
+                raise SubmissionError("unsafe_zip", Message(
+                    "{file} holds a zip inside a zip inside a zip; submit one zip with your files", file=label))
             m = inner[0]
             tmp = scratch / f"inner-{_short_hash(m.display)}.zip"
             _write_member(z, m, tmp, budget, label)
@@ -727,20 +730,17 @@ def unpack_zip(
                 )
             finally:
                 tmp.unlink(missing_ok=True)
-            nested.notes.insert(0, f"opened the zip inside the zip ({m.display})")
+            nested.notes.insert(0, Message("opened the zip inside the zip ({member})", member=m.display))
             nested.ignored.update(out.ignored)
             nested.notes = out.notes + nested.notes
             return nested
         if _level >= 1 and inner:
-            raise SubmissionError(
-                "unsafe_zip",
-                f"{label} holds further zips ({inner[0].display}); submit one zip with your files",
-            )
+            raise SubmissionError("unsafe_zip", Message(
+                "{file} holds further zips ({member}); submit one zip with your files", file=label,
+                member=inner[0].display))
         if inner:
-            out.notes.append(
-                "zip files inside the submission were not opened: "
-                + ", ".join(m.display for m in inner[:5])
-            )
+            out.notes.append(Message("zip files inside the submission were not opened: {members}",
+                                     members=", ".join(m.display for m in inner[:5])))
         strip = out.strip = _single_top(keep)
         names = SafeNames()
         for m in keep:
@@ -769,14 +769,14 @@ def _single_top(members: list[_Member]) -> int:
 
 
 def _write_member(z: zipfile.ZipFile, m: _Member, dest: Path, budget: Budget, label: str) -> int:
-    what = f"{m.display} in {label}"
+    what = Message("{member} in {file}", member=m.display, file=label)
     if m.info.file_size <= MAX_MEMBER:
         limit, too_big = (
             m.info.file_size,
-            f"{what} holds more than its declared size; the zip is forged",
+            Message("{what} holds more than its declared size; the zip is forged", what=what),
         )
     else:  # pragma: no cover - refused by _check already
-        limit, too_big = MAX_MEMBER, f"{what} is larger than {mib(MAX_MEMBER)}"
+        limit, too_big = MAX_MEMBER, Message("{what} is larger than {limit}", what=what, limit=mib(MAX_MEMBER))
     try:
         with z.open(m.info) as src:
             size, _ = copy_capped(src, dest, limit, budget, too_big)
@@ -784,20 +784,15 @@ def _write_member(z: zipfile.ZipFile, m: _Member, dest: Path, budget: Budget, la
         raise
     except RuntimeError as e:
         if "encrypted" in str(e) or "password" in str(e):
-            raise SubmissionError(
-                "bad_zip",
-                f"{label} is encrypted (password-protected); zip it again without a password",
-            ) from None
-        raise SubmissionError("bad_zip", f"{what} cannot be read ({_reason(e)})") from None
+            raise SubmissionError("bad_zip", encrypted(label)) from None
+        raise SubmissionError("bad_zip", Message("{file} cannot be read ({error})", file=what,
+                                                 error=_reason(e))) from None
     except NotImplementedError as e:
-        raise SubmissionError(
-            "bad_zip", f"{what} uses a zip feature the grader cannot read ({_reason(e)}); re-zip it"
-        ) from None
+        raise SubmissionError("bad_zip", Message("{what} uses a zip feature the grader cannot read ({error}); re-zip it",
+                                                 what=what, error=_reason(e))) from None
     except (OSError, EOFError, zlib.error, ValueError, zipfile.BadZipFile, LookupError) as e:
-        raise SubmissionError(
-            "bad_zip",
-            f"{what} cannot be read, the zip is damaged ({_reason(e)}); zip the files again",
-        ) from None
+        raise SubmissionError("bad_zip", Message("{what} cannot be read, the zip is damaged ({error}); zip the files "
+                                                 "again", what=what, error=_reason(e))) from None
     return size
 
 

@@ -32,7 +32,7 @@ from typing import Literal
 import pandas as pd
 
 from grader.outputs.table import FEEDBACK_MAX, CsvError, id_counts, numbers_of, read_text_csv, text_of, write_safe_csv
-from grader.results import one_line
+from grader.safe_text import one_line
 
 Target = Literal["moodle", "canvas", "blackboard", "csv"]
 

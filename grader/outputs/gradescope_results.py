@@ -13,15 +13,29 @@ from __future__ import annotations
 
 import re
 
+from grader.checks.outcome import ITERATION
+from grader.messages import Lang, Message, say
 from grader.outputs.markdown import md_text
 from grader.outputs.terminal import headline
 from grader.results import CheckResult, GradeResult
 
-AUDITED_ITERATION = re.compile(r"\biteration \d+")
+AUDITED_ITERATION = re.compile(r"\biteration \d+")  # in a result stored before messages had structure
 
 
-def _student_text(name: str, message: str) -> str:
-    return AUDITED_ITERATION.sub("an audited iteration", message) if name == "integrity" else message
+def _before_due(result: GradeResult) -> GradeResult:
+    """The result as the student sees it before the due date: integrity's message without the
+    numbers of the audited iterations, in any language (each is a Message of its own:
+    outcome.iteration), so neither the headline nor the test shows them."""
+    checks = []
+    for c in result.checks:
+        ref = c.said.get(c.message) if c.name == "integrity" else None
+        if c.name == "integrity" and ref is None:  # stored before messages had structure
+            c = c.model_copy(update={"message": AUDITED_ITERATION.sub("an audited iteration", c.message)})
+        elif ref is not None:
+            hidden = Message.of(ref.replaced(ITERATION, Message("an audited iteration").ref))
+            c = c.model_copy(update={"message": str(hidden), "said": {str(hidden): hidden.ref}})
+        checks.append(c)
+    return result.model_copy(update={"checks": checks})
 
 
 def _leaderboard(result: GradeResult) -> list[dict[str, object]]:
@@ -37,13 +51,13 @@ def _leaderboard(result: GradeResult) -> list[dict[str, object]]:
     return board
 
 
-def _test(c: CheckResult) -> dict[str, object]:
+def _test(c: CheckResult, lang: Lang) -> dict[str, object]:
     """One check as a Gradescope test: points only where the check is worth some (a check
     worth none is information, not "0.0 / 0.0"); no pass or fail mark on a skipped check."""
     test: dict[str, object] = {
         "name": c.name,
-        "output": _student_text(c.name, c.message) if c.status != "error" else
-        "the grader itself failed here: not your fault, tell your instructor",
+        "output": c.in_lang(c.message, lang) if c.status != "error" else
+        say(lang, "the grader itself failed here: not your fault, tell your instructor"),
         "visibility": "visible",
     }
     if c.max_points:
@@ -55,18 +69,18 @@ def _test(c: CheckResult) -> dict[str, object]:
     return test
 
 
-def results_json(result: GradeResult, leaderboard: bool = False) -> dict[str, object]:
+def results_json(result: GradeResult, leaderboard: bool = False, lang: Lang = "en") -> dict[str, object]:
     """Gradescope's specification: the score, the student's headline as Markdown (the score,
     where the performance points went, what to fix first), a test per check (tagged with the
     bug it names), the audit's details once the due date has passed, what the instructor
     needs to reproduce the grade in `extra_data`, and (opt-in) a leaderboard."""
-    lines = headline(result, width=1 << 20)
-    output = "\n\n".join([f"**{md_text(lines[0])}**", *(md_text(_student_text("integrity", line.strip()))
-                                                        for line in lines[1:])])
-    tests = [_test(c) for c in result.checks]
+    shown = _before_due(result)
+    lines = headline(shown, width=1 << 20, lang=lang)
+    output = "\n\n".join([f"**{md_text(lines[0])}**", *(md_text(line.strip()) for line in lines[1:])])
+    tests = [_test(c, lang) for c in shown.checks]
     integrity = result.check("integrity")
-    if integrity is not None and _student_text("integrity", integrity.message) != integrity.message:
-        tests.append({"name": "integrity: the audited iterations", "output": integrity.message,
+    if integrity is not None and shown.check("integrity") != integrity:
+        tests.append({"name": "integrity: the audited iterations", "output": integrity.in_lang(integrity.message, lang),
                       "visibility": "after_due_date"})
     results: dict[str, object] = {
         "score": result.score,
@@ -83,15 +97,15 @@ def results_json(result: GradeResult, leaderboard: bool = False) -> dict[str, ob
     return results
 
 
-def refused_json(why: str) -> dict[str, object]:
+def refused_json(why: str, lang: Lang = "en") -> dict[str, object]:
     """Nothing graded: the autograder's machine cannot keep a submission from the grader's
     files and results. The student reads that their instructor must act; the reason is in
     `extra_data` and a test only the instructor sees."""
     return {
         "score": 0.0,
         "execution_time": 0,
-        "output": "Not graded: this autograder cannot run submissions safely on its machine. "
-                  "Your instructor has been told; nothing you change will help.",
+        "output": say(lang, "Not graded: this autograder cannot run submissions safely on its machine. Your "
+                            "instructor has been told; nothing you change will help."),
         "stdout_visibility": "hidden",
         "extra_data": {"sandbox": why, "status": "weak_isolation"},
         "tests": [{"name": "sandbox", "score": 0.0, "max_score": 0.0, "status": "failed", "output": why,

@@ -16,10 +16,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 from grader.batch.rows import Row
+from grader.messages import Lang, say
 from grader.outputs.feedback import late_text
 from grader.outputs.misconceptions import class_view, who
 from grader.outputs.terminal import label
-from grader.results import neutralise
+from grader.safe_text import neutralise
 from grader.safe_files import private_dir, write_atomic
 
 CSP = ("default-src 'none'; img-src 'self' file: data:; style-src 'unsafe-inline'; "
@@ -107,8 +108,8 @@ def html_text(value: object) -> str:
 _e = html_text
 
 
-def _page(title: str, body: str, script: str = "") -> str:
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+def _page(title: str, body: str, script: str = "", lang: Lang = "en") -> str:
+    return (f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8">'
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
             f"<title>{_e(title)}</title><style>{STYLE}</style></head>\n<body>\n{body}\n"
             + (f"<script>{script}</script>\n" if script else "") + "</body></html>\n")
@@ -193,40 +194,53 @@ def index_html(graded: list[tuple[Row, str | None]], histogram: str | None) -> s
     return _page("Lab 4: the class", body, SCRIPT)
 
 
-def student_html(row: Row, curves: str | None) -> str:
+def student_html(row: Row, curves: str | None, lang: Lang = "en") -> str:
+    """A student's page: the facts, what to fix first, the checks, the runs and the curves, in `lang`."""
     result, who = row.result, row.who
     first = result.fix_first()
-    facts = [("student id", who.student_id), ("name", who.name), ("status", result.status),
-             ("score", f"{result.score:g} / {result.max_score:g}"),
-             ("accuracy", _number(result.accuracy)[0]), ("loss", result.loss_recognised or "—"),
-             ("submitted", late_text(row.late)), ("flags", ", ".join(row.flag_labels) or "—")]
+    unknown = say(lang, "unknown student")
+    facts = [(say(lang, "student id"), who.student_id), (say(lang, "name"), who.name),
+             (say(lang, "status"), result.status), (say(lang, "score"), f"{result.score:g} / {result.max_score:g}"),
+             (say(lang, "accuracy"), _number(result.accuracy)[0]), (say(lang, "loss"), result.loss_recognised or "—"),
+             (say(lang, "submitted"), late_text(row.late, lang)), (say(lang, "flags"), ", ".join(row.flag_labels) or "—")]
     checks = "".join(
-        f'<tr><td>{_e(c.name)}</td><td class="{label(c)}">{label(c)}</td>'
-        f"<td>{_e(f'{c.points:g} / {c.max_points:g}' if c.max_points else '')}</td><td>{_e(c.message)}</td></tr>"
-        for c in result.checks)
+        f'<tr><td>{_e(c.name)}</td><td class="{label(c)}">{_e(label(c, lang))}</td>'
+        f"<td>{_e(f'{c.points:g} / {c.max_points:g}' if c.max_points else '')}</td>"
+        f"<td>{_e(c.in_lang(c.message, lang))}</td></tr>" for c in result.checks)
     runs = "".join(f"<tr><td>{i}</td><td>{r.seed}</td><td>{r.accuracy:.3f}</td><td>{r.iterations_done}</td>"
-                   f"<td>{r.seconds:.1f}</td><td>{_e(r.error)}</td></tr>" for i, r in enumerate(result.runs, 1))
-    body = (f"<p><a href=\"../index.html\">the class</a></p><h1>{_e(who.student_id or 'unknown student')}</h1>\n"
+                   f"<td>{r.seconds:.1f}</td><td>{_e(r.in_lang(r.error, lang))}</td></tr>"
+                   for i, r in enumerate(result.runs, 1))
+    fix = (f"<b>{_e(first.name)}</b>: {_e(first.in_lang(first.message, lang))}" if first
+           else _e(result.in_lang(result.message, lang) or say(lang, "Nothing.")))
+    heads = (say(lang, "check"), say(lang, "status"), say(lang, "points"), say(lang, "message"))
+    run_heads = (say(lang, "run"), say(lang, "seed"), say(lang, "accuracy"), say(lang, "iterations"),
+                 say(lang, "seconds"), say(lang, "error"))
+    body = (f"<p><a href=\"../index.html\">{_e(say(lang, 'the class'))}</a></p><h1>{_e(who.student_id or unknown)}</h1>\n"
             "<ul>" + "".join(f"<li><b>{_e(k)}:</b> {_e(v)}</li>" for k, v in facts) + "</ul>\n"
-            '<h2>What to fix first</h2><p id="fix-first">'
-            + (f"<b>{_e(first.name)}</b>: {_e(first.message)}" if first else _e(result.message or "Nothing.")) + "</p>\n"
-            '<h2>Checks</h2><table id="checks"><thead><tr><th>check</th><th>status</th><th>points</th>'
-            f"<th>message</th></tr></thead><tbody>{checks}</tbody></table>\n"
-            + ("<h2>Training runs</h2><table><thead><tr><th>run</th><th>seed</th><th>accuracy</th><th>iterations</th>"
-               f"<th>seconds</th><th>error</th></tr></thead><tbody>{runs}</tbody></table>\n" if runs else "")
-            + (f'<h2>Learning curves</h2><img alt="learning curves" src="../feedback/{quote(curves)}">\n' if curves else "")
-            + (f"<h2>What the code printed</h2><pre>{_e(result.output[-4000:])}</pre>\n" if result.output.strip() else ""))
-    return _page(f"Lab 4: {who.student_id or 'unknown student'}", body)
+            f'<h2>{_e(say(lang, "What to fix first"))}</h2><p id="fix-first">{fix}</p>\n'
+            f'<h2>{_e(say(lang, "Checks"))}</h2><table id="checks"><thead><tr>{_heads(heads)}</tr></thead>'
+            f"<tbody>{checks}</tbody></table>\n"
+            + (f"<h2>{_e(say(lang, 'Training runs'))}</h2><table><thead><tr>{_heads(run_heads)}</tr></thead>"
+               f"<tbody>{runs}</tbody></table>\n" if runs else "")
+            + (f'<h2>{_e(say(lang, "Learning curves"))}</h2><img alt="{_e(say(lang, "learning curves"))}" '
+               f'src="../feedback/{quote(curves)}">\n' if curves else "")
+            + (f"<h2>{_e(say(lang, 'What the code printed'))}</h2><pre>{_e(result.output[-4000:])}</pre>\n"
+               if result.output.strip() else ""))
+    return _page(say(lang, "Lab 4: {student}", student=who.student_id or unknown), body, lang=lang)
 
 
-def write_report(graded: list[tuple[Row, str | None]], out: Path, histogram: str | None) -> Path:
-    """OUT/index.html and OUT/report/<name>.html; `graded` pairs each row with its feedback
-    name (None for a row without a page)."""
+def _heads(names: tuple[str, ...]) -> str:
+    return "".join(f"<th>{_e(n)}</th>" for n in names)
+
+
+def write_report(graded: list[tuple[Row, str | None]], out: Path, histogram: str | None, lang: Lang = "en") -> Path:
+    """OUT/index.html (the instructor's, in English) and OUT/report/<name>.html (in `lang`);
+    `graded` pairs each row with its feedback name (None for a row without a page)."""
     pages = private_dir(out / "report")
     for g, name in graded:
         if name is not None:
             curves = f"{name}.png" if (out / "feedback" / f"{name}.png").is_file() else None
-            write_atomic(pages / f"{name}.html", student_html(g, curves), 0o644)
+            write_atomic(pages / f"{name}.html", student_html(g, curves, lang), 0o644)
     rows = [(g, f"{name}.html" if name is not None else None) for g, name in graded]
     index = out / "index.html"
     write_atomic(index, index_html(rows, histogram), 0o644)

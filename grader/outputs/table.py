@@ -14,7 +14,8 @@ import charset_normalizer
 import pandas as pd
 
 from grader.batch.rows import Row
-from grader.results import CHECK_NAMES, neutralise, one_line
+from grader.results import CHECK_NAMES
+from grader.safe_text import neutralise, one_line
 from grader.safe_files import write_atomic
 from grader.settings import Settings
 

@@ -7,18 +7,21 @@ from __future__ import annotations
 
 import shutil
 import textwrap
+import unicodedata
 import xml.etree.ElementTree as ET
 
-from grader.results import CheckResult, GradeResult, one_line
+from grader.messages import Lang, Message, say, shown
+from grader.results import CheckResult, GradeResult
+from grader.safe_text import one_line
 from grader.settings import Settings
 
-LABEL = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP", "error": "ERROR"}
-WITHHELD = "HELD"  # ran, but a gate kept its points: never PASS beside a withheld score
+LABEL = {"passed": Message("PASS"), "failed": Message("FAIL"), "skipped": Message("SKIP"), "error": Message("ERROR")}
+WITHHELD = Message("HELD")  # ran, but a gate kept its points: never PASS beside a withheld score
 
 
-def label(c: CheckResult) -> str:
+def label(c: CheckResult, lang: Lang = "en") -> str:
     """A check's label in every report: its status, or HELD where a gate kept its points."""
-    return WITHHELD if c.withheld else LABEL[c.status]
+    return shown(WITHHELD if c.withheld else LABEL[c.status], lang)
 
 
 def nothing_ran(result: GradeResult) -> bool:
@@ -27,89 +30,143 @@ def nothing_ran(result: GradeResult) -> bool:
     return result.status != "graded" and not any(c.status == "passed" for c in result.checks)
 
 
-def performance_text(result: GradeResult) -> str | None:
+def columns(text: str) -> int:
+    """The columns a terminal gives `text`: two for each wide (CJK) character."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def wrap(text: str, width: int, indent: str = "") -> list[str]:
+    """textwrap.wrap by the columns a terminal shows: where the text holds wide characters, a
+    line may also break between two of them (Chinese has no spaces between words)."""
+    if columns(text) == len(text):
+        return textwrap.wrap(text, width=width, subsequent_indent=indent)
+    lines: list[str] = []
+    line = text[: len(text) - len(text.lstrip())]  # the first line keeps its indent, as textwrap's does
+    for token in _tokens(text.lstrip()):
+        if token.isspace():
+            line += " " * len(token) if line.strip() else ""  # a tab or newline as a space, as textwrap does
+            continue
+        while columns(token) > width - len(indent):  # a word longer than a line, cut as textwrap cuts it
+            room = width - columns(line)
+            lines.append(line + token[:room])
+            line, token = indent, token[room:]
+        if line.strip() and columns(line + token) > width:
+            carry = line[-1] if token in NO_LINE_START and len(line.strip()) > 1 and not line[-1].isspace() else ""
+            lines.append(line[: len(line) - len(carry)].rstrip())
+            line = indent + carry
+        line += token
+    return [*lines, line.rstrip()] if line.strip() else lines
+
+
+NO_LINE_START = set("）」』，。、；：！？")  # Chinese punctuation a line must not start with
+
+
+def _tokens(text: str) -> list[str]:
+    """Spaces, each wide character, and each run of other characters (a word or a number)."""
+    tokens: list[str] = []
+    for ch in text:
+        wide, space = unicodedata.east_asian_width(ch) in "WF", ch.isspace()
+        if tokens and not wide and not space and not tokens[-1].isspace() and columns(tokens[-1][-1]) == 1:
+            tokens[-1] += ch
+        elif tokens and space and tokens[-1].isspace():
+            tokens[-1] += ch
+        else:
+            tokens.append(ch)
+    return tokens
+
+
+def performance_text(result: GradeResult) -> Message | None:
     """Where the performance points went: accuracy times the points, or held by a gate."""
     train = result.check("train")
     if result.accuracy is None or train is None or not train.max_points:
         return None
-    median = f"accuracy {result.accuracy:.3f} ({result.runs_text})"
     if train.withheld:
-        return (f"performance 0/{train.max_points:g}: {median}; the points wait for "
-                f"{' and '.join(train.withheld)} to pass")
-    return f"performance {train.points:g}/{train.max_points:g} = {train.max_points:g} x {median}"
+        return Message("performance 0/{max:g}: accuracy {accuracy:.3f} ({runs}); the points wait for {gates} to pass",
+                       max=train.max_points, accuracy=result.accuracy, runs=result.runs_text,
+                       gates=Message.join(" and ", train.withheld))
+    return Message("performance {points:g}/{max:g} = {max:g} x accuracy {accuracy:.3f} ({runs})", points=train.points,
+                   max=train.max_points, accuracy=result.accuracy, runs=result.runs_text)
 
 
-def headline(result: GradeResult, width: int = 100) -> list[str]:
+def headline(result: GradeResult, width: int = 100, lang: Lang = "en") -> list[str]:
     """The lines a student reads first: the score, where the points went, the one thing to
     fix first (its whole message) or why nothing was graded."""
-    lines = [f"score: {result.score:g} / {result.max_score:g}"]
+    lines = [say(lang, "score: {score:g} / {max:g}", score=result.score, max=result.max_score)]
     if performance := performance_text(result):
-        lines.append(f"  {performance}")
+        lines.append(f"  {shown(performance, lang)}")
     if result.status != "graded":
-        lines += textwrap.wrap(f"not graded ({result.status}): {one_line(result.message)}", width=width,
-                               subsequent_indent="  ")
+        lines += wrap(say(lang, "not graded ({status}): {message}", status=result.status,
+                          message=one_line(result.in_lang(result.message, lang))), width, "  ")
     elif (first := result.fix_first()) is not None:
-        lines += textwrap.wrap(f"fix first: {first.name}: {one_line(first.message)}", width=width,
-                               subsequent_indent="  ")
+        lines += wrap(say(lang, "fix first: {check}: {message}", check=first.name,
+                          message=one_line(first.in_lang(first.message, lang))), width, "  ")
     return lines
 
 
-SELF_CHECK = ("self-check (student kit): it compares your code with numbers shipped in the kit and audits "
-              "nothing, so it proves nothing to the grader, which uses other, secret parameters and audits "
-              "every training step. Passing here means your code follows the contract.")
+SELF_CHECK = Message("self-check (student kit): it compares your code with numbers shipped in the kit and audits "
+                     "nothing, so it proves nothing to the grader, which uses other, secret parameters and audits "
+                     "every training step. Passing here means your code follows the contract.")
 
 
-def terminal(result: GradeResult, width: int | None = None) -> str:
+def terminal(result: GradeResult, width: int | None = None, lang: Lang = "en") -> str:
     """The report a student can act on: the score and what to fix first, then one line per
     check, the runs, and where the code ran."""
     width = width or min(shutil.get_terminal_size((100, 20)).columns, 120)
     sub = result.submission
     who = one_line(" ".join(p for p in (sub.student_id, sub.name) if p))
     lines = [f"bptt-grader {result.grader_version}: {one_line(sub.module or sub.source)}" + (f" ({who})" if who else "")]
-    lines += headline(result, width)
-    lines += [f"note: {one_line(note)}" for note in sub.notes]
-    shown = [] if nothing_ran(result) else [c for c in result.checks if c.status != "skipped"]
+    lines += headline(result, width, lang)
+    lines += [say(lang, "note: {note}", note=one_line(sub.in_lang(note, lang))) for note in sub.notes]
+    checks = [] if nothing_ran(result) else [c for c in result.checks if c.status != "skipped"]
     skipped = [c.name for c in result.checks if c.status == "skipped" and not c.grader_only]
     grader_only = [c.name for c in result.checks if c.grader_only]
-    if shown:
-        lines += ["", "checks:"]
-    name_width = max(len(c.name) for c in shown) if shown else 10
-    for c in shown:
+    if checks:
+        lines += ["", say(lang, "checks:")]
+    name_width = max(len(c.name) for c in checks) if checks else 10
+    label_width = max([5, *(columns(label(c, lang)) for c in result.checks)])
+    for c in checks:
         points = f"{c.points:g}/{c.max_points:g}" if c.max_points else ""
-        head = f"  {label(c):<5} {c.name:<{name_width}} {points:>7}  "
-        wrapped = textwrap.wrap(c.message, width=max(width - len(head), 30)) or [""]
+        tag = label(c, lang)
+        head = f"  {tag}{' ' * (label_width - columns(tag))} {c.name:<{name_width}} {points:>7}  "
+        wrapped = wrap(c.in_lang(c.message, lang), max(width - columns(head), 30)) or [""]
         lines.append(head + wrapped[0])
-        lines.extend(" " * len(head) + more for more in wrapped[1:])
+        lines.extend(" " * columns(head) + more for more in wrapped[1:])
+    skip = label(CheckResult(name="", status="skipped"), lang)
+    pad = f"  {skip}{' ' * (label_width - columns(skip))} "
     if skipped and not nothing_ran(result):
-        lines += textwrap.wrap(f"  {LABEL['skipped']:<5} {len(skipped)} checks run once what they need passes: "
-                               f"{', '.join(skipped)}", width=width, subsequent_indent=" " * 8)
+        lines += wrap(pad + say(lang, "{n} checks run once what they need passes: {checks}", n=len(skipped),
+                                checks=", ".join(skipped)), width, " " * 8)
     if grader_only and not nothing_ran(result):
-        lines += textwrap.wrap(f"  {LABEL['skipped']:<5} {', '.join(grader_only)}: the grader's only (they need the "
-                               "reference model)", width=width, subsequent_indent=" " * 8)
+        lines += wrap(pad + say(lang, "{checks}: the grader's only (they need the reference model)",
+                                checks=", ".join(grader_only)), width, " " * 8)
     if result.runs:
-        window = f"the last {result.accuracy_window} iterations" if result.accuracy_window else "the window"
-        lines += ["", f"runs (accuracy over {window}):"]
+        window = (say(lang, "the last {n} iterations", n=result.accuracy_window) if result.accuracy_window
+                  else say(lang, "the window"))
+        lines += ["", say(lang, "runs (accuracy over {window}):", window=window)]
         for i, run in enumerate(result.runs, 1):
-            extra = "  (did not finish: see train)" if run.error else ""
-            per = f" ({run.ms_per_iteration:.2f} ms per iteration)" if run.ms_per_iteration else ""
-            lines.append(f"  run {i} (seed {run.seed}): accuracy {run.accuracy:.3f}, "
-                         f"{run.iterations_done} iterations in {run.seconds:.1f} s{per}{extra}")
+            line = say(lang, "run {i} (seed {seed}): accuracy {accuracy:.3f}, {done} iterations in {seconds:.1f} s",
+                       i=i, seed=run.seed, accuracy=run.accuracy, done=run.iterations_done, seconds=run.seconds)
+            if run.ms_per_iteration:
+                line += say(lang, " ({ms:.2f} ms per iteration)", ms=run.ms_per_iteration)
+            if run.error:
+                line += say(lang, "  (did not finish: see train)")
+            lines.append(f"  {line}")
     facts = []
     if result.accuracy_exhaustive is not None:
-        facts.append(f"all pairs: {result.accuracy_exhaustive:.4f}")
+        facts.append(say(lang, "all pairs: {accuracy:.4f}", accuracy=result.accuracy_exhaustive))
     if result.loss_recognised:
-        facts.append(f"loss: {result.loss_recognised}")
+        facts.append(say(lang, "loss: {loss}", loss=result.loss_recognised))
     if facts:
         lines.append("   ".join(facts))
     if result.self_check:
-        lines += ["", *textwrap.wrap(SELF_CHECK, width=width)]
+        lines += ["", *wrap(shown(SELF_CHECK, lang), width)]
     if result.sandbox:  # one plain line; what fell back and why is in --json (sandbox_note)
-        weak = "" if result.sandbox_strong else "  (WEAK: the code ran with your rights)"
-        lines += ["", f"sandbox: {result.sandbox}{weak}"]
+        weak = "" if result.sandbox_strong else say(lang, "  (WEAK: the code ran with your rights)")
+        lines += ["", say(lang, "sandbox: {sandbox}", sandbox=result.sandbox) + weak]
     if result.output.strip():
         tail = result.output.strip().splitlines()[-5:]
         lines.append("")
-        lines.append("your code printed (last lines):")
+        lines.append(say(lang, "your code printed (last lines):"))
         lines.extend(f"  | {line[:200]}" for line in tail)
     return "\n".join(lines) + "\n"
 
@@ -123,19 +180,21 @@ def quick_settings(full: Settings) -> Settings:
     return full.with_overrides(runs=1, iterations=iterations, accuracy_window=min(full.accuracy_window, iterations // 4))
 
 
-def quick_summary(result: GradeResult, full: Settings) -> str:
+def quick_summary(result: GradeResult, full: Settings, lang: Lang = "en") -> str:
     """What full grading will do with this submission, and about how long, on this machine."""
     run = result.runs[0] if result.runs else None
-    lines = ["", f"quick check: not the grade. Full grading trains {full.runs} runs of {full.iterations} iterations "
-                 f"(accuracy over the last {full.accuracy_window} of each)."]
+    lines = ["", say(lang, "quick check: not the grade. Full grading trains {runs} runs of {iterations} iterations "
+                           "(accuracy over the last {window} of each).", runs=full.runs, iterations=full.iterations,
+                     window=full.accuracy_window)]
     if run is not None and run.ms_per_iteration:
         per_run = run.ms_per_iteration * full.iterations / 1000
-        verdict = "within" if per_run <= full.run_seconds else "OVER"
-        lines.append(f"at {run.ms_per_iteration:.2f} ms per iteration measured here, a run takes about {per_run:.0f} s "
-                     f"and all {full.runs} about {per_run * full.runs:.0f} s: {verdict} the limit of "
-                     f"{full.run_seconds:g} s per run")
+        verdict = Message("within") if per_run <= full.run_seconds else Message("OVER")
+        lines.append(say(lang, "at {ms:.2f} ms per iteration measured here, a run takes about {per_run:.0f} s and all "
+                               "{runs} about {total:.0f} s: {verdict} the limit of {limit:g} s per run",
+                         ms=run.ms_per_iteration, per_run=per_run, runs=full.runs, total=per_run * full.runs,
+                         verdict=verdict, limit=full.run_seconds))
     else:
-        lines.append("training did not run far enough here to estimate its time; fix what is above first")
+        lines.append(say(lang, "training did not run far enough here to estimate its time; fix what is above first"))
     return "\n".join(lines) + "\n"
 
 

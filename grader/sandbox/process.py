@@ -58,7 +58,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.results import one_line
+from grader.safe_text import one_line
 from grader.settings import Limits
 
 from . import probe as machine
