@@ -472,7 +472,8 @@ def cmd_classroom50_run(args: argparse.Namespace) -> int:
 EXAMPLES = {  # the end of each command's --help
     "reference": ["bptt-grader reference", "bptt-grader reference --loss mse --seed 7"],
     "check": ["bptt-grader check rnn.py --quick      # every check and one short run, in seconds",
-              "bptt-grader check DLP_LAB4_0756001_Amy.zip --json result.json"],
+              "bptt-grader check DLP_LAB4_0756001_Amy.zip --json result.json",
+              "bptt-grader check rnn.py --lang zh-TW # the report in Traditional Chinese"],
     "batch": ["bptt-grader batch moodle-download.zip -o out --roster roster.csv",
               "bptt-grader batch class/ -o out --only 0756001 --force   # regrade one student",
               "bptt-grader batch lab4-2026.zip -o lab4-2026 --archive ~/lab4-archive   # also against earlier years"],

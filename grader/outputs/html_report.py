@@ -33,6 +33,7 @@ th { background: #f0f0f0; cursor: pointer; user-select: none; }
 th[aria-sort="ascending"]::after { content: " \\25B2"; }
 th[aria-sort="descending"]::after { content: " \\25BC"; }
 tr.failed td.status, .FAIL, .HELD { color: #b00; } .PASS { color: #070; } .SKIP { color: #777; }
+#checks td:nth-child(-n+3), #checks th { white-space: nowrap; }
 pre { background: #f7f7f7; padding: 0.6em; overflow-x: auto; }
 img { max-width: 100%; }
 """
@@ -215,17 +216,21 @@ def student_html(row: Row, curves: str | None, lang: Lang = "en") -> str:
     heads = (say(lang, "check"), say(lang, "status"), say(lang, "points"), say(lang, "message"))
     run_heads = (say(lang, "run"), say(lang, "seed"), say(lang, "accuracy"), say(lang, "iterations"),
                  say(lang, "seconds"), say(lang, "error"))
-    body = (f"<p><a href=\"../index.html\">{_e(say(lang, 'the class'))}</a></p><h1>{_e(who.student_id or unknown)}</h1>\n"
-            "<ul>" + "".join(f"<li><b>{_e(k)}:</b> {_e(v)}</li>" for k, v in facts) + "</ul>\n"
-            f'<h2>{_e(say(lang, "What to fix first"))}</h2><p id="fix-first">{fix}</p>\n'
-            f'<h2>{_e(say(lang, "Checks"))}</h2><table id="checks"><thead><tr>{_heads(heads)}</tr></thead>'
+    # the page's own words (outside the f-strings below, where Babel's extractor finds them)
+    the_class, fix_title, checks_title = say(lang, "the class"), say(lang, "What to fix first"), say(lang, "Checks")
+    runs_title, curves_title = say(lang, "Training runs"), say(lang, "Learning curves")
+    curves_alt, printed_title = say(lang, "learning curves"), say(lang, "What the code printed")
+    colon = say(lang, ":")  # after a fact's name
+    body = (f"<p><a href=\"../index.html\">{_e(the_class)}</a></p><h1>{_e(who.student_id or unknown)}</h1>\n"
+            "<ul>" + "".join(f"<li><b>{_e(k)}{_e(colon)}</b> {_e(v)}</li>" for k, v in facts) + "</ul>\n"
+            f'<h2>{_e(fix_title)}</h2><p id="fix-first">{fix}</p>\n'
+            f'<h2>{_e(checks_title)}</h2><table id="checks"><thead><tr>{_heads(heads)}</tr></thead>'
             f"<tbody>{checks}</tbody></table>\n"
-            + (f"<h2>{_e(say(lang, 'Training runs'))}</h2><table><thead><tr>{_heads(run_heads)}</tr></thead>"
+            + (f"<h2>{_e(runs_title)}</h2><table><thead><tr>{_heads(run_heads)}</tr></thead>"
                f"<tbody>{runs}</tbody></table>\n" if runs else "")
-            + (f'<h2>{_e(say(lang, "Learning curves"))}</h2><img alt="{_e(say(lang, "learning curves"))}" '
-               f'src="../feedback/{quote(curves)}">\n' if curves else "")
-            + (f"<h2>{_e(say(lang, 'What the code printed'))}</h2><pre>{_e(result.output[-4000:])}</pre>\n"
-               if result.output.strip() else ""))
+            + (f'<h2>{_e(curves_title)}</h2><img alt="{_e(curves_alt)}" src="../feedback/{quote(curves)}">\n'
+               if curves else "")
+            + (f"<h2>{_e(printed_title)}</h2><pre>{_e(result.output[-4000:])}</pre>\n" if result.output.strip() else ""))
     return _page(say(lang, "Lab 4: {student}", student=who.student_id or unknown), body, lang=lang)
 
 

@@ -51,7 +51,9 @@ def wrap(text: str, width: int, indent: str = "") -> list[str]:
             lines.append(line + token[:room])
             line, token = indent, token[room:]
         if line.strip() and columns(line + token) > width:
-            carry = line[-1] if token in NO_LINE_START and len(line.strip()) > 1 and not line[-1].isspace() else ""
+            carry = _last_token(line) if token[0] in NO_LINE_START or line[-1] in NO_LINE_END else ""
+            if len(carry) >= len(line.strip()) or columns(indent + carry + token) > width:
+                carry = ""  # never the whole line, nor a next line too long
             lines.append(line[: len(line) - len(carry)].rstrip())
             line = indent + carry
         line += token
@@ -59,6 +61,12 @@ def wrap(text: str, width: int, indent: str = "") -> list[str]:
 
 
 NO_LINE_START = set("）」』，。、；：！？")  # Chinese punctuation a line must not start with
+NO_LINE_END = set("（「『")  # nor end with
+
+
+def _last_token(line: str) -> str:
+    """The end of a line that moves with what follows it: a wide character, or a word."""
+    return "" if not line or line[-1].isspace() else _tokens(line)[-1]
 
 
 def _tokens(text: str) -> list[str]:
