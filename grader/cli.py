@@ -16,7 +16,7 @@ from pathlib import Path
 
 from grader import __version__
 from grader.messages import LANGS, normal_lang
-from grader.settings import LOSSES, Settings, SettingsError, load_settings
+from grader.settings import LOSSES, Settings, SettingsError, batch_settings, load_settings
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -230,7 +230,6 @@ def cmd_sheet(args: argparse.Namespace) -> int:
     """A sheet to grade the report in a spreadsheet: every gradable student, the criteria blank."""
     from grader.outputs.sheet import blank_sheet
     from grader.outputs.table import CsvError, write_safe_csv
-    from grader.review.klass import rubric_settings
 
     out = Path(args.out)
     if not (out / "grades.csv").is_file():
@@ -238,7 +237,7 @@ def cmd_sheet(args: argparse.Namespace) -> int:
     target = Path(args.output) if args.output else out / "sheet.csv"
     if target.exists() and not args.force:
         raise UsageError(f"{target} exists (someone may have filled it in); give -o another file, or --force")
-    settings = rubric_settings(out, Path(args.settings) if args.settings else None)
+    settings = batch_settings(out, Path(args.settings) if args.settings else None)
     try:
         table, left_out = blank_sheet(out / "grades.csv", settings)
     except CsvError as exc:
@@ -260,12 +259,12 @@ def cmd_review(args: argparse.Namespace) -> int:
 
     from grader.outputs.table import CsvError
     from grader.review.app import LOCAL_HOSTS, create_app
-    from grader.review.klass import load_class, rubric_settings
+    from grader.review.klass import load_class
 
     out = Path(args.out)
     if not (out / "grades.csv").is_file():
         raise UsageError(f"{out}: no grades.csv in it; run bptt-grader batch first")
-    settings = rubric_settings(out, Path(args.settings) if args.settings else None)
+    settings = batch_settings(out, Path(args.settings) if args.settings else None)
     try:
         klass = load_class(out, settings)
     except CsvError as exc:
@@ -290,7 +289,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     try:
         grades = graded_sheet(Path(args.out))
-        done = export(grades, args.target, Path(args.output), args.assignment, args.feedback_files)
+        done = export(grades, args.target, Path(args.output), args.assignment, args.feedback_files,
+                      batch_settings(Path(args.out)).lang)
     except CsvError as exc:
         raise UsageError(str(exc)) from None
     print(f"wrote {', '.join(map(str, done.files))}: {done.graded} grades from {grades.name}, "

@@ -337,3 +337,19 @@ def load_settings(path: str | Path | None) -> Settings:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SettingsError(f"{path}: not valid TOML: {exc}") from None
     return validated(data, source=str(path))
+
+
+def batch_settings(out: Path, settings_file: Path | None = None) -> Settings:
+    """The settings a batch graded with (OUT/settings.toml: its rubric, its students' language),
+    or the file given; the handout's where the batch wrote none. A file that cannot be read is
+    refused, never replaced by the handout's behind the TA's back."""
+    if settings_file is not None:
+        return load_settings(settings_file)
+    kept = out / "settings.toml"
+    if not kept.is_file():
+        return Settings()
+    try:
+        return load_settings(kept)
+    except SettingsError as exc:
+        raise SettingsError(f"{exc}. The batch's settings give the rubric to grade by and the students' language: "
+                            f"mend {kept}, or give the assignment's with --settings FILE") from None

@@ -32,6 +32,7 @@ from typing import Literal
 import pandas as pd
 
 from grader.outputs.table import FEEDBACK_MAX, CsvError, id_counts, numbers_of, read_text_csv, text_of, write_safe_csv
+from grader.messages import Lang, say
 from grader.safe_text import one_line
 
 Target = Literal["moodle", "canvas", "blackboard", "csv"]
@@ -71,12 +72,13 @@ def _most(table: pd.DataFrame) -> float:
     return 100.0 if pd.isna(most) else float(most)
 
 
-def _feedback(table: pd.DataFrame) -> pd.Series:
-    """The comment each student gets: the total where one was merged, then the grader's line."""
+def _feedback(table: pd.DataFrame, lang: Lang) -> pd.Series:
+    """The comment each student gets: the total where one was merged, then the grader's line
+    (grades.csv's `feedback`, written in the batch's language)."""
     said = text_of(table, "feedback").where(text_of(table, "feedback") != "", text_of(table, "message"))
     total = numbers_of(table, "total")
     most = _most(table)
-    prefix = total.map(lambda v: "" if pd.isna(v) else f"Total {v:g}/{most:g}. ")
+    prefix = total.map(lambda v: "" if pd.isna(v) else say(lang, "Total {total:g}/{most:g}. ", total=v, most=most))
     return (prefix + said).map(lambda text: one_line(text, FEEDBACK_MAX))
 
 
@@ -101,11 +103,11 @@ class Lines:
     scale: str
 
 
-def gradebook_lines(table: pd.DataFrame, by_platform_id: bool) -> Lines:
+def gradebook_lines(table: pd.DataFrame, by_platform_id: bool, lang: Lang = "en") -> Lines:
     """Each student's grade and comment, a line per student: matched by the platform's user
     id where the platform names users so (`by_platform_id`), else by the student id."""
     grade, scale = _grades(table)
-    table = table.assign(_grade=grade, _feedback=_feedback(table))
+    table = table.assign(_grade=grade, _feedback=_feedback(table, lang))
     lms, sid = text_of(table, "lms_id"), text_of(table, "student_id")
     key = lms.where(lms != "", sid) if by_platform_id else sid.where(sid != "", "lms:" + lms)
     blank = table["_grade"].isna() | (text_of(table, "status") == "missing")
@@ -114,8 +116,8 @@ def gradebook_lines(table: pd.DataFrame, by_platform_id: bool) -> Lines:
 
 
 def export(grades_csv: Path, target: Target, output: Path, assignment: str | None = None,
-           feedback_files: bool = False) -> Exported:
-    """Write the gradebook file(s) for `target` from a grades.csv or final.csv."""
+           feedback_files: bool = False, lang: Lang = "en") -> Exported:
+    """Write the gradebook file(s) for `target` from a grades.csv or final.csv, the comments in `lang`."""
     table = read_text_csv(grades_csv)
     if "student_id" not in table or "score" not in table:
         raise ExportError(f"{grades_csv}: not a grades.csv or final.csv (no student_id and score columns)")
@@ -123,13 +125,13 @@ def export(grades_csv: Path, target: Target, output: Path, assignment: str | Non
         example = "Lab 4 (12345)" if target == "canvas" else "Lab 4 |1234567"
         raise ExportError(f"{target} needs --assignment, the gradebook column's name as the platform shows it "
                           f"(e.g. '{example}')")
-    lines = gradebook_lines(table, by_platform_id=target in ("canvas", "blackboard"))
+    lines = gradebook_lines(table, by_platform_id=target in ("canvas", "blackboard"), lang=lang)
     every, table, shared, scale = lines.every, lines.table, lines.shared, lines.scale
     sid, name, email, lms = (text_of(table, c) for c in ("student_id", "name", "email", "lms_id"))
     files = [output]
     if target == "moodle":
         write_safe_csv(pd.DataFrame({"ID number": sid, "Email address": email, "Full name": name,
-                                     "Grade": _shown(table), "Feedback": _said(table)}), output)
+                                     "Grade": _shown(table), "Feedback": _said(table, lang)}), output)
         lms_every = text_of(every, "lms_id")
         participants = every[(text_of(every, "lms") == "moodle") & lms_every.str.fullmatch(r"\d+")]
         if len(participants):  # Moodle's own participant ids: every row, each its own line
@@ -137,7 +139,7 @@ def export(grades_csv: Path, target: Target, output: Path, assignment: str | Non
             write_safe_csv(pd.DataFrame({"Identifier": "Participant " + text_of(participants, "lms_id"),
                                          "Full name": text_of(participants, "name"),
                                          "Email address": text_of(participants, "email"),
-                                         "Grade": _shown(participants), "Feedback comments": _said(participants)}),
+                                         "Grade": _shown(participants), "Feedback comments": _said(participants, lang)}),
                            worksheet)
             files.append(worksheet)
             if feedback_files:
@@ -148,16 +150,16 @@ def export(grades_csv: Path, target: Target, output: Path, assignment: str | Non
                                      "SIS User ID": sid, "SIS Login ID": email, "Section": text_of(table, "section"),
                                      assignment: _shown(table)}), output)
         comments = output.with_name(output.stem + "-comments.csv")
-        write_safe_csv(pd.DataFrame({"Student": name, "ID": lms, "SIS User ID": sid, "Comment": _said(table)}),
+        write_safe_csv(pd.DataFrame({"Student": name, "ID": lms, "SIS User ID": sid, "Comment": _said(table, lang)}),
                        comments)
         files.append(comments)
     elif target == "blackboard":
         write_safe_csv(pd.DataFrame({"Username": lms.where(lms != "", sid), "Student ID": sid,
-                                     assignment: _shown(table), "Feedback to Learner": _said(table),
+                                     assignment: _shown(table), "Feedback to Learner": _said(table, lang),
                                      "Feedback Format": "PLAIN_TEXT"}), output)
     else:
         write_safe_csv(pd.DataFrame({"student_id": sid, "name": name, "grade": _shown(table),
-                                     "feedback": _said(table)}), output)
+                                     "feedback": _said(table, lang)}), output)
     lowered = sorted(text_of(table, "student_id")[numbers_of(table, "late_factor").fillna(1.0) < 1.0]
                      .where(lambda s: s != "", text_of(table, "file")))
     return Exported(files, int((~table["_blank"]).sum()), int(table["_blank"].sum()), scale, lowered, shared)
@@ -168,10 +170,10 @@ def _shown(table: pd.DataFrame) -> pd.Series:
     return table["_grade"].where(~table["_blank"], None).map(lambda v: "" if v is None or pd.isna(v) else f"{v:g}")
 
 
-def _said(table: pd.DataFrame) -> pd.Series:
+def _said(table: pd.DataFrame, lang: Lang) -> pd.Series:
     shared = table["_blank"] & (text_of(table, "status") != "missing") & table["_grade"].notna()
-    return table["_feedback"].where(~shared, "No grade yet: more than one submission names you; "
-                                    "your instructor will sort it out")
+    return table["_feedback"].where(~shared, say(lang, "No grade yet: more than one submission names you; your "
+                                                       "instructor will sort it out"))
 
 
 def _moodle_feedback_zip(table: pd.DataFrame, out: Path, path: Path) -> Path:

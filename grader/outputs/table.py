@@ -14,6 +14,7 @@ import charset_normalizer
 import pandas as pd
 
 from grader.batch.rows import Row
+from grader.messages import Lang, say
 from grader.results import CHECK_NAMES
 from grader.safe_text import neutralise, one_line
 from grader.safe_files import write_atomic
@@ -41,20 +42,25 @@ def report_columns(settings: Settings) -> list[str]:
     return [f"report_{c.name}" for c in settings.report.criteria]
 
 
-def feedback_text(row: Row, limit: int = FEEDBACK_MAX) -> str:
-    """What a gradebook's comment column says to the student: score, status, the one thing
-    to fix first and lateness, as plain text on one line, cut to `limit` characters."""
+def feedback_text(row: Row, lang: Lang = "en", limit: int = FEEDBACK_MAX) -> str:
+    """What a gradebook's comment column says to the student, in `lang`: score, status, the one
+    thing to fix first and lateness, as plain text on one line, cut to `limit` characters."""
     result = row.result
-    parts = [f"Automatic score {result.score:g}/{result.max_score:g}" if result.status != "missing"
-             else "No submission was found"]
+    parts = [say(lang, "Automatic score {score:g}/{max:g}", score=result.score, max=result.max_score)
+             if result.status != "missing" else say(lang, "No submission was found")]
     if result.status not in ("graded", "missing"):
-        parts.append(f"not graded ({result.status}): {result.message}")
+        parts.append(say(lang, "not graded ({status}): {message}", status=result.status,
+                         message=result.in_lang(result.message, lang)))
     elif (first := result.fix_first()) is not None:
-        parts.append(f"fix first: {first.name}: {first.message}")
+        parts.append(say(lang, "fix first: {check}: {message}", check=first.name,
+                         message=first.in_lang(first.message, lang)))
     if row.late.late:
-        days = f"{row.late.days_late:.2f} days " if row.late.days_late is not None else ""
-        parts.append(f"late {days}(grade x {row.late.factor:g})" if row.late.lowered else f"late {days}".strip())
-    return one_line(neutralise(". ".join(parts)).replace("\n", " "), limit)
+        days = row.late.days_late
+        parts.append(say(lang, "late {days:.2f} days (grade x {factor:g})", days=days, factor=row.late.factor)
+                     if days is not None and row.late.lowered else
+                     say(lang, "late (grade x {factor:g})", factor=row.late.factor) if row.late.lowered else
+                     say(lang, "late {days:.2f} days", days=days) if days is not None else say(lang, "late"))
+    return one_line(neutralise(say(lang, ". ").join(parts)).replace("\n", " "), limit)
 
 
 def row_record(row: Row, settings: Settings, feedback_page: str = "") -> dict:
@@ -77,7 +83,7 @@ def row_record(row: Row, settings: Settings, feedback_page: str = "") -> dict:
         "late_factor": late.factor,
         "status": result.status,
         "message": result.explanation,
-        "feedback": feedback_text(row),
+        "feedback": feedback_text(row, settings.lang),
         "feedback_page": feedback_page,
     }
     checks = {c.name: c for c in result.checks}

@@ -25,6 +25,7 @@ from grader.outputs.merge import graded_sheet
 from grader.outputs.table import read_text_csv
 from grader.push.http import LMSError
 from grader.push.lms import LMS, Held, Person
+from grader.settings import batch_settings
 
 Action = Literal["send", "unchanged", "not_in_course", "no_grade", "shared"]
 SAME = 1e-6  # grades closer than this are the same grade
@@ -56,7 +57,7 @@ class PushReport:
 def grades_of(out: Path) -> Lines:
     """A line per student with `_grade`, `_feedback` and `_blank`, from final.csv (refused if
     a regrade made it stale) or grades.csv."""
-    return gradebook_lines(read_text_csv(graded_sheet(out)), by_platform_id=False)
+    return gradebook_lines(read_text_csv(graded_sheet(out)), by_platform_id=False, lang=batch_settings(out).lang)
 
 
 def _digest(text: str) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from grader.outputs.sheet import gradable
 from grader.results import CHECK_NAMES
-from grader.settings import Settings, SettingsError, load_settings
+from grader.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -45,22 +45,6 @@ class Klass:
         keys = [s.key for s in self.students]
         i = keys.index(key)
         return (keys[i - 1] if i > 0 else None), (keys[i + 1] if i + 1 < len(keys) else None)
-
-
-def rubric_settings(out: Path, settings_file: Path | None) -> Settings:
-    """The rubric to grade by: the file given, else the settings the batch graded with (the
-    handout's when it wrote none). A settings file that cannot be read is refused, never
-    replaced by the handout's rubric behind the TA's back."""
-    if settings_file is not None:
-        return load_settings(settings_file)
-    kept = out / "settings.toml"
-    if not kept.is_file():
-        return Settings()
-    try:
-        return load_settings(kept)
-    except SettingsError as exc:
-        raise SettingsError(f"{exc}. The batch's settings give the rubric to grade by: mend {kept}, or give "
-                            "the assignment's with --settings FILE") from None
 
 
 def load_class(out: Path, settings: Settings) -> Klass:

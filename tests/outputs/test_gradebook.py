@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from grader.cli import main
+from grader.messages import Message
 from grader.outputs.gradebook import ExportError, export
 from grader.outputs.merge import merge, write
 from batching import row_of
@@ -18,16 +20,18 @@ from grader.settings import Settings
 
 
 def graded(sid: str, score: float, lms: str, lms_id: str, email: str, status: str = "graded",
-           late_factor: float = 1.0, file: str = "x.zip") -> dict:
+           late_factor: float = 1.0, file: str = "x.zip", settings: Settings = Settings()) -> dict:
     checks = [CheckResult(name="train", status="passed", points=score, max_points=30.0)]
     if score < 30:
-        checks.append(CheckResult(name="gradient_reference", status="failed",
-                                  message="gradients of U, W, b differ", details={"bug": "no_recurrent"}))
+        checks.append(CheckResult(name="gradient_reference", status="failed", details={"bug": "no_recurrent"},
+                                  message=Message("gradients of {wrong} differ from the reference (closest loss: "
+                                                  "{loss}; relative errors {errors}){likely}", wrong="U, W, b",
+                                                  loss="bce", errors="U 1.0e+00", likely="")))
     result = GradeResult(grader_version="t", settings_hash="t", status=status, score=score, max_score=30.0,
                          submission=SubmissionInfo(source=file), checks=checks)
     who = Identity(sid, "王小明" if sid == "0756001" else "Amy Lin", "handout", lms=lms, lms_id=lms_id, email=email)
     late = Lateness(late=late_factor < 1, days_late=1.5 if late_factor < 1 else None, factor=late_factor)
-    return row_record(row_of(result, file if status != "missing" else "", "", who=who, late=late), Settings())
+    return row_record(row_of(result, file if status != "missing" else "", "", who=who, late=late), settings)
 
 
 @pytest.fixture
@@ -82,3 +86,24 @@ def test_plain_csv_is_the_handout_total_after_merge(out: Path) -> None:
     rows = {r["student_id"]: r for r in read_back(out / "plain.csv")}
     assert rows["0756001"]["grade"] == "100" and rows["0810002"]["grade"] == "40"  # (15 + 35) x 0.8
     assert "0-100" in done.scale
+
+
+def test_the_comments_are_in_the_batchs_language(tmp_path: Path) -> None:
+    """A class graded with lang = "zh-TW" gets its gradebook comments in Traditional Chinese, the
+    export's own words (the merged total, a shared id) too; the columns stay the platform's."""
+    zh = Settings(lang="zh-TW")
+    rows = [graded("0756001", 30.0, "moodle", "1001", "wang@example.edu", settings=zh),
+            graded("0810002", 15.0, "moodle", "1002", "amy@example.edu", late_factor=0.8, settings=zh)]
+    write_csv(rows, tmp_path / "grades.csv")
+    (tmp_path / "settings.toml").write_text(zh.to_toml(), encoding="utf-8")
+    export(tmp_path / "grades.csv", "moodle", tmp_path / "moodle.csv", lang="zh-TW")
+    said = {r["ID number"]: r["Feedback"] for r in read_back(tmp_path / "moodle.csv")}
+    assert said["0756001"] == "自動評分 30/30"
+    assert said["0810002"] == ("自動評分 15/30。最先修正：gradient_reference：U, W, b 的梯度與參考實作不同（最接近的損失："
+                               "bce；相對誤差 U 1.0e+00）。遲交 1.50 天（成績 x 0.8）")
+    manual = tmp_path / "manual.csv"
+    manual.write_text("student_id,plot,data_generation,forward,bptt,code\n0756001,10,10,20,20,10\n", encoding="utf-8")
+    write(merge(tmp_path / "grades.csv", manual, zh).table, tmp_path / "final.csv")
+    assert main(["export", "csv", str(tmp_path), "-o", str(tmp_path / "plain.csv")]) == 0  # the batch's settings.toml
+    assert {r["student_id"]: r["feedback"] for r in read_back(tmp_path / "plain.csv")}["0756001"].startswith(
+        "總分 100/100。自動評分 30/30")
