@@ -127,6 +127,9 @@ def test_the_kit_checks_a_submission_without_the_reference_and_refuses_instructo
     assert "PASS  forward_values" in done.stdout and "self-check (student kit)" in done.stdout
     assert "integrity, generalize: the grader's only" in done.stdout
     assert "300 iterations in" in done.stdout and "run 2" not in done.stdout
+    chinese = _kit_cli(unpacked_kit, "check", str(CORPUS / "dw_from_h_t.py"), "--lang", "zh-TW")  # its catalogue
+    assert chinese.returncode == 1 and "dW 是由 da_t h_t^T 加總而來" in chinese.stdout, chinese.stderr
+    assert "自我檢查（學生套件）" in chinese.stdout and "FAIL" not in chinese.stdout
     refused = _kit_cli(unpacked_kit, "batch", str(CORPUS), "-o", str(unpacked_kit / "out"))
     assert refused.returncode == 2 and "this is the student kit" in refused.stderr
     assert not (unpacked_kit / "out").exists()
