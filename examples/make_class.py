@@ -5,7 +5,7 @@
 The output is deterministic: every member has a fixed date and fixed attributes and is
 stored uncompressed (deflate output differs between zlib builds), so running this again
 gives byte-identical zips. The student code comes from examples/rnn_correct.py and from
-the grader's test corpus in tests/submissions/ (its EXPECT/BUG header removed).
+the students' own solutions in examples/students/, written apart from one another.
 
 - DLP_LAB4_310551001_王小明.zip: correct (bce). One top folder; rnn.py imports a helper
   module; report.pdf; __MACOSX/ junk; UTF-8 names with the UTF-8 flag.
@@ -15,12 +15,13 @@ the grader's test corpus in tests/submissions/ (its EXPECT/BUG header removed).
   and b are wrong); rnn.py at the root of the zip.
 - DLP_LAB4_310551004_Wang.zip: correct (mse loss), plain .py files only.
 - lab4-310551005.zip: file name not in the DLP_LAB4_<id>_<name>.zip form; no rnn.py (the
-  module is lab4_rnn.py, the one file with class RNN); forward carries the hidden state
-  from one call to the next.
+  module is lab4_rnn.py, the one file with class RNN); 310551001's code with its names
+  changed, whose forward carries the hidden state from one call to the next.
 """
 
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path
 
@@ -31,12 +32,23 @@ DATE = (2025, 11, 3, 23, 58, 42)  # every member's timestamp (zip times have 2 s
 UTF8_FLAG = 0x800  # general purpose flag bit 11: the name is UTF-8
 
 
-def corpus(name: str) -> str:
-    """A file of tests/submissions/ without its EXPECT/ALSO/BUG header paragraph."""
-    text = (ROOT / "tests" / "submissions" / name).read_text(encoding="utf-8")
-    header, sep, rest = text.partition("\n\n")
-    assert header.startswith('"""EXPECT: ') and sep, name
-    return '"""' + rest
+def student(sid: str) -> str:
+    """A student's own solution, written independently of the others (examples/students/)."""
+    return (HERE / "students" / f"{sid}.py").read_text(encoding="utf-8")
+
+
+RENAMED = {"PARAMS": "NAMES", "CLIP_NORM": "LIMIT", "sigmoid": "squash", "da_next": "later", "do": "d_out",
+           "grads": "g", "rng": "gen", "model": "net", "correct": "hits", "output_delta": "out_error"}
+
+
+def copied_with_state_kept(correct: str) -> str:
+    """310551001's code with its names changed, and a forward that starts from the hidden state
+    its last call ended in instead of h_{-1} = 0 (what forward_stateless catches)."""
+    text = re.sub(r"\b(" + "|".join(RENAMED) + r")\b", lambda m: RENAMED[m.group(1)], correct)
+    text = replace_once(text, "        self.h = np.zeros((T + 1, H))  # self.h[t + 1] is h_t; self.h[0] is h_{-1} = 0\n",
+                        "        start = getattr(self, \"h\", np.zeros((1, H)))[-1]  # carry on from the last call\n"
+                        "        self.h = np.zeros((T + 1, H))\n        self.h[0] = start\n")
+    return text
 
 
 def replace_once(text: str, old: str, new: str) -> str:
@@ -184,27 +196,28 @@ def main() -> None:
     # 2. Correct, names in GBK without the UTF-8 flag.
     top = "DLP_LAB4_310551002_陳美玲/"
     names = [top, top + "程式/", top + "程式/rnn.py", top + "報告.pdf"]
-    source = with_header(correct, "DLP Lab 4, 310551002 陳美玲（程式碼以 UTF-8 儲存）")
+    source = with_header(student("310551002"), "DLP Lab 4, 310551002 陳美玲（程式碼以 UTF-8 儲存）")
     report = pdf([["DLP Lab 4", "310551002 Chen Mei-Ling"], ["Accuracy: 1.000"]])
     path = OUT / "DLP_LAB4_310551002_陳美玲.zip"
     write_zip(path, list(zip(names, [None, None, source.encode(), report])), encoding="gbk")
     check_legacy_names(path, "gbk", names)
 
     # 3. The BPTT bug, rnn.py at the root of the zip.
-    source = with_header(corpus("bptt_no_recurrent.py"), "DLP Lab 4, 310551003 Lee")
+    source = student("310551003")
     write_zip(OUT / "DLP_LAB4_310551003_Lee.zip", [("rnn.py", source.encode())])
 
     # 4. Correct with the mse loss, plain .py files.
     top = "DLP_LAB4_310551004_Wang/"
-    source = with_header(corpus("correct_mse.py"), "DLP Lab 4, 310551004 Wang")
+    source = student("310551004")
     readme = b"Run `python rnn.py` to train for 20000 iterations (mse loss, no clipping).\n"
     write_zip(
         OUT / "DLP_LAB4_310551004_Wang.zip",
         [(top, None), (top + "rnn.py", source.encode()), (top + "README.txt", readme)],
     )
 
-    # 5. Badly named zip, module not called rnn.py, hidden state carried between calls.
-    source = with_header(corpus("state_carried.py"), "lab4 310551005")
+    # 5. Badly named zip, module not called rnn.py, hidden state carried between calls: 310551001's
+    # code with its names changed (the batch flags the pair `similar`).
+    source = with_header(copied_with_state_kept(correct), "lab4 310551005")
     write_zip(OUT / "lab4-310551005.zip", [("lab4/", None), ("lab4/lab4_rnn.py", source.encode())])
 
     for path in sorted(OUT.glob("*.zip")):
