@@ -124,12 +124,29 @@ def _explain(b: np.ndarray, a: np.ndarray, g: np.ndarray, segments: list[tuple[s
         tol = _tolerance(np.abs(pg), scale, alpha, rel)
         if np.linalg.norm(pg) ** 2 <= 1.0:
             if (np.abs(step - pg) > tol).any():
-                return Message("{name} changed by up to {moved:.3g} where alpha x its gradient (norm {norm:.3g}, "
-                               "too small to clip) moves it by {step:.3g}", name=name, moved=np.abs(pb - pa).max(),
-                               norm=np.linalg.norm(pg), step=np.abs(alpha * pg).max())
+                why = Message("{name} changed by up to {moved:.3g} where alpha x its gradient (norm {norm:.3g}, "
+                              "too small to clip) moves it by {step:.3g}", name=name, moved=np.abs(pb - pa).max(),
+                              norm=np.linalg.norm(pg), step=np.abs(alpha * pg).max())
+                if (factor := _global_clip(b, a, g, alpha)) is not None:
+                    why += Message("; every parameter moved by the same {factor:.3g} of alpha x its gradient: that "
+                                   "is clipping by the norm of all the gradients together, and the contract clips "
+                                   "each gradient on its own (only one whose norm is above 1)", factor=factor)
+                return why
         elif why := _not_a_shrink(name, step, pg, tol):
             return why
     return ""
+
+
+def _global_clip(b: np.ndarray, a: np.ndarray, g: np.ndarray, alpha: float) -> float | None:
+    """The one factor below 1 that scales every parameter's step alike, where the gradients'
+    joint norm is above 1 (what torch's clip_grad_norm_ does), else None: the likeliest reason
+    for a small gradient that did not move as its own step."""
+    step = (b - a) / alpha
+    squared = float(g @ g)
+    if not squared > 1.0:
+        return None
+    factor = float(step @ g) / squared
+    return factor if 0.0 < factor < 1.0 and np.allclose(step, factor * g, rtol=1e-9, atol=1e-12) else None
 
 
 def _not_a_shrink(name: str, step: np.ndarray, g: np.ndarray, tol: np.ndarray) -> str:

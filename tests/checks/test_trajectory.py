@@ -44,6 +44,19 @@ def test_what_no_update_explains(grads, after, why):
     assert len(found) == 1 and why in found[0][1], found
 
 
+def test_clipping_by_the_joint_norm_is_named_and_still_not_allowed():
+    """torch's clip_grad_norm_ shrinks every gradient by one factor, the small ones too: the
+    contract clips each on its own, so the step stays unexplained, and the reason says which
+    clipping it was."""
+    grads = np.array([0.6, -0.8, 0.0, 0.0, 2.0])  # W's norm is 1 (not to be clipped), c's is 2
+    clipped = grads * (1.0 / np.linalg.norm(grads))  # all of them to a joint norm of 1
+    found = check(B, grads, B - ALPHA * clipped)
+    assert len(found) == 1 and "too small to clip" in found[0][1] and "the same 0.447 of alpha" in found[0][1], found
+    halved_w_only = np.where(np.arange(5) < 4, 0.5 * grads, grads)  # not one common factor: no such reason
+    found = check(B, grads, B - ALPHA * halved_w_only)
+    assert len(found) == 1 and "all the gradients together" not in found[0][1], found
+
+
 def test_nan_that_an_honest_update_makes_is_allowed_and_a_recovery_is_not():
     nan = np.full(5, np.nan)
     assert check(B, nan, B - ALPHA * nan) == []
