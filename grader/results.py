@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from grader.checks import registry
+from grader.intake.report_rule import report_note
 from grader.intake.unzip import IntakeStatus
 from grader.messages import Lang, Message, MessageRef, Says
 from grader.safe_text import neutralise
@@ -20,7 +21,8 @@ CheckStatus = Literal["passed", "failed", "skipped", "error"]
 # 7: who and when (identity, lateness) left the result for the batch's row
 RESULT_SCHEMA = 10  # 2: sandbox guarantees; 3: fingerprint; 4: waiting_for; 5: forward_lengths; 6: accuracy(_window);
 # 8: environment; 9: the fingerprint of the normalised tree, gradient_reference's wrong_numbers, self_check;
-# 10: said (each message's template and fields, to render it in the student's language)
+# 10: said (each message's template and fields, to render it in the student's language); report (not
+# report_pdf: any kind the report rule takes), report_others, report_sought
 STRONG_GUARANTEES = ("files", "user")  # without them a submission can reach others' grades
 
 CHECK_NAMES = registry.CHECK_NAMES  # the order of every output
@@ -117,8 +119,15 @@ class SubmissionInfo(_Model, Says):
     fingerprint: list[int] = Field(default_factory=list, description="of the module's syntax tree (similarity.py)")
     naming_ok: bool = True
     notes: list[Text] = Field(default_factory=list)
-    report_pdf: Text | None = None
+    report: Text | None = Field(None, description="the report, by the rule of intake/report_rule.py")
     report_pages: int | None = None
+    report_others: list[Text] = Field(default_factory=list, description="the other files the rule could have chosen")
+    report_sought: bool = Field(False, description="a zip or folder, where a report belongs (a lone module: no)")
+
+    @property
+    def report_note(self) -> Message | None:
+        """What the student reads of their report, where one was looked for."""
+        return report_note(self.report, self.report_pages, self.report_others) if self.report_sought else None
 
 
 class GradeResult(_Model, Says):

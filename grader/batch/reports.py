@@ -1,10 +1,8 @@
 """Each student's report, taken out of their submission into OUT/reports/<student id>.<ext>,
 so a person grading the report's 70% opens one file per student.
 
-The rule, when a submission holds several candidates: a PDF before a Word or OpenDocument
-file, before Markdown, before a notebook; among files of one kind, one whose name says it is
-the report (report, 報告, lab4, ...) first, then the one nearest the top, then by name. A
-template's README.md is never a report. The others are listed on the row. Zips are read by
+Chosen among all the student's files by the intake's rule (intake/report_rule.py, so the
+feedback and the copy name the same file); the others are listed on the row. Zips are read by
 the intake's rules (sizes, names, members, nesting), and only the report is written.
 """
 
@@ -16,24 +14,12 @@ from pathlib import Path
 
 from grader.batch.rows import ReportFile, Row, page_names
 from grader.intake.layouts import submission_files
-from grader.intake.submission import REPORTISH, count_pdf_pages, display_name
+from grader.intake.report_rule import KINDS, is_candidate, rank
+from grader.intake.submission import count_pdf_pages, display_name
 from grader.intake.unzip import MAX_MEMBER, SubmissionError, unpack_zip
 from grader.safe_files import private_dir
 
-KINDS = (".pdf", ".docx", ".odt", ".doc", ".md", ".ipynb")  # in the order the rule prefers them
-NOT_REPORTS = {"readme.md"}
 REPORTS = "reports"
-
-
-def is_candidate(name: str) -> bool:
-    folded = name.casefold()
-    return folded.endswith(KINDS) and folded not in NOT_REPORTS
-
-
-def _rank(display: str) -> tuple[int, bool, int, str]:
-    base = display.rsplit("/", 1)[-1]
-    kind = next(i for i, k in enumerate(KINDS) if base.casefold().endswith(k))
-    return kind, not REPORTISH.search(base), display.count("/"), display
 
 
 def _candidates(source: Path, scratch: Path) -> list[tuple[str, Path]]:
@@ -70,7 +56,7 @@ def collect(rows: list[Row], out: Path) -> None:
             source = row.entry.folder or row.entry.path if row.entry else None
             if source is None:
                 continue
-            found = sorted(_candidates(source, Path(tmp) / str(n)), key=lambda c: _rank(c[0]))
+            found = sorted(_candidates(source, Path(tmp) / str(n)), key=lambda c: rank(c[0]))
             if not found:
                 row.flag("no_report")
                 continue

@@ -15,6 +15,7 @@ from typing import Literal
 
 from grader.intake.layouts import Entry
 from grader.intake.submission import display_name, parse_name
+from grader.intake.report_rule import report_note
 from grader.messages import Message
 from grader.results import Flag, GradeResult
 
@@ -74,10 +75,7 @@ class ReportFile:
 
     @property
     def note(self) -> Message:
-        if self.others:
-            return Message("report: {file}; also found, not used: {others}", file=self.original,
-                           others=", ".join(self.others[:5]))
-        return Message("report: {file}", file=self.original)
+        return report_note(self.original, self.pages, self.others)
 
 
 @dataclass
@@ -108,8 +106,8 @@ class Row:
 
     @property
     def notes(self) -> list[str]:
-        extra = [n for n in (*self.who.notes, *(self.entry.notes if self.entry else ()), self.late.note,
-                             self.report.note if self.report else "") if n]
+        report = self.report.note if self.report else self.result.submission.report_note  # the batch saw all files
+        extra = [n for n in (*self.who.notes, *(self.entry.notes if self.entry else ()), self.late.note, report) if n]
         return list(dict.fromkeys([*self.result.submission.notes, *extra]))
 
 

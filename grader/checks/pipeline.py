@@ -208,8 +208,10 @@ def _info(sub: Submission) -> SubmissionInfo:
         naming_ok=sub.naming_ok,
         notes=list(sub.notes) + ([sub.naming_note] if sub.naming_note else []),
         said=sub.said,
-        report_pdf=sub.report_pdf,
+        report=sub.report,
         report_pages=sub.report_pages,
+        report_others=sub.report_others,
+        report_sought=sub.report_sought,
     )
 
 

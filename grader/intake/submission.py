@@ -28,6 +28,7 @@ from pathlib import Path
 from pydantic import ConfigDict
 
 from grader.intake import notebook as nb
+from grader.intake.report_rule import is_candidate, rank
 from grader.messages import Message, Says
 from grader.intake.unzip import (
     MAX_DEPTH,
@@ -74,8 +75,10 @@ class Submission(Says):
     module_display: str
     files: list[str]
     notes: list[str]
-    report_pdf: str | None
+    report: str | None  # by report_rule.py's rule, where one was looked for (report_sought)
     report_pages: int | None
+    report_others: list[str]
+    report_sought: bool
     from_notebook: bool
 
 
@@ -266,32 +269,14 @@ def count_pdf_pages(path: Path) -> int | None:
 MISNAMED = re.compile(r"^rnn(\.py)?\.(txt|rtf|docx?|pages|html?)$|^rnn\.py\.\w+$", re.IGNORECASE)
 RENAME = Message("looks like your code under another ending: rename it to rnn.py (on Windows, turn on File name "
                  "extensions in Explorer's View menu to see it)")
-REPORTISH = re.compile(r"report|報告|报告|lab\s*4|dlp", re.IGNORECASE)
-
-
-def _report(written: list[Written], notes: list[str]) -> tuple[str | None, int | None]:
-    pdfs = [w for w in written if w.display.lower().endswith(".pdf")]
-    if not pdfs:
-        docs = [
-            w.display
-            for w in written
-            if w.display.lower().endswith((".docx", ".doc", ".odt", ".md"))
-        ]
-        if docs:
-            notes.append(Message("no report PDF; found {files}", files=_listing(docs)))
-        else:
-            notes.append(Message("no report PDF found"))
-        return None, None
-    pdfs.sort(key=lambda w: (not REPORTISH.search(w.display.rsplit("/", 1)[-1]), w.display))
-    chosen = pdfs[0]
-    pages = count_pdf_pages(chosen.path)
-    count = (Message("{n} page", n=pages) if pages == 1 else Message("{n} pages", n=pages) if pages
-             else Message("pages not counted"))
-    note = Message("report PDF present ({count}): {file}", count=count, file=chosen.display)
-    if len(pdfs) > 1:
-        note += Message("; other PDFs: {files}", files=_listing([w.display for w in pdfs[1:]]))
-    notes.append(note)
-    return chosen.display, pages
+def _report(written: list[Written]) -> tuple[str | None, int | None, list[str]]:
+    """(the report by report_rule's rule, its pages if a PDF, the other candidates)."""
+    found = sorted((w for w in written if is_candidate(w.display)), key=lambda w: rank(w.display))
+    if not found:
+        return None, None, []
+    chosen = found[0]
+    pages = count_pdf_pages(chosen.path) if chosen.display.casefold().endswith(".pdf") else None
+    return chosen.display, pages, [w.display for w in found[1:]]
 
 
 # --------------------------------------------------------------------------- intake
@@ -548,10 +533,9 @@ def _open(path: Path, root: Path, workdir: Path) -> Submission:
             notes.append(Message("module named {file}, expected rnn.py (lower case)", file=chosen.display))
         else:
             notes.append(Message("no rnn.py; using {file}, the only file with class RNN", file=chosen.display))
-    if path.is_dir() or _kind(path) == "zip":
-        report_pdf, report_pages = _report(written, notes)
-    else:  # a lone module (a student's self-check): no report and no file naming to judge
-        report_pdf, report_pages = None, None
+    report_sought = path.is_dir() or _kind(path) == "zip"
+    report, report_pages, report_others = _report(written) if report_sought else (None, None, [])
+    if not report_sought:  # a lone module (a student's self-check): no report and no file naming to judge
         naming_ok, naming_note = True, ""
     return Submission(
         source=path,
@@ -565,8 +549,10 @@ def _open(path: Path, root: Path, workdir: Path) -> Submission:
         module_display=chosen.display,
         files=files,
         notes=notes,
-        report_pdf=report_pdf,
+        report=report,
         report_pages=report_pages,
+        report_others=report_others,
+        report_sought=report_sought,
         from_notebook=from_notebook,
     )
 

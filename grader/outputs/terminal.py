@@ -125,6 +125,8 @@ def terminal(result: GradeResult, width: int | None = None, lang: Lang = "en") -
     lines = [f"bptt-grader {result.grader_version}: {one_line(sub.module or sub.source)}" + (f" ({who})" if who else "")]
     lines += headline(result, width, lang)
     lines += [say(lang, "note: {note}", note=one_line(sub.in_lang(note, lang))) for note in sub.notes]
+    if sub.report_note is not None:
+        lines.append(say(lang, "note: {note}", note=sub.report_note))
     checks = [] if nothing_ran(result) else [c for c in result.checks if c.status != "skipped"]
     skipped = [c.name for c in result.checks if c.status == "skipped" and not c.grader_only]
     grader_only = [c.name for c in result.checks if c.grader_only]

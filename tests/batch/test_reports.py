@@ -44,7 +44,8 @@ def test_reports_come_out_of_zips_and_loose_uploads_by_the_rule(tmp_path, monkey
     first = rows["DLP_LAB4_0756001_王小明.zip"]
     assert first["report"] == "reports/0756001.pdf" and first["report_pages"] == "2"
     assert (out / "reports" / "0756001.pdf").read_bytes() == PDF
-    assert "report: DLP_LAB4_0756001_王小明.zip/DLP_LAB4_0756001_王小明/DLP_LAB4_報告.pdf" in first["notes"]
+    assert "report: DLP_LAB4_0756001_王小明.zip/DLP_LAB4_0756001_王小明/DLP_LAB4_報告.pdf (2 pages)" in first["notes"]
+    assert first["notes"].count("report") == 1  # the batch's copy and the intake's choice, said once
     assert "also found, not used: DLP_LAB4_0756001_王小明.zip/DLP_LAB4_0756001_王小明/figures.pdf" in first["notes"]
     assert "README" not in first["notes"]
     assert rows["DLP_LAB4_0756002_Amy"]["report"] == "reports/0756002.docx"

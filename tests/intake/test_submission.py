@@ -23,6 +23,7 @@ from grader.intake.submission import (
     open_submission,
     parse_name,
 )
+from grader.results import SubmissionInfo
 
 
 @pytest.fixture
@@ -105,8 +106,8 @@ def test_submission_fields(box: Box) -> None:
     assert sub.module_display == f"{zf.TOP}/rnn.py"
     assert sub.module_path.read_text() == zf.RNN_SOURCE
     assert sub.files == [f"{zf.TOP}/rnn.py"]
-    assert sub.report_pdf == f"{zf.TOP}/report.pdf" and sub.report_pages == 5
-    assert f"report PDF present (5 pages): {zf.TOP}/report.pdf" in sub.notes
+    assert sub.report == f"{zf.TOP}/report.pdf" and sub.report_pages == 5 and sub.report_sought
+    assert not [n for n in sub.notes if "report" in n]  # the report is a fact of its own, not a note
     assert sub.from_notebook is False
     assert Submission.model_validate_json(sub.model_dump_json()) == sub
 
@@ -462,14 +463,23 @@ def test_several_pdfs_prefer_the_report(box: Box) -> None:
         ("DLP_LAB4_report.pdf", zf.pdf_bytes(6)),
     ]
     sub = box.open(zf.write_zip(box.inbox / "s.zip", members))
-    assert sub.report_pdf == "DLP_LAB4_report.pdf" and sub.report_pages == 6
-    assert any("other PDFs: figure.pdf" in n for n in sub.notes)
+    assert sub.report == "DLP_LAB4_report.pdf" and sub.report_pages == 6 and sub.report_others == ["figure.pdf"]
 
 
-def test_no_pdf_but_docx(box: Box) -> None:
-    members = [("rnn.py", zf.RNN_SOURCE), ("report.docx", b"PK")]
+def test_the_report_is_chosen_by_the_batchs_rule_and_said_once(box: Box) -> None:
+    """No PDF but a Word file: the intake takes it, as the batch's copy does (one rule,
+    intake/report_rule.py); `check` says it in one note; a README is never the report, and
+    a lone module looks for none."""
+    members = [("rnn.py", zf.RNN_SOURCE), ("README.md", "# run me"), ("report.docx", b"PK")]
     sub = box.open(zf.write_zip(box.inbox / "s.zip", members))
-    assert sub.report_pdf is None and "no report PDF; found report.docx" in sub.notes
+    assert (sub.report, sub.report_pages, sub.report_others) == ("report.docx", None, [])
+    info = SubmissionInfo(source="s.zip", report=sub.report, report_sought=True)
+    assert info.report_note == "report: report.docx"
+    alone = box.open(zf.write_zip(box.inbox / "t.zip", [("rnn.py", zf.RNN_SOURCE), ("README.md", "# run me")]))
+    assert alone.report is None and alone.report_sought
+    assert SubmissionInfo(source="t.zip", report_sought=True).report_note.startswith("no report found")
+    (box.inbox / "rnn.py").write_text(zf.RNN_SOURCE, encoding="utf-8")
+    assert not box.open(box.inbox / "rnn.py").report_sought and SubmissionInfo(source="rnn.py").report_note is None
 
 
 def test_error_has_status_and_message() -> None:

@@ -220,7 +220,7 @@ def test_cp950_and_gbk_names(box: Box) -> None:
         assert sub.module_display == f"{top}/程式/rnn.py"
         assert sub.files == [f"{top}/程式/rnn.py", f"{top}/程式/工具.py"]
         assert any(f"decoded as {codec}" in n for n in sub.notes)
-        assert sub.report_pdf == f"{top}/報告.pdf" and sub.report_pages == 3
+        assert sub.report == f"{top}/報告.pdf" and sub.report_pages == 3
         # a Chinese module name is a Python identifier: kept importable, in its folder
         assert (sub.module_path.parent / "工具.py").is_file()
         assert sub.module_path.parent.parent == sub.root
