@@ -9,7 +9,7 @@ from __future__ import annotations
 import statistics
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from grader.checks import registry
 from grader.intake.report_rule import report_note
@@ -123,6 +123,15 @@ class SubmissionInfo(_Model, Says):
     report_pages: int | None = None
     report_others: list[Text] = Field(default_factory=list, description="the other files the rule could have chosen")
     report_sought: bool = Field(False, description="a zip or folder, where a report belongs (a lone module: no)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _report_pdf(cls, data: object) -> object:
+        """A result stored before schema 10 named its report `report_pdf` (a PDF, looked for in a
+        zip or folder): read as `report`, so replay and diff still read it."""
+        if isinstance(data, dict) and "report_pdf" in data:
+            data = {**{k: v for k, v in data.items() if k != "report_pdf"}, "report": data["report_pdf"]}
+        return data
 
     @property
     def report_note(self) -> Message | None:

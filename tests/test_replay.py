@@ -78,3 +78,17 @@ def test_every_result_of_the_example_class_replays_to_the_same_grade(tmp_path: P
     for recorded in stored:
         found = replay(recorded, Path(recorded.submission.source), settings)
         assert found.differences == [] and found.machine == [], (recorded.submission.source, found.differences)
+
+
+def test_a_result_stored_before_messages_had_structure_still_reads() -> None:
+    """Schema 9 had no `said` and named the report `report_pdf`: such a result still validates
+    (replay and diff read it), and renders in any language as the English it stored."""
+    from grader.outputs.terminal import terminal
+    from grader.results import GradeResult
+
+    old = {"schema_version": 9, "grader_version": "0.1.0", "settings_hash": "x", "status": "graded",
+           "submission": {"source": "s.zip", "report_pdf": "s/report.pdf", "report_pages": 2, "notes": ["a note"]},
+           "checks": [{"name": "api", "status": "failed", "message": "RNN has no method update()"}]}
+    result = GradeResult.model_validate(old)
+    assert result.submission.report == "s/report.pdf" and result.checks[0].said == {}
+    assert "RNN has no method update()" in terminal(result, width=100, lang="zh-TW")
