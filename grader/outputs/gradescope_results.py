@@ -80,8 +80,8 @@ def results_json(result: GradeResult, leaderboard: bool = False, lang: Lang = "e
     tests = [_test(c, lang) for c in shown.checks]
     integrity = result.check("integrity")
     if integrity is not None and shown.check("integrity") != integrity:
-        tests.append({"name": "integrity: the audited iterations", "output": integrity.in_lang(integrity.message, lang),
-                      "visibility": "after_due_date"})
+        tests.append({"name": say(lang, "integrity: the audited iterations"),
+                      "output": integrity.in_lang(integrity.message, lang), "visibility": "after_due_date"})
     results: dict[str, object] = {
         "score": result.score,
         "execution_time": int(round(result.timings.get("total", 0.0))),
