@@ -28,7 +28,7 @@ RESULTS_MAX = 1 << 20  # PrairieLearn's limit on results.json
 def _curves(result: GradeResult, settings: Settings) -> list[dict[str, str]]:
     with tempfile.TemporaryDirectory(prefix="bptt-pl-") as tmp:
         png = Path(tmp) / "curves.png"
-        if not learning_curve_png(result, png, reference_curve(settings)):
+        if not learning_curve_png(result, png, reference_curve(settings), settings.lang):
             return []
         data = base64.b64encode(png.read_bytes()).decode()
     return [{"label": "learning curves", "url": f"data:image/png;base64,{data}"}]

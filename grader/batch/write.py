@@ -31,7 +31,7 @@ def write_outputs(rows: list[Row], download: ClassDownload, out: Path, settings:
     for row, name in zip(rows, names):
         png = feedback / f"{name}.png"
         try:
-            has_png = row.upload is not None and learning_curve_png(row.result, png, reference)
+            has_png = row.upload is not None and learning_curve_png(row.result, png, reference, settings.lang)
         except Exception as exc:  # noqa: BLE001 - one student's curves never stop the class's outputs
             error = f"{type(exc).__name__}: {exc}"[:200]
             row.result.submission.notes.append(Message("no learning curves: {error}", error=error))

@@ -11,12 +11,12 @@ import io
 import math
 import re
 import statistics
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
 from grader.checks.training import CURVE_BLOCK, per_block
-from grader.outputs.terminal import performance_text
+from grader.messages import Lang, say
+from grader.outputs.terminal import performance_text, wrap
 from grader.results import GradeResult
 from grader.safe_files import write_atomic
 from grader.settings import Settings
@@ -89,13 +89,15 @@ def reference_curve(settings: Settings) -> ReferenceCurve:
     return ReferenceCurve(CURVE_BLOCK, per_block(run.curves.correct, CURVE_BLOCK))
 
 
-def learning_curve_png(result: GradeResult, path: Path, reference: ReferenceCurve | None = None) -> bool:
-    """The learning curves as a PNG at `path`; False (and no file) where no run has any."""
-    fig = learning_curve_figure(result, reference)
+def learning_curve_png(result: GradeResult, path: Path, reference: ReferenceCurve | None = None,
+                       lang: Lang = "en") -> bool:
+    """The learning curves as a PNG at `path`, in `lang`; False (and no file) where no run has any."""
+    fig = learning_curve_figure(result, reference, lang)
     return fig is not None and _save(fig, path)
 
 
-def learning_curve_figure(result: GradeResult, reference: ReferenceCurve | None = None):  # noqa: ANN201
+def learning_curve_figure(result: GradeResult, reference: ReferenceCurve | None = None,  # noqa: ANN201
+                          lang: Lang = "en"):
     """Accuracy and bit errors per block for each run, so a student sees how training went:
     the runs named as the reports name them, the reference's accuracy in grey to compare
     with, the accuracy window shaded (the iterations the score comes from), the score and
@@ -109,25 +111,29 @@ def learning_curve_figure(result: GradeResult, reference: ReferenceCurve | None 
         ax.axvspan(max(last - (result.accuracy_window or 0), 0), last, color="0.88", zorder=0)
         ax.grid(alpha=0.3)
     if reference is not None and reference.accuracy:
-        _curve(acc_ax, reference.accuracy, reference.block, "0.55", "the reference", linestyle="--")
+        _curve(acc_ax, reference.accuracy, reference.block, "0.55", say(lang, "the reference"), linestyle="--")
     for k, r in enumerate(result.runs):
         if r.accuracy_curve or r.bit_error_curve:
             color = f"C{k % 10}"
-            stopped = ", stopped" if r.error else ""
-            _curve(acc_ax, r.accuracy_curve, r.curve_block, color, f"run {k + 1}: accuracy {r.accuracy:.3f}{stopped}")
+            label = (say(lang, "run {i}: accuracy {accuracy:.3f}, stopped", i=k + 1, accuracy=r.accuracy) if r.error
+                     else say(lang, "run {i}: accuracy {accuracy:.3f}", i=k + 1, accuracy=r.accuracy))
+            _curve(acc_ax, r.accuracy_curve, r.curve_block, color, label)
             _curve(bit_ax, r.bit_error_curve, r.curve_block, color)
-    acc_ax.set(ylabel=f"fraction correct\n(per {runs[0].curve_block} iterations)")
+    acc_ax.set(ylabel=say(lang, "fraction correct\n(per {n} iterations)", n=runs[0].curve_block))
     acc_ax.set_ylim(-0.02, 1.02)
-    acc_ax.plot([], [], color="0.88", linewidth=8, label=f"{result.accuracy_window_text}\n(scored)")
+    acc_ax.plot([], [], color="0.88", linewidth=8, label=say(lang, "{window}\n(scored)",
+                                                               window=result.accuracy_window_text))
     fig.legend(loc="outside right upper", fontsize="small")
-    bit_ax.set(ylabel="wrong bits per answer", xlabel="iteration")
+    bit_ax.set(ylabel=say(lang, "wrong bits per answer"), xlabel=say(lang, "iteration"))
     bit_ax.set_ylim(bottom=0)
-    who = result.submission.student_id or result.submission.module or "submission"
-    fig.suptitle(_plain(f"Learning curves: {who}"))
-    score = f"score {result.score:g}/{result.max_score:g}" + (f"; {performance}" if (performance :=
-                                                                                   performance_text(result)) else "")
+    who = result.submission.student_id or result.submission.module or say(lang, "submission")
+    fig.suptitle(_plain(say(lang, "Learning curves: {who}", who=who)))
+    performance = performance_text(result)
+    score = (say(lang, "score {score:g}/{max:g}; {performance}", score=result.score, max=result.max_score,
+                 performance=performance) if performance else
+             say(lang, "score {score:g}/{max:g}", score=result.score, max=result.max_score))
     held = any(c.withheld for c in result.checks)
-    acc_ax.set_title("\n".join(textwrap.wrap(_plain(score, limit=200), 100)), fontsize="medium",
+    acc_ax.set_title("\n".join(wrap(_plain(score, limit=200), 100)), fontsize="medium",
                      color="tab:red" if held else "black")
     return fig
 

@@ -11,6 +11,7 @@ import json
 import re
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pytest
 
 import zipfactory as zf
@@ -21,6 +22,7 @@ from grader.messages import MessageRef, Says, catalogue
 from grader.outputs.feedback import student_markdown
 from grader.outputs.gradescope_results import results_json
 from grader.outputs.html_report import student_html
+from grader.outputs.plots import ReferenceCurve, learning_curve_figure
 from grader.outputs.terminal import terminal
 from grader.results import GradeResult
 
@@ -84,6 +86,8 @@ def test_every_view_a_student_reads_is_in_the_language_asked(graded: dict[str, G
             assert "分數" in text or view == "gradescope", f"{name}: {view} has no Chinese headline"
         assert terminal(result, width=100) == terminal(result, width=100, lang="en")
         assert "score:" in terminal(result, width=100) and "分數" not in terminal(result, width=100)
+    for result in [r for r in graded.values() if r.runs][:3]:  # the learning curves' figure too (a few: slow)
+        plt.close(learning_curve_figure(result, ReferenceCurve(100, [0.5] * 10), "zh-TW"))
     assert not untranslated_templates, f"rendered in zh-TW without a translation: {untranslated_templates}"
 
 
