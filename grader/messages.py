@@ -14,7 +14,6 @@ The renderers' own words go through `say(lang, template, **fields)`. Both `Messa
 
 from __future__ import annotations
 
-import string
 from functools import lru_cache
 from importlib import resources
 from typing import Literal, Union, get_args
@@ -63,7 +62,10 @@ class MessageRef(BaseModel):
         if self.parts:
             return translate(self.template, lang).join(part.render(lang) for part in self.parts)
         values = {k: v.render(lang) if isinstance(v, MessageRef) else v for k, v in self.fields.items()}
-        return translate(self.template, lang).format(**values)
+        try:
+            return translate(self.template, lang).format(**values)
+        except (KeyError, IndexError, ValueError):  # a translation that does not fit these fields: the English
+            return self.template.format(**values)
 
     def replaced(self, template: str, by: MessageRef) -> MessageRef:
         """This message with every part built from `template` (nested ones too) replaced by `by`."""
@@ -74,7 +76,8 @@ class MessageRef(BaseModel):
 
     def templates(self) -> list[str]:
         """Every template this message is built from, nested ones and separators included."""
-        own = [self.template] if self.template not in ("", PLAIN) and (not self.parts or self.template in SEPARATORS) else []
+        ours = self.template not in ("", PLAIN) and (not self.parts or self.template in SEPARATORS)
+        own = [self.template] if ours else []
         nested = [t for v in self.fields.values() if isinstance(v, MessageRef) for t in v.templates()]
         return own + nested + [t for p in self.parts for t in p.templates()]
 
@@ -200,7 +203,3 @@ def translate(template: str, lang: Lang) -> str:
     """The template in `lang`; itself where the catalogue lacks it (the tests hold it has all)."""
     return catalogue(lang).get(template, template) if lang != "en" else template
 
-
-def placeholders(template: str) -> set[str]:
-    """The field names a template formats (`{diff:.2e}` is `diff`)."""
-    return {name for _, name, _, _ in string.Formatter().parse(template) if name}

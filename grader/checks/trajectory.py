@@ -171,7 +171,9 @@ def _non_finite(name: str, b: np.ndarray, a: np.ndarray, g: np.ndarray, alpha: f
     """With NaN or inf somewhere: "" if an honest update could do this, else the reason."""
     finite_b, finite_a, finite_g = (bool(np.isfinite(v).all()) for v in (b, a, g))
     if not finite_g:  # p - alpha * NaN is NaN: the weights may stay, or turn non-finite
-        return "" if not finite_a or np.array_equal(a, b) else Message("{name} moved although its gradient is not finite", name=name)
+        if not finite_a or np.array_equal(a, b):
+            return ""
+        return Message("{name} moved although its gradient is not finite", name=name)
     if not finite_b:  # diverged earlier: no update brings it back
         return Message("{name} became finite again without a finite step", name=name) if finite_a else ""
     with np.errstate(all="ignore"):
