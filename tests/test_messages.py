@@ -151,3 +151,11 @@ def test_wrapped_lines_fit_the_columns_a_terminal_shows(text: str, width: int) -
     lines = wrap(text, width, "  ")
     assert all(columns(line) <= width for line in lines)
     assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+
+
+def test_a_translation_that_does_not_fit_its_fields_falls_back_to_english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A catalogue edited by hand (a field renamed) must not fail a student's report."""
+    from grader import messages
+
+    monkeypatch.setattr(messages, "catalogue", lambda lang: {"missing {keys}": "缺少 {key}"} if lang != "en" else {})
+    assert Message("missing {keys}", keys="W").ref.render("zh-TW") == "missing W"
