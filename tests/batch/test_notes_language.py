@@ -36,3 +36,22 @@ def test_every_note_and_status_of_a_download_reads_in_chinese(tmp_path: Path, ma
     for row in rows:
         feedback = student_markdown(row, None, "zh-TW")
         assert not [n for n in row.notes if len(n) > 20 and n in feedback], feedback
+
+
+@pytest.mark.slow
+def test_a_rerun_in_another_language_regrades_nothing(tmp_path: Path) -> None:
+    """The language is not part of a result's settings hash, and a stored result keeps its
+    messages' structure: the same class batched again in English reuses every result."""
+    from batching import batch
+
+    put = downloads.put
+    put(tmp_path / "class" / "DLP_LAB4_0756001_王小明.zip", downloads.handout_zip("0756001", "王小明"))
+    short = Settings().with_overrides(runs=1, iterations=300, accuracy_window=100)
+    said = batch(tmp_path / "class", tmp_path / "out", short.with_overrides(lang="zh-TW"))
+    assert "1 graded now" in said
+    chinese = (tmp_path / "out" / "feedback" / "0756001.md").read_text(encoding="utf-8")
+    assert "# Lab 4（BPTT）回饋：0756001" in chinese and "評分的模組" in chinese
+    again = batch(tmp_path / "class", tmp_path / "out", short)
+    assert "0 graded now, 1 from earlier runs" in again
+    english = (tmp_path / "out" / "feedback" / "0756001.md").read_text(encoding="utf-8")
+    assert "# Lab 4 (BPTT) feedback: 0756001" in english and "graded module" in english and "評分" not in english
