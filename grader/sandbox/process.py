@@ -58,6 +58,7 @@ from typing import Any
 
 import numpy as np
 
+from grader.messages import Message
 from grader.safe_text import one_line
 from grader.settings import Limits
 
@@ -201,15 +202,17 @@ def _signal_name(number: int) -> str | None:
         return None
 
 
-def describe_status(returncode: int | None, shell_style: bool) -> str:
+def describe_status(returncode: int | None, shell_style: bool) -> Message:
     """'exit code 3', 'killed by SIGSEGV'; `shell_style`: the wrapper reports 128+n."""
     if returncode is None:
-        return "still running"
+        return Message("still running")
     if returncode < 0:
-        return f"killed by {_signal_name(-returncode) or f'signal {-returncode}'}"
+        name = _signal_name(-returncode)
+        return (Message("killed by {signal}", signal=name) if name else
+                Message("killed by signal {number}", number=-returncode))
     if shell_style and returncode > 128 and _signal_name(returncode - 128):
-        return f"killed by {_signal_name(returncode - 128)} (exit status {returncode})"
-    return f"exit code {returncode}"
+        return Message("killed by {signal} (exit status {code})", signal=_signal_name(returncode - 128), code=returncode)
+    return Message("exit code {code}", code=returncode)
 
 
 # ---- the sandbox ----------------------------------------------------------------------
@@ -353,7 +356,7 @@ class Sandbox:
         header = reply.header
         if "exit" in header:
             how = one_line(header["exit"], 120)
-            raise self._die(SandboxCrashed(f"exited during {op} ({how})", op))
+            raise self._die(SandboxCrashed(Message("exited during {op} ({how})", op=op, how=how), op))
         if "fault" in header:
             raise ProtocolError(f"the worker refused {op}: {one_line(header['fault'], 300)}")
         if "error" in header and op != "train":
@@ -573,7 +576,7 @@ class Sandbox:
         except subprocess.TimeoutExpired:
             return self._die(ProtocolError(f"{op}: the reply channel was closed but the process lives on"))
         if returncode == 0:
-            description = f"exited during {op} (exit code 0)"
+            description = Message("exited during {op} ({how})", op=op, how=describe_status(0, True))
         else:
             description = describe_status(returncode, True)  # shell, launcher and bwrap say 128 + n
         return self._die(SandboxCrashed(description, op))

@@ -16,8 +16,10 @@ import pytest
 
 import zipfactory as zf
 from batching import row_of
-from grader.intake.submission import SubmissionError, open_submission
+from corpus import CORPUS, SHORT
 from grader import messages
+from grader.checks.pipeline import grade
+from grader.intake.submission import SubmissionError, open_submission
 from grader.messages import MessageRef, Says, catalogue
 from grader.outputs.feedback import student_markdown
 from grader.outputs.gradescope_results import results_json
@@ -122,3 +124,14 @@ def test_every_intake_message_reads_in_traditional_chinese(tmp_path: Path, case:
         ref = getattr(text, "ref", None)
         assert ref is not None, f"{case}: {text!r} was built outside grader/messages.py"
         assert not untranslated(ref), f"{case}: {untranslated(ref)}"
+
+
+def test_a_process_that_ends_itself_is_told_in_chinese(tmp_path: Path) -> None:
+    """The sandbox's own words (how the child ended) are Messages too, not English in a field."""
+    module = tmp_path / "rnn.py"  # a correct RNN whose forward ends its own process
+    module.write_text((CORPUS / "correct_bce.py").read_text(encoding="utf-8")
+                      + "\n\nimport os\n\nRNN.forward = lambda self, x: os._exit(0)\n", encoding="utf-8")
+    check = grade(module, SHORT).check("forward_shape")
+    assert check is not None and check.status == "failed" and "exit code 0" in check.message, check
+    ref = check.said[check.message]
+    assert not untranslated(ref) and "結束代碼 0" in ref.render("zh-TW"), ref.render("zh-TW")
