@@ -57,14 +57,19 @@ class Audits:
                 setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
 
 
+# The kinds the sandbox's worker gives a value it refuses during training (not an exception of
+# the student's): named in the student's language.
+WORKER_KINDS = {"bad parameter": Message("bad parameter"), "bad return value": Message("bad return value")}
+
+
 def _describe_error(error: object) -> str:
     """A training error from the child as text, whatever shape the child gave it."""
     if not isinstance(error, dict):
         return Message("training failed")
     op, kind, message = (str(error.get(k, ""))[:300] for k in ("op", "kind", "message"))
     what = f"RNN.{op or 'forward'}"
-    raised = Message("{what} raised {kind}", what=what, kind=kind) if kind else Message("{what} raised an exception",
-                                                                                       what=what)
+    raised = (Message("{what} raised {kind}", what=what, kind=WORKER_KINDS.get(kind, kind)) if kind else
+              Message("{what} raised an exception", what=what))
     return Message("{raised}: {error}", raised=raised, error=message) if message else raised
 
 

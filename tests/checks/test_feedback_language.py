@@ -135,3 +135,15 @@ def test_a_process_that_ends_itself_is_told_in_chinese(tmp_path: Path) -> None:
     assert check is not None and check.status == "failed" and "exit code 0" in check.message, check
     ref = check.said[check.message]
     assert not untranslated(ref) and "結束代碼 0" in ref.render("zh-TW"), ref.render("zh-TW")
+
+
+def test_what_the_sandbox_worker_refuses_in_training_is_named_in_chinese() -> None:
+    """The worker's own kinds of error (a parameter or a return value it refuses) are the
+    grader's words, translated; the exception a student's code raised stays its own."""
+    from grader.checks.training import _describe_error
+
+    refused = _describe_error({"op": "update", "kind": "bad parameter", "message": "U is list"})
+    assert refused == "RNN.update raised bad parameter: U is list"
+    assert refused.ref.render("zh-TW") == "RNN.update：拋出 不合格的參數：U is list"
+    raised = _describe_error({"op": "forward", "kind": "ValueError", "message": "shapes differ"})
+    assert raised.ref.render("zh-TW") == "RNN.forward：拋出 ValueError：shapes differ"
