@@ -253,6 +253,9 @@ class GradeResult(_Model, Says):
         return all(g in held for g in STRONG_GUARANTEES)
 
 
+SKIPPED = "skipped: {reason}"  # the template of a skipped check's message
+
+
 def skipped(reason: Message) -> Message:
     """A skipped check's message: `skipped: <reason>` (skip_reason reads the reason back)."""
     return Message("skipped: {reason}", reason=reason)
@@ -261,7 +264,7 @@ def skipped(reason: Message) -> Message:
 def skip_reason(check: CheckResult, lang: Lang) -> str:
     """Why a check was skipped, in `lang`, without the `skipped:` in front ("" when unknown)."""
     ref = check.said.get(check.message)
-    if ref is not None and ref.template == "skipped: {reason}" and isinstance(ref.fields["reason"], MessageRef):
+    if ref is not None and ref.template == SKIPPED and isinstance(ref.fields["reason"], MessageRef):
         return ref.fields["reason"].render(lang)
     return check.in_lang(check.message, lang).removeprefix("skipped:").strip()
 

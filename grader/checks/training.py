@@ -260,11 +260,9 @@ class Trainer:
             what += Message("; it trained at {per:.1f} ms per iteration", per=per) if per is not None else ""
         calls = {op: float(np.median(t)) * 1000 for op, t in self.client.call_seconds.items() if t}
         measured = ", ".join(f"{op} {ms:.1f} ms" for op, ms in calls.items())
-        return (Message("{what}. Make forward, backward and update faster (a call took about: {measured}): NumPy "
-                        "products of whole vectors and matrices, no Python loops over their elements",
-                        what=what, measured=measured) if measured else
-                Message("{what}. Make forward, backward and update faster: NumPy products of whole vectors and "
-                        "matrices, no Python loops over their elements", what=what))
+        took = Message(" (a call took about: {measured})", measured=measured) if measured else ""
+        return Message("{what}. Make forward, backward and update faster{took}: NumPy products of whole vectors and "
+                       "matrices, no Python loops over their elements", what=what, took=took)
 
     def _first_non_finite(self, record: tuple[np.ndarray | None, np.ndarray | None], offset: int) -> str | None:
         """Where a chunk's record first holds NaN or inf: backward's gradient, or the

@@ -36,7 +36,7 @@ def student_markdown(row: Row, curve_png: str | None, lang: Lang = "en") -> str:
 
 def _note(row: Row, note: str, lang: Lang) -> str:
     """A note in `lang`: the result's keep their structure in `said`, the batch's are Messages."""
-    return row.result.submission.in_lang(note, lang) if note in row.result.submission.said else shown(note, lang)
+    return shown(row.result.submission.message_of(note), lang)
 
 
 def _title(row: Row, lang: Lang) -> str:

@@ -141,7 +141,7 @@ def terminal(result: GradeResult, width: int | None = None, lang: Lang = "en") -
         wrapped = wrap(c.in_lang(c.message, lang), max(width - columns(head), 30)) or [""]
         lines.append(head + wrapped[0])
         lines.extend(" " * columns(head) + more for more in wrapped[1:])
-    skip = label(CheckResult(name="", status="skipped"), lang)
+    skip = shown(LABEL["skipped"], lang)
     pad = f"  {skip}{' ' * (label_width - columns(skip))} "
     if skipped and not nothing_ran(result):
         lines += wrap(pad + say(lang, "{n} checks run once what they need passes: {checks}", n=len(skipped),
